@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is set-up they run themselves.
+# Set-up is idempotent: the venv is rebuilt only when setup.py changes, the jars only when pom.xml changes.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JARS   := .spark-jars
+CONF   ?= conf/local.yaml
+SAMPLE ?= data/sample
+
+.PHONY: setup demo test lint bench dist clean
+
+setup: $(VENV)/.installed $(JARS)/.resolved
+
+$(VENV)/.installed: setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,report]'
+	touch $@
+
+# Delta and its runtime closure from Maven Central, minus every jar pyspark already ships.
+$(JARS)/.resolved: pom.xml $(VENV)/.installed
+	rm -rf $(JARS).tmp && mkdir -p $(JARS).tmp
+	mvn -q -B -f pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS).tmp
+	$(PY) -m interlake.jars prune $(JARS).tmp
+	rm -rf $(JARS) && mv $(JARS).tmp $(JARS) && touch $@
+
+demo: setup
+	$(VENV)/bin/interlake generate --out $(SAMPLE) --users 2000 --items 400 --days 14 --seed 7
+	$(VENV)/bin/interlake ingest --conf $(CONF)
+	$(VENV)/bin/interlake train --conf $(CONF)
+	$(VENV)/bin/interlake trending --conf $(CONF) --once
+	$(VENV)/bin/interlake tables --conf $(CONF)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check lib jobs tests bench schemas
+
+bench: setup
+	$(PY) bench/ingest.py
+
+dist: setup
+	$(PY) -m pip wheel -q --no-deps -w dist .
+
+clean:
+	rm -rf lakehouse data report dist build spark-warehouse metastore_db derby.log

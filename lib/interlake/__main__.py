@@ -1,0 +1,3 @@
+from interlake.cli import main
+
+raise SystemExit(main())

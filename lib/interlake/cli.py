@@ -1,0 +1,167 @@
+"""The ``interlake`` command. Each subcommand parses its flags, loads the config, builds the session and calls
+one pipeline function. A user mistake ends in one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from interlake.errors import InterlakeError
+
+log = logging.getLogger("interlake")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conf", metavar="PATH", help="YAML config (default: $INTERLAKE_CONF or the packaged conf/local.yaml)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per log line")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interlake", description="Spark + Delta jobs for interaction data")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write a seeded sample data set (CSV export + queue dumps + truth)")
+    g.add_argument("--out", required=True, metavar="DIR")
+    g.add_argument("--users", type=int, default=2000)
+    g.add_argument("--items", type=int, default=400)
+    g.add_argument("--days", type=int, default=14)
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: DAYS days before today, UTC)")
+    g.add_argument("--log-format", choices=("text", "json"), default="text")
+    g.add_argument("--debug", action="store_true")
+
+    i = sub.add_parser("ingest", help="ingest new files of every (or the named) source into Delta `interactions`")
+    _common(i)
+    i.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+
+    t = sub.add_parser("train", help="train ALS + LSH similarity, evaluate, publish if it passes the gate")
+    _common(t)
+    t.add_argument("--data-version", type=int, metavar="N", help="train on this Delta version of interactions")
+    t.add_argument("--force", action="store_true", help="publish even if the promotion gate refuses the model")
+
+    m = sub.add_parser("models", help="print model runs side by side")
+    _common(m)
+    m.add_argument("--last", type=int, default=10, metavar="N")
+
+    tr = sub.add_parser("trending", help="the streaming trending job")
+    _common(tr)
+    tr.add_argument("--once", action="store_true", help="process everything available, then stop")
+
+    s = sub.add_parser("sql", help="run a SQL query over the lakehouse tables")
+    _common(s)
+    s.add_argument("query")
+    s.add_argument("--out", metavar="PATH", help="write the result (.csv or .parquet) instead of printing")
+    s.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+
+    tb = sub.add_parser("tables", help="list every table: rows, version, size, last operation")
+    _common(tb)
+
+    r = sub.add_parser("report", help="write a static HTML report with plots")
+    _common(r)
+    r.add_argument("--out", default="report", metavar="DIR")
+
+    mt = sub.add_parser("maintain", help="OPTIMIZE, VACUUM and retention trimming")
+    _common(mt)
+    mt.add_argument("--force", action="store_true", help="allow a VACUUM retention below Delta's safety default")
+
+    rj = sub.add_parser("run-job", help="run a job of databricks.yml locally, tasks in dependency order")
+    _common(rj)
+    rj.add_argument("name")
+    rj.add_argument("--bundle", default=None, metavar="PATH", help="path of databricks.yml")
+    return parser
+
+
+def _session(cfg, app: str):
+    from interlake.session import build_session
+
+    return build_session(cfg.spark, cfg.lakehouse, database=cfg.database, app_name=f"interlake-{app}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from interlake.config import load_config
+
+    if args.command == "generate":
+        from interlake.sample.generator import generate
+
+        truth = generate(args.out, users=args.users, items=args.items, days=args.days, seed=args.seed,
+                         start=args.start)
+        print(f"generated {truth['unique_events']:,} interactions ({truth['days']} days, {truth['users']:,} users, "
+              f"{truth['items']:,} items, {len(truth['surges'])} surges) under {args.out}")
+        return 0
+
+    cfg = load_config(args.conf)
+    if args.command == "ingest":
+        from interlake.ingest.pipeline import ingest, print_report
+
+        spark = _session(cfg, "ingest")
+        result = ingest(spark, cfg, sources=args.source)
+        print_report(result)
+        return 0 if result.ok else 1
+    if args.command == "train":
+        from interlake.train.pipeline import print_train_summary, train
+
+        result = train(_session(cfg, "train"), cfg, data_version=args.data_version, force=args.force)
+        print_train_summary(result)
+        return 0
+    if args.command == "models":
+        from interlake.train.registry import print_models
+
+        print_models(_session(cfg, "models"), cfg, last=args.last)
+        return 0
+    if args.command == "trending":
+        from interlake.trending.pipeline import print_trending_summary, run_trending
+
+        result = run_trending(_session(cfg, "trending"), cfg, once=args.once)
+        print_trending_summary(_session(cfg, "trending"), cfg, result)
+        return 0
+    if args.command == "sql":
+        from interlake.analyst.sql import run_sql
+
+        run_sql(_session(cfg, "sql"), args.query, out=args.out, limit=args.limit)
+        return 0
+    if args.command == "tables":
+        from interlake.analyst.sql import print_tables
+
+        print_tables(_session(cfg, "tables"), cfg)
+        return 0
+    if args.command == "report":
+        from interlake.analyst.report import write_report
+
+        path = write_report(_session(cfg, "report"), cfg, args.out)
+        print(f"report written: {path}")
+        return 0
+    if args.command == "maintain":
+        from interlake.analyst.maintain import maintain, print_maintenance
+
+        print_maintenance(maintain(_session(cfg, "maintain"), cfg, force=args.force))
+        return 0
+    if args.command == "run-job":
+        from interlake.scheduling import run_job
+
+        return run_job(args.name, conf=args.conf, bundle=args.bundle)
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from interlake.log import setup_logging
+
+    setup_logging(args.log_format, args.debug)
+    try:
+        return run(args)
+    except InterlakeError as exc:
+        print(f"interlake {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"interlake {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, the traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"interlake {args.command}: failed: {type(exc).__name__}: {first} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,411 @@
+"""Configuration: YAML parsed once into frozen dataclasses that validate themselves.
+
+Every error names the key path, what it holds and what is expected, so the CLI can print it on one line.
+Transforms never see this object: pipelines pass them plain parameters.
+
+Example:
+    >>> cfg = load_config("conf/local.yaml")
+    >>> cfg.table_path("interactions")
+    '/.../lakehouse/interactions'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from interlake.errors import ConfigError
+
+FORMATS = ("csv", "json", "jsonl", "parquet", "queue_dump")
+STANDARD_FIELDS = ("user_id", "item_id", "interaction_type", "timestamp")
+TIMESTAMP_KINDS = ("epoch_s", "epoch_ms", "iso8601")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def duration_seconds(text: str, key: str) -> float:
+    """``"2 hours"`` -> 7200.0; a one-line ConfigError naming ``key`` otherwise."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"{key}: {text!r} is not a duration; expected e.g. '30 seconds', '1 minute', '2 hours'")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+def _is_uri(path: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path))
+
+
+def resolve_path(path: str) -> str:
+    """A URI stays as it is; a local path becomes absolute (relative to the current directory, as Spark does)."""
+    return path if _is_uri(path) else os.path.abspath(os.path.expanduser(path))
+
+
+class _Section:
+    """Reads one mapping of the YAML, remembering its key path for error messages."""
+
+    def __init__(self, data: Any, path: str, known: tuple[str, ...] | None = None):
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__} {data!r}")
+        self.data, self.path = dict(data), path
+        if known is not None:
+            unknown = sorted(set(self.data) - set(known))
+            if unknown:
+                raise ConfigError(
+                    f"{self.key(unknown[0])}: unknown key; known keys here are {', '.join(known)}"
+                )
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, kind: type, default: Any = ..., *, choices: tuple | None = None) -> Any:
+        if name not in self.data or self.data[name] is None:
+            if default is ...:
+                raise ConfigError(f"{self.key(name)}: missing; expected a {kind.__name__}")
+            return default
+        value = self.data[name]
+        try:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError
+            elif kind in (int, float):
+                if isinstance(value, bool):
+                    raise TypeError
+                value = kind(value)
+            elif kind is str:
+                if isinstance(value, (dict, list)):
+                    raise TypeError
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{self.key(name)}: {value!r} is not a {kind.__name__}") from None
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{self.key(name)}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+
+    def positive(self, name: str, kind: type, default: Any) -> Any:
+        value = self.get(name, kind, default)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{self.key(name)}: {value!r} must be greater than 0")
+        return value
+
+    def share(self, name: str, default: float) -> float:
+        value = self.get(name, float, default)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{self.key(name)}: {value!r} must be a share between 0 and 1")
+        return value
+
+    def section(self, name: str, known: tuple[str, ...] | None = None) -> "_Section":
+        return _Section(self.data.get(name), self.key(name), known)
+
+    def string_map(self, name: str) -> Mapping[str, str]:
+        raw = self.data.get(name) or {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{self.key(name)}: expected a mapping, got {raw!r}")
+        return MappingProxyType({str(k): str(v) for k, v in raw.items()})
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str | None = "local[*]"
+    conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One input: its format, folder, and how its fields map to the four standard values."""
+
+    name: str
+    format: str
+    path: str
+    fields: Mapping[str, str]
+    constants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    interaction_type_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timestamp_format: str = "iso8601"
+    max_quarantine_share: float | None = None
+
+    def __post_init__(self) -> None:
+        key = f"sources.{self.name}"
+        if not _NAME.match(self.name):
+            raise ConfigError(f"{key}: source names are lower-case letters, digits and _, starting with a letter")
+        if self.format not in FORMATS:
+            raise ConfigError(f"{key}.format: {self.format!r} is not a known format; expected one of {', '.join(FORMATS)}")
+        for std in list(self.fields) + list(self.constants):
+            if std not in STANDARD_FIELDS:
+                raise ConfigError(
+                    f"{key}.fields: {std!r} is not a standard field; expected {', '.join(STANDARD_FIELDS)}"
+                )
+        both = set(self.fields) & set(self.constants)
+        if both:
+            raise ConfigError(f"{key}: {sorted(both)[0]!r} is both mapped in fields and fixed in constants; keep one")
+        missing = [s for s in STANDARD_FIELDS if s not in self.fields and s not in self.constants]
+        if missing:
+            raise ConfigError(
+                f"{key}.fields: no mapping for {', '.join(missing)}; map each standard field to a source field "
+                "(or fix it under constants)"
+            )
+        if "timestamp" in self.constants:
+            raise ConfigError(f"{key}.constants: timestamp cannot be a constant; map it under fields")
+
+    def validate_vocabulary(self, vocabulary: tuple[str, ...]) -> None:
+        key = f"sources.{self.name}"
+        for raw, target in self.interaction_type_map.items():
+            if target not in vocabulary:
+                raise ConfigError(
+                    f"{key}.interaction_type_map: {raw!r} maps to unknown type {target!r}; "
+                    f"interaction_types has {', '.join(vocabulary)}"
+                )
+        fixed = self.constants.get("interaction_type")
+        if fixed is not None and fixed not in vocabulary:
+            raise ConfigError(
+                f"{key}.constants.interaction_type: {fixed!r} is not in interaction_types ({', '.join(vocabulary)})"
+            )
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_quarantine_share: float = 0.2
+    max_future_seconds: float = 86400.0
+    min_timestamp: str = "2000-01-01"
+    max_id_length: int = 512
+    conflict_retries: int = 10
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    rank: int = 32
+    max_iter: int = 12
+    reg_param: float = 0.05
+    alpha: float = 20.0
+    seed: int = 42
+    half_life_days: float = 30.0
+    holdout: str = "last_share"  # last_share | cutoff
+    holdout_share: float = 0.2
+    holdout_cutoff: str | None = None
+    k: int = 10
+    promotion_tolerance: float = 0.02
+    min_users: int = 10
+    min_items: int = 10
+    checkpoint_interval: int = 5
+
+
+@dataclass(frozen=True)
+class SimilaritySettings:
+    method: str = "lsh"  # lsh | exact
+    k: int = 10
+    bucket_length: float = 2.0
+    num_hash_tables: int = 12
+    hashes_per_table: int = 3
+    recall_sample: int = 200
+    candidate_multiplier: int = 4
+
+
+@dataclass(frozen=True)
+class TrendingSettings:
+    source: str = "pixel_queue"
+    window: str = "1 hour"
+    slide: str | None = None
+    watermark: str = "2 hours"
+    trigger: str = "1 minute"
+    baseline_half_life: str = "7 days"
+    min_count: int = 20
+    threshold: float = 4.0
+    top_n: int = 10
+    popularity_period: str = "7 days"
+    max_files_per_trigger: int | None = None
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    vacuum_retention_hours: float = 168.0
+    quarantine_retention_days: float = 90.0
+    ledger_retention_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    lakehouse: str
+    database: str
+    spark: SparkSettings
+    interaction_types: Mapping[str, float]
+    sources: Mapping[str, SourceConfig]
+    ingest: IngestSettings = IngestSettings()
+    train: TrainSettings = TrainSettings()
+    similarity: SimilaritySettings = SimilaritySettings()
+    trending: TrendingSettings = TrendingSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        return tuple(self.interaction_types)
+
+    def table_path(self, name: str) -> str:
+        return f"{self.lakehouse.rstrip('/')}/{name}"
+
+    def table_name(self, name: str) -> str:
+        return f"{self.database}.{name}"
+
+    def source(self, name: str) -> SourceConfig:
+        if name not in self.sources:
+            known = ", ".join(self.sources) or "none"
+            raise ConfigError(f"sources: no source named {name!r}; configured sources are {known}")
+        return self.sources[name]
+
+
+_TOP = ("lakehouse", "database", "spark", "interaction_types", "sources", "ingest", "train", "similarity",
+        "trending", "maintenance")
+
+
+def _source(name: str, sec: _Section) -> SourceConfig:
+    fields_sec = sec.section("fields")
+    return SourceConfig(
+        name=str(name),
+        format=sec.get("format", str),
+        path=resolve_path(sec.get("path", str)),
+        fields=MappingProxyType({k: sec.section("fields").get(k, str) for k in fields_sec.data}),
+        constants=sec.string_map("constants"),
+        options=sec.string_map("options"),
+        interaction_type_map=sec.string_map("interaction_type_map"),
+        timestamp_format=sec.get("timestamp_format", str, "iso8601"),
+        max_quarantine_share=(sec.share("max_quarantine_share", 0.0) if "max_quarantine_share" in sec.data else None),
+    )
+
+
+def parse_config(data: Any, path: str = "<config>") -> Config:
+    """Validate a parsed YAML document into a Config; raises ConfigError with the offending key."""
+    top = _Section(data, "", _TOP)
+    database = top.get("database", str, "interlake")
+    if not _NAME.match(database):
+        raise ConfigError(f"database: {database!r} must be lower-case letters, digits and _, starting with a letter")
+
+    spark_sec = top.section("spark", ("master", "conf"))
+    spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf"))
+
+    types_sec = top.section("interaction_types")
+    if not types_sec.data:
+        raise ConfigError("interaction_types: missing; expected e.g. {view: {weight: 1.0}, purchase: {weight: 8.0}}")
+    weights: dict[str, float] = {}
+    for name in types_sec.data:
+        if not _NAME.match(str(name)):
+            raise ConfigError(f"interaction_types.{name}: type names are lower-case letters, digits and _")
+        weights[str(name)] = types_sec.section(str(name), ("weight",)).positive("weight", float, 1.0)
+
+    sources_sec = top.section("sources")
+    sources = {}
+    for name in sources_sec.data:
+        src = _source(str(name), sources_sec.section(str(name), (
+            "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
+            "max_quarantine_share")))
+        src.validate_vocabulary(tuple(weights))
+        sources[str(name)] = src
+
+    ing = top.section("ingest", tuple(IngestSettings.__dataclass_fields__))
+    ingest = IngestSettings(
+        max_quarantine_share=ing.share("max_quarantine_share", IngestSettings.max_quarantine_share),
+        max_future_seconds=ing.positive("max_future_seconds", float, IngestSettings.max_future_seconds),
+        min_timestamp=ing.get("min_timestamp", str, IngestSettings.min_timestamp),
+        max_id_length=ing.positive("max_id_length", int, IngestSettings.max_id_length),
+        conflict_retries=ing.positive("conflict_retries", int, IngestSettings.conflict_retries),
+    )
+
+    tr = top.section("train", tuple(TrainSettings.__dataclass_fields__))
+    d = TrainSettings()
+    train = TrainSettings(
+        rank=tr.positive("rank", int, d.rank), max_iter=tr.positive("max_iter", int, d.max_iter),
+        reg_param=tr.positive("reg_param", float, d.reg_param), alpha=tr.positive("alpha", float, d.alpha),
+        seed=tr.get("seed", int, d.seed), half_life_days=tr.positive("half_life_days", float, d.half_life_days),
+        holdout=tr.get("holdout", str, d.holdout, choices=("last_share", "cutoff")),
+        holdout_share=tr.share("holdout_share", d.holdout_share),
+        holdout_cutoff=tr.get("holdout_cutoff", str, None), k=tr.positive("k", int, d.k),
+        promotion_tolerance=tr.share("promotion_tolerance", d.promotion_tolerance),
+        min_users=tr.positive("min_users", int, d.min_users), min_items=tr.positive("min_items", int, d.min_items),
+        checkpoint_interval=tr.positive("checkpoint_interval", int, d.checkpoint_interval),
+    )
+    if train.holdout == "cutoff" and not train.holdout_cutoff:
+        raise ConfigError("train.holdout_cutoff: required when train.holdout is 'cutoff' (a date, e.g. 2026-11-01)")
+
+    si = top.section("similarity", tuple(SimilaritySettings.__dataclass_fields__))
+    s = SimilaritySettings()
+    similarity = SimilaritySettings(
+        method=si.get("method", str, s.method, choices=("lsh", "exact")), k=si.positive("k", int, s.k),
+        bucket_length=si.positive("bucket_length", float, s.bucket_length),
+        num_hash_tables=si.positive("num_hash_tables", int, s.num_hash_tables),
+        hashes_per_table=si.positive("hashes_per_table", int, s.hashes_per_table),
+        recall_sample=si.positive("recall_sample", int, s.recall_sample),
+        candidate_multiplier=si.positive("candidate_multiplier", int, s.candidate_multiplier),
+    )
+
+    tn = top.section("trending", tuple(TrendingSettings.__dataclass_fields__))
+    t = TrendingSettings()
+    trending = TrendingSettings(
+        source=tn.get("source", str, t.source), window=tn.get("window", str, t.window),
+        slide=tn.get("slide", str, None), watermark=tn.get("watermark", str, t.watermark),
+        trigger=tn.get("trigger", str, t.trigger),
+        baseline_half_life=tn.get("baseline_half_life", str, t.baseline_half_life),
+        min_count=tn.positive("min_count", int, t.min_count), threshold=tn.positive("threshold", float, t.threshold),
+        top_n=tn.positive("top_n", int, t.top_n), popularity_period=tn.get("popularity_period", str, t.popularity_period),
+        max_files_per_trigger=tn.positive("max_files_per_trigger", int, None),
+    )
+    for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period"):
+        duration_seconds(getattr(trending, name), f"trending.{name}")
+    if trending.slide is not None:
+        duration_seconds(trending.slide, "trending.slide")
+    if trending.source != "interactions":
+        if trending.source not in sources or sources[trending.source].format != "queue_dump":
+            qd = [n for n, s_ in sources.items() if s_.format == "queue_dump"]
+            if "trending" in top.data:
+                raise ConfigError(
+                    f"trending.source: {trending.source!r} is neither 'interactions' nor a queue_dump source; "
+                    f"queue_dump sources here: {', '.join(qd) or 'none'}"
+                )
+
+    mt = top.section("maintenance", tuple(MaintenanceSettings.__dataclass_fields__))
+    m = MaintenanceSettings()
+    maintenance = MaintenanceSettings(
+        vacuum_retention_hours=mt.positive("vacuum_retention_hours", float, m.vacuum_retention_hours),
+        quarantine_retention_days=mt.positive("quarantine_retention_days", float, m.quarantine_retention_days),
+        ledger_retention_days=mt.positive("ledger_retention_days", float, m.ledger_retention_days),
+    )
+
+    return Config(
+        path=path, lakehouse=resolve_path(top.get("lakehouse", str, "lakehouse")), database=database,
+        spark=spark, interaction_types=MappingProxyType(weights), sources=MappingProxyType(sources),
+        ingest=ingest, train=train, similarity=similarity, trending=trending, maintenance=maintenance,
+    )
+
+
+def default_config_path() -> str:
+    """INTERLAKE_CONF, else the ``conf/local.yaml`` shipped inside the package (never a current-directory lookup)."""
+    if env := os.environ.get("INTERLAKE_CONF"):
+        return env
+    from importlib.resources import files
+
+    return str(files("interlake.conf") / "local.yaml")
+
+
+def load_config(path: str | None = None) -> Config:
+    """Read and validate a YAML config; one-line ConfigError on any problem."""
+    path = path or default_config_path()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"--conf {path}: cannot read the file ({exc.strerror}); pass an existing YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return parse_config(data, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

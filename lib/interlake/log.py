@@ -1,0 +1,37 @@
+"""Logging for jobs: readable progress on a terminal, plain lines otherwise, JSON lines for schedulers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+               "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        doc.update(getattr(record, "fields", {}) or {})
+        return json.dumps(doc, default=str)
+
+
+def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    elif sys.stderr.isatty():
+        handler.setFormatter(logging.Formatter("%(asctime)s  %(message)s", "%H:%M:%S"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("py4j", "great_expectations", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress(logger: logging.Logger, message: str, **fields) -> None:
+    """One progress line: stage, source/file and counts so far, as text and as JSON fields."""
+    detail = " ".join(f"{k}={v}" for k, v in fields.items())
+    logger.info("%s%s", message, f"  {detail}" if detail else "", extra={"fields": {"event": message, **fields}})

@@ -1,0 +1,149 @@
+"""The one session builder. Everything else receives the SparkSession it returns.
+
+Local default (a plain ``python``/``interlake`` process): master from config, Delta jars from ``.spark-jars``
+via ``spark.jars``, Delta extension and catalog, UTC, a Derby metastore and warehouse under the lakehouse.
+
+Under ``spark-submit`` or on Databricks (a gateway already exists): no master and no jars are added; Delta's
+extension and catalog are set only where the submit did not set them.
+
+Derby admits one JVM at a time. The first local process takes an OS lock on the lakehouse's metastore and uses
+Derby; a concurrent process gets a session catalog instead. Either way every Delta table under the lakehouse is
+registered by name when the session starts, so ``interlake.interactions`` resolves in both.
+
+Example:
+    >>> spark = build_session(cfg.spark, cfg.lakehouse, database=cfg.database)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from interlake.config import SparkSettings, _is_uri
+from interlake.jars import local_jars
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+_METASTORE_LOCK = None  # held for the life of the process: the OS releases it when the process dies
+
+
+def under_spark_submit() -> bool:
+    """True when a JVM gateway was handed to us (spark-submit, pyspark shell, Databricks)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _take_metastore_lock(metastore_dir: Path) -> bool:
+    global _METASTORE_LOCK
+    if _METASTORE_LOCK is not None:
+        return True
+    metastore_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(metastore_dir / "interlake.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _METASTORE_LOCK = handle
+    return True
+
+
+def _log4j_properties() -> str:
+    from importlib.resources import files
+
+    return str(files("interlake.conf") / "log4j2.properties")
+
+
+def build_session(
+    settings: SparkSettings,
+    lakehouse: str,
+    *,
+    database: str = "interlake",
+    app_name: str = "interlake",
+    register: bool = True,
+) -> SparkSession:
+    """Return the process's SparkSession, building it on first use, and register the lakehouse's tables."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        spark = active
+    elif under_spark_submit():
+        spark = _cluster_session(settings, app_name)
+    else:
+        spark = _local_session(settings, lakehouse, app_name)
+    # Runtime SQL settings apply to an existing session too; static ones only applied above.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    for key, value in settings.conf.items():
+        if key.startswith("spark.sql.") and not _is_static(key):
+            spark.conf.set(key, value)
+    if register:
+        from interlake.tables.catalog import register_lakehouse
+
+        register_lakehouse(spark, lakehouse, database)
+    return spark
+
+
+_STATIC = ("spark.sql.extensions", "spark.sql.catalog", "spark.sql.warehouse.dir", "spark.sql.catalogImplementation",
+           "spark.sql.hive.", "spark.sql.legacy.")
+
+
+def _is_static(key: str) -> bool:
+    return key.startswith(_STATIC)
+
+
+def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
+    from pyspark import SparkConf
+
+    submitted = SparkConf()  # what spark-submit / the platform already set
+    builder = SparkSession.builder.appName(app_name)
+    if not submitted.contains("spark.sql.extensions"):
+        builder = builder.config("spark.sql.extensions", DELTA_EXTENSION)
+    if not submitted.contains("spark.sql.catalog.spark_catalog"):
+        builder = builder.config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+    for key, value in settings.conf.items():
+        if not submitted.contains(key):
+            builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> SparkSession:
+    java_opts = [f"-Dlog4j2.configurationFile={_log4j_properties()}"]
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.master or "local[*]")
+        .config("spark.jars", ",".join(local_jars()))
+        .config("spark.sql.extensions", DELTA_EXTENSION)
+        .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", "false")
+    )
+    catalog = settings.conf.get("spark.sql.catalogImplementation")
+    if not _is_uri(lakehouse) and catalog in (None, "hive"):
+        metastore = Path(lakehouse) / "_metastore"
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(lakehouse) / "_warehouse"))
+        if _take_metastore_lock(metastore):
+            java_opts.append(f"-Dderby.system.home={metastore}")
+            builder = (
+                builder.config("spark.sql.catalogImplementation", "hive")
+                .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                        f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true")
+                .config("spark.hadoop.datanucleus.schema.autoCreateAll", "true")
+                .config("spark.hadoop.hive.metastore.schema.verification", "false")
+            )
+        else:
+            log.info("metastore in %s is used by another interlake process; this run uses a session catalog "
+                     "(tables are still registered by name)", metastore)
+            builder = builder.config("spark.sql.catalogImplementation", "in-memory")
+    user_java = settings.conf.get("spark.driver.extraJavaOptions")
+    if user_java:
+        java_opts.append(user_java)
+    builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_opts))
+    for key, value in settings.conf.items():
+        if key != "spark.driver.extraJavaOptions":
+            builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,84 @@
+"""Create the Delta tables of ingestion if missing, and keep the vocabulary CHECK in step with config."""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from interlake.schemas import tables as T
+from interlake.tables.catalog import register_table
+
+# Readers without Spark (delta-rs, DuckDB) must be able to read every table: no deletion vectors or column
+# mapping, which older delta-rs builds refuse; plain reader/writer features otherwise.
+READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
+    return f"interaction_type IN ({', '.join(_quote(v) for v in sorted(vocabulary))})"
+
+
+def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[str, ...],
+                              database: str | None = None) -> DeltaTable:
+    """Create ``interactions`` if missing (all NOT NULL, generated partition column) and make its
+    CHECK constraint allow exactly ``vocabulary``.
+
+    Example:
+        >>> ensure_interactions_table(spark, "/lake/interactions", ("view", "purchase"))
+    """
+    builder = DeltaTable.createIfNotExists(spark).location(path)
+    for name, kind in T.INTERACTIONS_COLUMNS:
+        builder = builder.addColumn(name, kind, nullable=False,
+                                    generatedAlwaysAs=T.INTERACTIONS_GENERATED.get(name))
+    builder = builder.partitionedBy(*T.INTERACTIONS_PARTITION)
+    for key, value in READABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    table = builder.execute()
+    sync_vocabulary_constraint(spark, path, vocabulary)
+    if database:
+        register_table(spark, database, T.INTERACTIONS, path)
+    return table
+
+
+def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple[str, ...]) -> None:
+    """Replace the CHECK when the configured vocabulary changed. Growing is always safe; shrinking fails
+    (Delta checks existing rows) with a message naming the types still present."""
+    wanted = vocabulary_check(vocabulary)
+    props = spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()
+    current = {r["key"]: r["value"] for r in props}.get(f"delta.constraints.{T.VOCABULARY_CONSTRAINT}")
+    if current is not None and current.replace(" ", "") == wanted.replace(" ", ""):
+        return
+    if current is not None:
+        spark.sql(f"ALTER TABLE delta.`{path}` DROP CONSTRAINT {T.VOCABULARY_CONSTRAINT}")
+    try:
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({wanted})")
+    except Exception as exc:
+        from interlake.errors import ConfigError
+
+        present = [r[0] for r in spark.sql(f"SELECT DISTINCT interaction_type FROM delta.`{path}`").collect()]
+        missing = sorted(set(present) - set(vocabulary))
+        if current is not None:
+            spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({current})")
+        raise ConfigError(
+            f"interaction_types: the interactions table holds types {', '.join(missing)} that the config no "
+            f"longer lists; add them back to interaction_types ({type(exc).__name__})"
+        ) from None
+
+
+def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | None = None, name: str | None = None,
+                 partition_by: tuple[str, ...] = (), cluster_by: tuple[str, ...] = ()) -> DeltaTable:
+    """Create a Delta table from a DDL column list if missing (readable by delta-rs), register it, return it."""
+    builder = DeltaTable.createIfNotExists(spark).location(path)
+    for field in spark.createDataFrame([], ddl).schema.fields:
+        builder = builder.addColumn(field.name, field.dataType, nullable=field.nullable)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    for key, value in READABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    table = builder.execute()
+    if database and name:
+        register_table(spark, database, name, path)
+    return table

@@ -1,0 +1,41 @@
+"""Delta table names and schemas (DDL strings). The interaction table is the enforced contract."""
+
+from pyspark.sql.types import StructType
+
+INTERACTIONS = "interactions"
+QUARANTINE = "interactions_quarantine"
+LEDGER = "ingest_ledger"
+ITEM_SIMILARITY = "item_similarity"
+USER_RECOMMENDATIONS = "user_recommendations"
+ITEM_FACTORS = "item_factors"
+MODEL_RUNS = "model_runs"
+TRENDING_ITEMS = "trending_items"
+ITEM_POPULARITY = "item_popularity"
+STREAM_PROGRESS = "stream_progress"
+
+# event_date is GENERATED ALWAYS AS (CAST(event_ts AS DATE)) and the partition column; every column NOT NULL.
+INTERACTIONS_COLUMNS = (
+    ("event_id", "STRING"),
+    ("user_id", "STRING"),
+    ("item_id", "STRING"),
+    ("interaction_type", "STRING"),
+    ("event_ts", "TIMESTAMP"),
+    ("event_date", "DATE"),
+    ("source", "STRING"),
+    ("ingested_at", "TIMESTAMP"),
+)
+INTERACTIONS_GENERATED = {"event_date": "CAST(event_ts AS DATE)"}
+INTERACTIONS_PARTITION = ("event_date",)
+VOCABULARY_CONSTRAINT = "interaction_type_in_vocabulary"
+
+QUARANTINE_DDL = "source STRING, file STRING, raw STRING, reasons ARRAY<STRING>, run_id STRING, ingested_at TIMESTAMP"
+
+# `status` extends the issue's columns: 'pending' while a run is writing, 'committed' once every table has it.
+LEDGER_DDL = (
+    "source STRING, file STRING, file_size BIGINT, file_modified TIMESTAMP, rows_read BIGINT, rows_accepted BIGINT, "
+    "rows_duplicate BIGINT, rows_quarantined BIGINT, run_id STRING, ingested_at TIMESTAMP, status STRING"
+)
+
+
+def interactions_schema() -> StructType:
+    return StructType.fromDDL(", ".join(f"{n} {t} NOT NULL" for n, t in INTERACTIONS_COLUMNS))

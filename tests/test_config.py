@@ -1,0 +1,98 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+
+from interlake.config import load_config, parse_config
+from interlake.errors import ConfigError
+from tests.conftest import BASE, ROOT
+
+
+def doc(**changes):
+    d = copy.deepcopy(BASE)
+    d["lakehouse"] = "/tmp/lake"
+    d.update(changes)
+    return d
+
+
+SHOP = {"format": "csv", "path": "in/shop", "options": {"header": "true"},
+        "fields": {"user_id": "customer", "item_id": "product", "interaction_type": "stars", "timestamp": "time"},
+        "interaction_type_map": {"5": "purchase", "4": "add_to_cart", "3": "view"}, "timestamp_format": "epoch_s"}
+
+
+def test_the_shipped_local_config_is_valid():
+    cfg = load_config(str(ROOT / "conf" / "local.yaml"))
+    assert cfg.database == "interlake"
+    assert cfg.vocabulary == ("view", "add_to_cart", "purchase")
+    assert cfg.interaction_types["purchase"] == 8.0
+    assert cfg.sources["pixel_queue"].format == "queue_dump"
+    assert cfg.table_path("interactions") == cfg.lakehouse + "/interactions"
+    assert cfg.lakehouse.startswith("/")  # resolved against the current directory, once
+
+
+def test_issue_example_source_parses_and_is_frozen():
+    cfg = parse_config(doc(sources={"shop_export": SHOP}))
+    src = cfg.sources["shop_export"]
+    assert src.fields["interaction_type"] == "stars"
+    assert src.interaction_type_map["5"] == "purchase"
+    with pytest.raises(Exception):
+        src.format = "json"  # frozen
+    with pytest.raises(TypeError):
+        src.fields["user_id"] = "x"  # read-only mapping
+
+
+def test_uri_lakehouse_is_kept_as_is():
+    assert parse_config(doc(lakehouse="s3a://bucket/lake")).table_path("x") == "s3a://bucket/lake/x"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sources": {"s": {**SHOP, "format": "xml"}}},
+     r"sources\.s\.format: 'xml' is not a known format; expected one of csv, json, jsonl, parquet, queue_dump"),
+    ({"sources": {"s": {**SHOP, "interaction_type_map": {"5": "love"}}}},
+     r"sources\.s\.interaction_type_map: '5' maps to unknown type 'love'; interaction_types has view"),
+    ({"sources": {"s": {**SHOP, "fields": {"user_id": "c", "item_id": "p", "timestamp": "t"}}}},
+     r"sources\.s\.fields: no mapping for interaction_type"),
+    ({"sources": {"s": {**SHOP, "constants": {"interaction_type": "gift"}}}},
+     r"'interaction_type' is both mapped"),
+    ({"lakehouse_root": "x"}, r"lakehouse_root: unknown key; known keys here are lakehouse, database"),
+    ({"interaction_types": {}}, r"interaction_types: missing"),
+    ({"interaction_types": {"view": {"weight": -1}}}, r"interaction_types\.view\.weight: -1\.0 must be greater than 0"),
+    ({"interaction_types": {"view": {"weight": "heavy"}}}, r"interaction_types\.view\.weight: 'heavy' is not a float"),
+    ({"train": {"rank": 0}}, r"train\.rank: 0 must be greater than 0"),
+    ({"train": {"holdout": "cutoff"}}, r"train\.holdout_cutoff: required"),
+    ({"similarity": {"method": "annoy"}}, r"similarity\.method: 'annoy' is not one of lsh, exact"),
+    ({"trending": {"window": "an hour"}}, r"trending\.window: 'an hour' is not a duration"),
+    ({"trending": {"source": "nope"}}, r"trending\.source: 'nope' is neither 'interactions' nor a queue_dump source"),
+    ({"ingest": {"max_quarantine_share": 2}}, r"ingest\.max_quarantine_share: 2\.0 must be a share between 0 and 1"),
+    ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),
+])
+def test_bad_config_names_the_key_and_what_is_expected(change, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(doc(**change))
+
+
+def test_constant_field_replaces_a_mapping():
+    src = {**SHOP, "fields": {"user_id": "c", "item_id": "p", "timestamp": "t"},
+           "constants": {"interaction_type": "purchase"}}
+    assert parse_config(doc(sources={"s": src})).sources["s"].constants["interaction_type"] == "purchase"
+
+
+def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read the file"):
+        load_config(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lakehouse: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML at line"):
+        load_config(str(bad))
+
+
+def test_cli_bad_config_is_one_line_without_traceback(write_yaml):
+    path = write_yaml(doc(sources={"s": {**SHOP, "format": "xml"}}))
+    proc = subprocess.run([sys.executable, "-m", "interlake", "ingest", "--conf", path],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("interlake ingest: error: ") and "sources.s.format: 'xml'" in lines[0]
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,95 @@
+"""Properties of the sample generator: seeded, realistic shapes, and the truth file matches the files."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from interlake.sample.generator import generate
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    truth = generate(str(out), users=800, items=200, days=10, seed=3, start="2026-10-01")
+    csv = pd.concat(pd.read_csv(p, dtype=str) for p in sorted((out / "shop_export").glob("*.csv")))
+    lines = [ln for p in sorted((out / "pixel_queue").glob("*.jsonl")) for ln in p.read_text().splitlines()]
+    return out, truth, csv, lines
+
+
+def _queue_events(lines):
+    rows = []
+    for ln in lines:
+        try:
+            rec = json.loads(ln)
+        except json.JSONDecodeError:
+            continue
+        v = rec["value"]
+        rows.append(json.loads(v) if isinstance(v, str) else v)
+    return pd.DataFrame(rows)
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path, sample):
+    out, truth, _, _ = sample
+    again = generate(str(tmp_path / "a"), users=800, items=200, days=10, seed=3, start="2026-10-01")
+    assert again == truth
+    assert (tmp_path / "a/pixel_queue/dump_2026-10-04.jsonl").read_bytes() == (
+        out / "pixel_queue/dump_2026-10-04.jsonl").read_bytes()
+    other = generate(str(tmp_path / "b"), users=800, items=200, days=10, seed=4, start="2026-10-01")
+    assert other["unique_events"] != truth["unique_events"]
+
+
+def test_item_popularity_is_long_tailed(sample):
+    _, _, csv, lines = sample
+    q = _queue_events(lines)
+    per_item = q.sku.value_counts()
+    top_decile = per_item.iloc[: max(1, len(per_item) // 10)].sum()
+    assert top_decile / per_item.sum() > 0.3  # uniform would give 0.1
+
+
+def test_funnel_drops_off_view_cart_purchase(sample):
+    _, truth, _, _ = sample
+    t = truth["events_by_type"]
+    assert t["view"] > 3 * t["add_to_cart"] > 0
+    assert t["add_to_cart"] > t["purchase"] > 0.2 * t["add_to_cart"]
+
+
+def test_daily_cycle_evening_busier_than_night(sample):
+    _, _, _, lines = sample
+    q = _queue_events(lines)
+    ts = pd.to_datetime(pd.to_numeric(q.ts, errors="coerce").dropna(), unit="ms", utc=True)
+    hours = ts.dt.hour.value_counts()
+    assert hours.loc[[19, 20, 21]].sum() > 4 * hours.loc[[2, 3, 4]].sum()
+
+
+def test_users_have_tastes_over_categories(sample):
+    out, _, _, lines = sample
+    q = _queue_events(lines).dropna(subset=["uid", "sku"])
+    cats = pd.read_csv(out / "items.csv").set_index("item_id").category
+    q["cat"] = q.sku.map(cats)
+    q = q.dropna(subset=["cat"])
+    share_top = q.groupby("uid").cat.agg(lambda s: s.value_counts(normalize=True).iloc[0])
+    assert share_top.median() > 0.5  # a user's favourite category holds most of their interactions
+
+
+def test_surges_are_visible_in_their_hour(sample):
+    _, truth, _, lines = sample
+    q = _queue_events(lines)
+    q = q[pd.to_numeric(q.ts, errors="coerce").notna()]
+    q["hour"] = pd.to_datetime(q.ts.astype("int64"), unit="ms", utc=True).dt.floor("h")
+    assert truth["surges"]
+    for s in truth["surges"]:
+        item_hours = q[q.sku == s["item_id"]].groupby("hour").size()
+        in_surge = item_hours.get(pd.Timestamp(s["window_start"]), 0)
+        assert in_surge >= 3 * item_hours.median(), s
+
+
+def test_duplicates_and_malformed_records_exist(sample):
+    _, truth, csv, lines = sample
+    assert truth["events_in_both_sources"] > 0 and truth["queue_redeliveries"] > 0
+    bad = truth["malformed"]
+    assert 0 < bad["pixel_queue"] < 0.03 * len(lines)
+    assert 0 < bad["shop_export"] < 0.03 * len(csv)
+    broken = sum(1 for ln in lines if not ln.endswith("}") or ln.count("{") != ln.count("}"))
+    assert broken > 0
+    assert (csv.event == "LIKE").any() and (csv.time == "yesterday").any()

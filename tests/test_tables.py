@@ -1,0 +1,89 @@
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
+from pyspark.sql import Row
+from pyspark.sql.types import StructType
+
+from interlake.errors import ConfigError
+from interlake.schemas import tables as T
+from interlake.tables.interactions import ensure_interactions_table
+
+SPARK_ERRORS = (PySparkException, Py4JJavaError)  # a failed write surfaces as either
+VOCAB = ("view", "add_to_cart", "purchase")
+TS = dt.datetime(2026, 10, 1, 12, 30)
+
+
+def insert(spark, path, values):
+    cols = "event_id, user_id, item_id, interaction_type, event_ts, source, ingested_at"
+    spark.sql(f"INSERT INTO delta.`{path}` ({cols}) VALUES {values}")
+
+
+def test_interactions_table_has_the_contract_schema(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    schema = spark.read.format("delta").load(path).schema
+    assert schema == StructType.fromDDL(
+        "event_id STRING NOT NULL, user_id STRING NOT NULL, item_id STRING NOT NULL, "
+        "interaction_type STRING NOT NULL, event_ts TIMESTAMP NOT NULL, event_date DATE NOT NULL, "
+        "source STRING NOT NULL, ingested_at TIMESTAMP NOT NULL")
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
+    assert detail["partitionColumns"] == ["event_date"]
+
+
+def test_event_date_is_generated_from_event_ts(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 23:59:59', 'test', TIMESTAMP'2026-10-02 00:00:00')")
+    got = spark.read.format("delta").load(path).select("event_id", "event_date")
+    expected = spark.createDataFrame([Row(event_id="e1", event_date=dt.date(2026, 10, 1))],
+                                     "event_id STRING NOT NULL, event_date DATE NOT NULL")
+    assert_df_equality(got, expected)
+
+
+def test_writing_a_type_outside_the_vocabulary_fails(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    with pytest.raises(SPARK_ERRORS, match="DELTA_VIOLATE_CONSTRAINT"):
+        insert(spark, path, "('e1','u1','i1','like', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+    assert spark.read.format("delta").load(path).count() == 0
+
+
+def test_writing_a_null_fails(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    with pytest.raises(SPARK_ERRORS, match="(?i)NOT NULL|null"):
+        insert(spark, path, "('e1', NULL,'i1','view', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+
+
+def test_vocabulary_can_grow_and_constraint_follows(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+    ensure_interactions_table(spark, path, VOCAB + ("like",))
+    insert(spark, path, "('e2','u1','i1','like', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+    types = sorted(r[0] for r in spark.read.format("delta").load(path).select("interaction_type").collect())
+    assert types == ["like", "view"]
+    # idempotent: running again with the same vocabulary changes nothing
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg({"version": "max"}).first()[0]
+    ensure_interactions_table(spark, path, VOCAB + ("like",))
+    assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg({"version": "max"}).first()[0] == version
+
+
+def test_shrinking_the_vocabulary_below_stored_types_is_a_config_error(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB)
+    insert(spark, path, "('e1','u1','i1','purchase', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+    with pytest.raises(ConfigError, match="holds types purchase that the config no longer lists"):
+        ensure_interactions_table(spark, path, ("view", "add_to_cart"))
+    with pytest.raises(SPARK_ERRORS, match="DELTA_VIOLATE_CONSTRAINT"):  # the old constraint is back
+        insert(spark, path, "('e2','u1','i1','like', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+
+
+def test_table_is_registered_by_name(spark, tmp_path):
+    path = str(tmp_path / "interactions")
+    ensure_interactions_table(spark, path, VOCAB, database="interlake")
+    insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
+    assert spark.sql(f"SELECT event_id FROM interlake.{T.INTERACTIONS}").collect() == [Row(event_id="e1")]
