@@ -27,7 +27,7 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("py4j", "great_expectations", "urllib3", "matplotlib"):
+    for noisy in ("py4j", "great_expectations", "great_expectations.data_context.types.base", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -121,6 +121,9 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.ui.enabled", "false")
+        # Small-machine Delta defaults (config may override): log replay in a few tasks, not 50.
+        .config("spark.databricks.delta.snapshotPartitions", "4")
+        .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
     )
     catalog = settings.conf.get("spark.sql.catalogImplementation")
     if not _is_uri(lakehouse) and catalog in (None, "hive"):

@@ -1,0 +1,351 @@
+"""Batch ingestion: discover -> read -> standardize -> validate -> quality gate -> MERGE, per source.
+
+Write protocol of one source in one run (every step idempotent, so a crash anywhere is repaired by re-running):
+  1. ledger rows for the run's files, status ``pending``, with their reconciliation counts
+  2. quarantine rows of the run (any left by an earlier attempt of the same run are deleted first)
+  3. insert-only MERGE of the new events into ``interactions``, tagged with the run id (commit userMetadata)
+  4. ledger rows -> ``committed``
+A Delta write conflict with a concurrent run (another source) re-plans steps 1-3 and retries.
+
+Example:
+    >>> result = ingest(spark, load_config("conf/local.yaml"))
+    >>> print_report(result)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from interlake.config import Config, SourceConfig
+from interlake.errors import InterlakeError
+from interlake.fs import write_text
+from interlake.ingest import ledger as L
+from interlake.ingest.files import FileInfo, list_files
+from interlake.ingest.quality import render_html, run_quality_gate
+from interlake.ingest.readers import read_source
+from interlake.ingest.standardize import standardize
+from interlake.ingest.validate import with_reasons
+from interlake.log import progress
+from interlake.schemas import columns as C
+from interlake.schemas import tables as T
+from interlake.tables.interactions import ensure_interactions_table, ensure_table
+
+log = logging.getLogger(__name__)
+ACCEPTED, DUPLICATE, QUARANTINED = "accepted", "duplicate", "quarantined"
+
+
+@dataclass
+class FileReport:
+    source: str
+    file: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_accepted + self.rows_duplicate + self.rows_quarantined
+
+
+@dataclass
+class SourceResult:
+    source: str
+    status: str  # ok | no new files | failed
+    message: str = ""
+    files: list[FileReport] = field(default_factory=list)
+    quality_report: str | None = None
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    sources: list[SourceResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status != "failed" for s in self.sources)
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash tests: INTERLAKE_CRASH_AT=<name> kills the process here (like kill -9)."""
+    if os.environ.get("INTERLAKE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return any(k in text for k in ("Concurrent", "ConcurrentModification", "MetadataChanged", "ProtocolChanged",
+                                   "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED"))
+
+
+def with_conflict_retry(fn, retries: int, what: str):
+    """Run ``fn``; on a Delta write conflict with a concurrent transaction, back off and run it again."""
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if not _is_conflict(exc) or attempt == retries:
+                raise
+            wait = min(8.0, 0.25 * 2**attempt) * (0.5 + (uuid.uuid4().int % 100) / 100)
+            log.info("%s: concurrent Delta commit, retrying in %.1fs (%s)", what, wait, type(exc).__name__)
+            time.sleep(wait)
+
+
+# ---------------------------------------------------------------- transforms (pure)
+
+def classify(checked: DataFrame, existing_ids: DataFrame) -> DataFrame:
+    """Add ``status``: quarantined (has reasons), duplicate (an earlier row of the batch or a stored event has the
+    same event_id) or accepted. Among duplicates the winner is deterministic: valid first, then source, file, raw."""
+    valid = F.size(C.REASONS) == 0
+    w = Window.partitionBy(C.EVENT_ID).orderBy((~valid).asc(), C.SOURCE, C.FILE, C.RAW)
+    ranked = checked.withColumn("_rank", F.when(valid, F.row_number().over(w)))
+    stored = existing_ids.select(F.col(C.EVENT_ID).alias("_stored_id"), F.col(C.EVENT_DATE).alias("_stored_date"))
+    joined = ranked.join(stored, (ranked[C.EVENT_ID] == stored["_stored_id"])
+                         & (ranked[C.EVENT_DATE] == stored["_stored_date"]) & valid, "left")
+    status = (F.when(~valid, F.lit(QUARANTINED))
+              .when((F.col("_rank") > 1) | F.col("_stored_id").isNotNull(), F.lit(DUPLICATE))
+              .otherwise(F.lit(ACCEPTED)))
+    return joined.withColumn("status", status).drop("_rank", "_stored_id", "_stored_date")
+
+
+def file_counts(classified: DataFrame) -> DataFrame:
+    return classified.groupBy(C.SOURCE, C.FILE).agg(
+        F.count(F.lit(1)).alias("rows_read"),
+        F.count(F.when(F.col("status") == ACCEPTED, 1)).alias("rows_accepted"),
+        F.count(F.when(F.col("status") == DUPLICATE, 1)).alias("rows_duplicate"),
+        F.count(F.when(F.col("status") == QUARANTINED, 1)).alias("rows_quarantined"),
+    )
+
+
+# ---------------------------------------------------------------- the job
+
+def ensure_ingest_tables(spark: SparkSession, cfg: Config) -> None:
+    def create():
+        ensure_interactions_table(spark, cfg.table_path(T.INTERACTIONS), cfg.vocabulary, cfg.database)
+        ensure_table(spark, cfg.table_path(T.QUARANTINE), T.QUARANTINE_DDL, database=cfg.database, name=T.QUARANTINE)
+        ensure_table(spark, cfg.table_path(T.LEDGER), T.LEDGER_DDL, database=cfg.database, name=T.LEDGER)
+
+    with_conflict_retry(create, cfg.ingest.conflict_retries, "create tables")
+
+
+def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
+           now: datetime | None = None) -> IngestResult:
+    """Ingest the new files of every configured source (or of ``sources``) into ``interactions``."""
+    names = list(sources) if sources else list(cfg.sources)
+    selected = [cfg.source(n) for n in names]  # unknown name -> ConfigError before any work
+    if not selected:
+        raise InterlakeError("no sources configured: add one under `sources:` in the config")
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    run_id = new_run_id(now)
+    ensure_ingest_tables(spark, cfg)
+    results = []
+    for src in selected:
+        try:
+            results.append(_ingest_source(spark, cfg, src, run_id, now))
+        except InterlakeError as exc:
+            log.error("source %s failed: %s", src.name, exc)
+            results.append(SourceResult(src.name, "failed", str(exc)))
+    return IngestResult(run_id, results)
+
+
+def recover(spark: SparkSession, cfg: Config, source: str) -> None:
+    """Finish or undo the runs of ``source`` that died before committing their ledger rows."""
+    ledger_path, interactions = cfg.table_path(T.LEDGER), cfg.table_path(T.INTERACTIONS)
+    for run_id in L.pending_runs(spark, ledger_path, source):
+        if L.merge_committed(spark, interactions, run_id):
+            log.info("recovery: run %s of %s merged before it died; committing its ledger rows", run_id, source)
+            L.set_status(spark, ledger_path, run_id, source, L.COMMITTED)
+        else:
+            log.info("recovery: run %s of %s died before its merge; undoing it, its files are taken again",
+                     run_id, source)
+            DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
+                (F.col("run_id") == run_id) & (F.col("source") == source))
+            L.delete_run(spark, ledger_path, run_id, source)
+
+
+def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig) -> list[FileInfo]:
+    taken = L.committed_files(spark, cfg.table_path(T.LEDGER), src.name)
+    todo = []
+    for f in list_files(spark, src.path):
+        modified = datetime.fromtimestamp(f.modified_ms / 1000, timezone.utc).replace(tzinfo=None)
+        previous = taken.get(f.file)
+        if previous is None or previous[0] != f.size or abs((previous[1] - modified).total_seconds()) > 0.001:
+            todo.append(f)
+    return todo
+
+
+def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime) -> SourceResult:
+    retries = cfg.ingest.conflict_retries
+    with_conflict_retry(lambda: recover(spark, cfg, src.name), retries, f"{src.name} recovery")
+    todo = files_to_take(spark, cfg, src)
+    if not todo:
+        progress(log, "no new files", source=src.name)
+        return SourceResult(src.name, "no new files")
+    progress(log, "reading", source=src.name, files=len(todo))
+    info = {f.file: f for f in todo}
+    raw = read_source(spark, src, [f.file for f in todo])
+    checked = (raw.transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,
+                             timestamp_format=src.timestamp_format)
+               .transform(with_reasons, vocabulary=cfg.vocabulary, now=now, timestamp_format=src.timestamp_format,
+                          max_id_length=cfg.ingest.max_id_length, max_future_seconds=cfg.ingest.max_future_seconds,
+                          min_timestamp=cfg.ingest.min_timestamp))
+    # Materialized once: counts, the gate and the writes must all see the same rows, and files are read once.
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        dates = [r[0] for r in checked.where(F.size(C.REASONS) == 0).select(C.EVENT_DATE).distinct().collect()]
+        progress(log, "validated", source=src.name, dates=len(dates))
+
+        valid = checked.where(F.size(C.REASONS) == 0)
+        max_ts = now + timedelta(seconds=cfg.ingest.max_future_seconds)
+        totals = checked.agg(F.count(F.lit(1)).alias("read"),
+                             F.count(F.when(F.size(C.REASONS) > 0, 1)).alias("bad")).first()
+        share = src.max_quarantine_share if src.max_quarantine_share is not None else cfg.ingest.max_quarantine_share
+        gate = run_quality_gate(spark, valid.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS),
+                                source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
+                                max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
+                                max_quarantine_share=share)
+        report = _write_gate_report(spark, cfg, src.name, run_id, gate)
+        if not gate.success:
+            msg = "quality gate failed, nothing written: " + "; ".join(gate.failures) + f" (report: {report})"
+            return SourceResult(src.name, "failed", msg, quality_report=report)
+
+        quarantine = checked.where(F.size(C.REASONS) > 0).select(
+            C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
+            F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
+        files = with_conflict_retry(
+            lambda: _write(spark, cfg, src, run_id, now, checked, quarantine, dates, info),
+            retries, f"{src.name} merge")
+    finally:
+        checked.unpersist()
+    with_conflict_retry(lambda: L.set_status(spark, cfg.table_path(T.LEDGER), run_id, src.name, L.COMMITTED),
+                        retries, f"{src.name} ledger")
+    crash_point("after_ledger_commit")
+    progress(log, "committed", source=src.name, files=len(files),
+             accepted=sum(f.rows_accepted for f in files), quarantined=sum(f.rows_quarantined for f in files))
+    return SourceResult(src.name, "ok", files=files, quality_report=report)
+
+
+def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, checked: DataFrame,
+           quarantine: DataFrame, dates: list, info: dict[str, FileInfo]) -> list[FileReport]:
+    interactions_path = cfg.table_path(T.INTERACTIONS)
+    target = DeltaTable.forPath(spark, interactions_path)
+    existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
+    # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
+    # classification would be silently recomputed against the post-MERGE table (everything "duplicate").
+    classified = classify(checked, existing).localCheckpoint(eager=True)
+    try:
+        counts = {r[C.FILE]: r for r in file_counts(classified).collect()}
+        reports = []
+        ledger_rows = []
+        for file, f in sorted(info.items()):
+            r = counts.get(file)
+            rep = FileReport(src.name, file, *(r[k] if r else 0 for k in (
+                "rows_read", "rows_accepted", "rows_duplicate", "rows_quarantined")))
+            reports.append(rep)
+            modified = datetime.fromtimestamp(f.modified_ms / 1000, timezone.utc).replace(tzinfo=None)
+            ledger_rows.append((src.name, file, f.size, modified, rep.rows_read, rep.rows_accepted,
+                                rep.rows_duplicate, rep.rows_quarantined, run_id, now, L.PENDING))
+        L.upsert_pending(spark, cfg.table_path(T.LEDGER), ledger_rows)
+        crash_point("after_ledger_pending")
+
+        quarantine_table = DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE))
+        quarantine_table.delete((F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
+        quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
+        crash_point("after_quarantine")
+
+        new_rows = classified.where(F.col("status") == ACCEPTED).select(
+            C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
+            C.SOURCE, F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
+        if dates:
+            date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+            condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
+            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
+            try:
+                (target.alias("t").merge(new_rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+            finally:
+                spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+            expected = sum(r.rows_accepted for r in reports)
+            inserted = _rows_inserted(target, run_id)
+            if inserted is not None and inserted != expected:
+                # A concurrent run inserted some of the same events between our classification and our MERGE:
+                # those rows are duplicates after all. Recount from what this run really stored.
+                reports = _recount_after_race(spark, cfg, src, run_id, now, classified, reports)
+                L.upsert_pending(spark, cfg.table_path(T.LEDGER), [
+                    (src.name, r.file, info[r.file].size,
+                     datetime.fromtimestamp(info[r.file].modified_ms / 1000, timezone.utc).replace(tzinfo=None),
+                     r.rows_read, r.rows_accepted, r.rows_duplicate, r.rows_quarantined, run_id, now, L.PENDING)
+                    for r in reports])
+        crash_point("after_merge")
+        return reports
+    finally:
+        classified.unpersist()  # releases the checkpoint's blocks
+
+
+def _rows_inserted(target: DeltaTable, run_id: str) -> int | None:
+    rows = (target.history(20).where(F.col("userMetadata") == L.run_metadata(run_id))
+            .select(F.col("operationMetrics")["numTargetRowsInserted"].alias("n")).collect())
+    return int(rows[0]["n"]) if rows and rows[0]["n"] is not None else None
+
+
+def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime,
+                        classified: DataFrame, reports: list[FileReport]) -> list[FileReport]:
+    mine = (spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
+            .where((F.col(C.INGESTED_AT) == F.lit(now).cast("timestamp")) & (F.col(C.SOURCE) == src.name))
+            .select(F.col(C.EVENT_ID).alias("_mine")))
+    stored = classified.where(F.col("status") == ACCEPTED).join(mine, F.col(C.EVENT_ID) == F.col("_mine"), "left")
+    lost = {r[C.FILE]: r["n"] for r in stored.where(F.col("_mine").isNull()).groupBy(C.FILE)
+            .agg(F.count(F.lit(1)).alias("n")).collect()}
+    return [FileReport(r.source, r.file, r.rows_read, r.rows_accepted - lost.get(r.file, 0),
+                       r.rows_duplicate + lost.get(r.file, 0), r.rows_quarantined) for r in reports]
+
+
+def _write_gate_report(spark: SparkSession, cfg: Config, source: str, run_id: str, gate) -> str:
+    import json
+
+    base = f"{cfg.lakehouse.rstrip('/')}/_quality/{run_id}/{source}"
+    write_text(spark, base + ".json", json.dumps({"source": source, "run_id": run_id, "success": gate.success,
+                                                  "failures": gate.failures, "results": gate.results},
+                                                 indent=1, default=str))
+    return write_text(spark, base + ".html", render_html(source, run_id, gate))
+
+
+def print_report(result: IngestResult) -> None:
+    """The per-file reconciliation table, then one summary line."""
+    header = ("source", "file", "read", "accepted", "duplicate", "quarantined")
+    rows = []
+    for s in result.sources:
+        for f in s.files:
+            rows.append((f.source, os.path.basename(unquote(f.file)), f.rows_read, f.rows_accepted,
+                         f.rows_duplicate, f.rows_quarantined))
+    if rows:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        print(fmt.format(*header))
+        for r in rows:
+            print(fmt.format(*r))
+    for s in result.sources:
+        if s.status == "failed":
+            print(f"{s.source}: FAILED: {s.message}")
+        elif s.status == "no new files":
+            print(f"{s.source}: no new files")
+    total = [f for s in result.sources for f in s.files]
+    print(f"ingest run {result.run_id}: {'ok' if result.ok else 'FAILED'}; {len(total)} files, "
+          f"{sum(f.rows_read for f in total):,} read = {sum(f.rows_accepted for f in total):,} accepted + "
+          f"{sum(f.rows_duplicate for f in total):,} duplicate + {sum(f.rows_quarantined for f in total):,} quarantined")

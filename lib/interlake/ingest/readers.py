@@ -1,0 +1,178 @@
+"""Readers: every format becomes one shape, a row per record with the four standard values still raw.
+
+Output columns: ``source, file, raw, parse_error, user_id_raw, item_id_raw, interaction_type_raw, timestamp_raw``.
+A record that cannot be parsed keeps its raw text and a ``parse_error``; nothing is dropped by a permissive
+reader. JSON-like formats are parsed into VARIANT (``try_parse_json``), so a broken line yields NULL, not a lost
+row, and dotted field paths reach nested values whatever their JSON type.
+
+Example:
+    >>> read_source(spark, cfg.source("shop_export"), ["file:/in/shop/a.csv"]).show()
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from interlake.config import STANDARD_FIELDS, SourceConfig
+from interlake.errors import SourceError
+
+RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
+CORRUPT = "_corrupt_record"
+SAMPLE_RECORDS = 2000
+
+
+def variant_path(dotted: str) -> str:
+    """``"ctx.page id"`` -> ``$['ctx']['page id']`` (bracket form: any key name is safe)."""
+    parts = [p.replace("\\", "\\\\").replace("'", "\\'") for p in dotted.split(".")]
+    return "$" + "".join(f"['{p}']" for p in parts)
+
+
+def _variant_field(v: str, dotted: str) -> Column:
+    return F.try_variant_get(F.col(v), variant_path(dotted), "string")
+
+
+def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> DataFrame:
+    cols = [F.lit(src.name).alias("source"), F.col("file"), F.col("raw"), F.col("parse_error")]
+    for std in STANDARD_FIELDS:
+        if std in src.constants:
+            cols.append(F.lit(src.constants[std]).alias(f"{std}_raw"))
+        else:
+            cols.append(values[std].alias(f"{std}_raw"))
+    return df.select(*cols)
+
+
+def _flatten_schema(schema: str) -> list[str]:
+    """Field paths of a schema_of_variant string ``OBJECT<a: BIGINT, b: OBJECT<c: STRING>>`` -> a, b, b.c."""
+    paths: list[str] = []
+
+    def parse(s: str, i: int, prefix: str) -> int:
+        while i < len(s) and s[i] == " ":
+            i += 1
+        if not s.startswith("OBJECT<", i):
+            depth = 0
+            while i < len(s) and not (depth == 0 and s[i] in ",>"):
+                depth += s[i] == "<"
+                depth -= s[i] == ">"
+                i += 1
+            return i
+        i += len("OBJECT<")
+        while i < len(s) and s[i] != ">":
+            colon = s.index(":", i)
+            name = s[i:colon].strip().strip("`")
+            path = f"{prefix}.{name}" if prefix else name
+            paths.append(path)
+            i = parse(s, colon + 1, path)
+            i = i + 2 if s.startswith(", ", i) else i
+        return i + 1
+
+    parse(schema.replace("OBJECT<>", "OBJECT<"), 0, "")
+    return paths
+
+
+def _check_fields(src: SourceConfig, available: list[str], what: str) -> None:
+    missing = [f"{std} -> {path!r}" for std, path in src.fields.items() if path not in available]
+    if missing:
+        shown = ", ".join(available[:40]) + (" ..." if len(available) > 40 else "")
+        raise SourceError(
+            f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
+            f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields"
+        )
+
+
+def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """Read ``files`` of one source into the raw standard shape, after checking its mapped fields exist."""
+    readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json,
+               "queue_dump": _read_queue_dump}
+    return readers[src.format](spark, src, files)
+
+
+def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    options = {"header": "true", **src.options}
+    header = spark.read.options(**options).csv(files[0]).columns
+    _check_fields(src, header, "CSV header")
+    schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
+    df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
+          .schema(schema).csv(files)
+          .withColumn("file", F.col("_metadata.file_path")))
+    raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(f"`{c}`") for c in header])))
+    error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
+    df = df.withColumn("raw", raw).withColumn("parse_error", error)
+    return _finish(df, src, {std: F.col(f"`{path}`") for std, path in src.fields.items()})
+
+
+def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    df = spark.read.options(**src.options).parquet(*files)
+    available = _struct_paths(df.schema)
+    _check_fields(src, available, "Parquet schema")
+    df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
+        "raw", F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns if c != "file"]))
+    ).withColumn("parse_error", F.lit(None).cast("string"))
+    values = {std: F.expr(f"try_cast({'.'.join(f'`{p}`' for p in path.split('.'))} AS STRING)")
+              for std, path in src.fields.items()}
+    return _finish(df, src, values)
+
+
+def _struct_paths(schema, prefix: str = "") -> list[str]:
+    out = []
+    for field in schema.fields:
+        path = f"{prefix}{field.name}"
+        out.append(path)
+        if hasattr(field.dataType, "fields"):
+            out.extend(_struct_paths(field.dataType, path + "."))
+    return out
+
+
+def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """Non-blank lines with their file: a blank line is not a record."""
+    return (spark.read.options(**{k: v for k, v in src.options.items() if k in ("lineSep",)}).text(files)
+            .withColumn("file", F.col("_metadata.file_path"))
+            .where(F.trim(F.col("value")) != "")
+            .withColumnRenamed("value", "raw"))
+
+
+def _sample_fields(df: DataFrame, variant_col: str) -> list[str]:
+    schemas = (df.where(F.col(variant_col).isNotNull()).limit(SAMPLE_RECORDS)
+               .select(F.schema_of_variant_agg(variant_col).alias("s")).first())
+    return _flatten_schema(schemas["s"]) if schemas and schemas["s"] else []
+
+
+def _json_records(df: DataFrame, src: SourceConfig, what: str) -> DataFrame:
+    _check_fields(src, _sample_fields(df, "rec"), what)
+    return _finish(df, src, {std: _variant_field("rec", path) for std, path in src.fields.items()})
+
+
+def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    df = _lines(spark, src, files).withColumn("rec", F.try_parse_json("raw"))
+    df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), F.lit("line is not valid JSON")))
+    return _json_records(df, src, "JSON records")
+
+
+def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """A JSON document per file: an array of records, or one record."""
+    # binaryFile: one row per file by construction (the text reader's wholetext is not honoured with _metadata)
+    docs = (spark.read.format("binaryFile").load(files)
+            .select(F.col("_metadata.file_path").alias("file"), F.decode("content", "UTF-8").alias("value"))
+            .withColumn("doc", F.try_parse_json("value")))
+    arr = F.try_variant_get(F.col("doc"), "$", "array<variant>")
+    records = docs.select(
+        "file", "value", "doc",
+        F.explode_outer(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("doc")))).alias("rec"))
+    df = records.select(
+        "file", "rec",
+        F.when(F.col("doc").isNull(), F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
+        F.when(F.col("doc").isNull(), F.lit("file is not valid JSON")).alias("parse_error"))
+    return _json_records(df, src, "JSON records")
+
+
+def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """Queue records ``{topic, partition, offset, timestamp, key, value}``; value is an object or a JSON string."""
+    df = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
+    # An object value casts to its JSON text and a string value is the text itself: one parse covers both.
+    value_text = F.try_variant_get(F.col("env"), "$.value", "string")
+    df = df.withColumn("rec", F.try_parse_json(value_text))
+    error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
+             .when(value_text.isNull(), F.lit("queue record has no value"))
+             .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON")))
+    df = df.withColumn("parse_error", error)
+    return _json_records(df, src, "queue record values")

@@ -1,0 +1,72 @@
+"""Raw standard values -> the interaction schema. Pure DataFrame -> DataFrame; runs in batch and streaming alike.
+
+Example:
+    >>> raw_df.transform(standardize, type_map={"5": "purchase"}, vocabulary=("view", "purchase"),
+    ...                  timestamp_format="epoch_s")
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from interlake.schemas import columns as C
+
+EPOCH_LIMIT_S = 10**11  # ~ year 5138: larger values are garbage, and would overflow in ANSI arithmetic
+
+
+def parse_timestamp(raw: Column, timestamp_format: str) -> Column:
+    """A TIMESTAMP truncated to milliseconds, or NULL when ``raw`` cannot be parsed. Never raises (ANSI-safe).
+
+    ``epoch_s`` / ``epoch_ms``: numbers, fractions allowed; ``iso8601``: e.g. 2026-10-01T12:00:00.123+02:00 (UTC
+    when no offset); anything else is a Spark datetime pattern.
+    """
+    text = F.trim(raw)
+    if timestamp_format in ("epoch_s", "epoch_ms"):
+        number = text.try_cast("decimal(24,6)")
+        seconds = number if timestamp_format == "epoch_s" else number / 1000
+        millis = F.when(F.abs(seconds) < EPOCH_LIMIT_S, F.floor(seconds * 1000))
+        return F.timestamp_millis(millis.cast("bigint"))
+    if timestamp_format == "iso8601":
+        parsed = F.try_to_timestamp(text)
+    else:
+        parsed = F.try_to_timestamp(text, F.lit(timestamp_format))
+    return F.timestamp_millis(F.unix_millis(parsed))
+
+
+def map_interaction_type(raw: Column, type_map: Mapping[str, str], vocabulary: tuple[str, ...]) -> Column:
+    """Mapped value if ``raw`` is a key of ``type_map``; else ``raw`` itself when it (lower-cased) is a vocabulary
+    name; else ``raw`` unchanged, for validation to reject with its original spelling."""
+    text = F.trim(raw)
+    lowered = F.lower(text)
+    known = F.when(lowered.isin(*vocabulary), lowered).otherwise(text)
+    if not type_map:
+        return known
+    lookup = F.create_map(*[F.lit(x) for kv in type_map.items() for x in kv])
+    return F.coalesce(F.element_at(lookup, text), known)
+
+
+def event_id(user: Column, item: Column, itype: Column, ts: Column) -> Column:
+    """SHA-256 of the four standard values, the timestamp as epoch milliseconds: the same interaction from any
+    source gets the same id."""
+    return F.sha2(F.concat_ws("\u001f", user, item, itype, F.unix_millis(ts).cast("string")), 256)
+
+
+def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple[str, ...],
+                timestamp_format: str) -> DataFrame:
+    """Add the standard columns (user_id, item_id, interaction_type, event_ts, event_date, event_id) next to the raw
+    ones, which validation and quarantine still need."""
+    user, item = F.trim(F.col("user_id_raw")), F.trim(F.col("item_id_raw"))
+    return (
+        df.withColumn(C.USER_ID, F.when(user != "", user))
+        .withColumn(C.ITEM_ID, F.when(item != "", item))
+        .withColumn(C.INTERACTION_TYPE, F.when(F.trim(F.col("interaction_type_raw")) != "",
+                                               map_interaction_type(F.col("interaction_type_raw"), type_map,
+                                                                    vocabulary)))
+        .withColumn(C.EVENT_TS, parse_timestamp(F.col("timestamp_raw"), timestamp_format))
+        .withColumn(C.EVENT_DATE, F.to_date(F.col(C.EVENT_TS)))
+        .withColumn(C.EVENT_ID, event_id(F.col(C.USER_ID), F.col(C.ITEM_ID), F.col(C.INTERACTION_TYPE),
+                                         F.col(C.EVENT_TS)))
+    )

@@ -1,0 +1,223 @@
+"""Batch ingestion end to end on real Delta tables under tmp_path."""
+
+import datetime as dt
+import json
+import os
+
+import pytest
+from pyspark.sql import functions as F
+
+from interlake.errors import ConfigError, SourceError
+from interlake.ingest.pipeline import ingest
+from interlake.schemas import tables as T
+from tests.ingest_helpers import CSV_SOURCE, QUEUE_SOURCE, T0, ledger_rows, queue_line, table_rows, write
+
+NOW = dt.datetime(2026, 11, 1)
+
+
+def ts(seconds):
+    return dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+
+
+def csv_cfg(make_config, tmp_path, **extra):
+    return make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), **extra}})
+
+
+def test_csv_source_lands_standardized(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\n u1 ,i1,VIEW,{T0}.5\nu2,i2,BUY,{T0 + 60}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("u1", "i1", "view", ts(T0 + 0.5), "shop"), ("u2", "i2", "purchase", ts(T0 + 60), "shop")]
+    row = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).where("user_id = 'u1'").first()
+    assert row.event_date == dt.date(2026, 9, 21) and len(row.event_id) == 64
+
+
+def test_jsonl_with_nested_fields(spark, make_config, tmp_path):
+    lines = [json.dumps({"who": {"id": "u1"}, "what": {"sku": "i1", "kind": "view"}, "at": "2026-09-21T10:00:00Z"}),
+             json.dumps({"who": {"id": 7}, "what": {"sku": "i2", "kind": "purchase"}, "at": "2026-09-21T12:00:00+02:00"})]
+    write(tmp_path / "in/app/a.jsonl", "\n".join(lines) + "\n\n")
+    cfg = make_config(sources={"app": {
+        "format": "jsonl", "path": str(tmp_path / "in/app"), "timestamp_format": "iso8601",
+        "fields": {"user_id": "who.id", "item_id": "what.sku", "interaction_type": "what.kind", "timestamp": "at"}}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("7", "i2", "purchase", dt.datetime(2026, 9, 21, 10), "app"),  # a number id becomes its text
+        ("u1", "i1", "view", dt.datetime(2026, 9, 21, 10), "app")]
+
+
+def test_json_document_array_with_a_constant_type(spark, make_config, tmp_path):
+    doc = [{"buyer": "u1", "item": {"id": "i1"}, "day": "21/09/2026 10:00"},
+           {"buyer": "u2", "item": {"id": "i2"}, "day": "21/09/2026 11:30"}]
+    write(tmp_path / "in/orders/orders.json", json.dumps(doc, indent=2))
+    cfg = make_config(sources={"orders": {
+        "format": "json", "path": str(tmp_path / "in/orders"), "timestamp_format": "dd/MM/yyyy HH:mm",
+        "fields": {"user_id": "buyer", "item_id": "item.id", "timestamp": "day"},
+        "constants": {"interaction_type": "purchase"}}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("u1", "i1", "purchase", dt.datetime(2026, 9, 21, 10), "orders"),
+        ("u2", "i2", "purchase", dt.datetime(2026, 9, 21, 11, 30), "orders")]
+
+
+def test_parquet_source(spark, make_config, tmp_path):
+    spark.createDataFrame([("u1", "i1", "add_to_cart", T0 * 1000)], "u STRING, i STRING, t STRING, ms BIGINT") \
+        .write.parquet(str(tmp_path / "in/pq"))
+    cfg = make_config(sources={"pq": {"format": "parquet", "path": str(tmp_path / "in/pq"), "timestamp_format": "epoch_ms",
+                                      "fields": {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ms"}}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [("u1", "i1", "add_to_cart", ts(T0), "pq")]
+
+
+def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
+    write(tmp_path / "in/q/dump.jsonl", "\n".join([
+        queue_line("u1", "i1", "view", T0 * 1000, offset=1),
+        queue_line("u2", "i2", "purchase", T0 * 1000 + 5, offset=2, as_string=True),
+    ]) + "\n")
+    cfg = make_config(sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("u1", "i1", "view", ts(T0), "q"), ("u2", "i2", "purchase", ts(T0 + 0.005), "q")]
+
+
+def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", "\n".join([
+        "customer,product,event,time",
+        f"u1,i1,VIEW,{T0}",           # accepted
+        f"u1,i1,VIEW,{T0}",           # exact duplicate within the file
+        f",i2,VIEW,{T0}",             # no user
+        f"u3,i3,LIKE,{T0}",           # type outside the vocabulary
+        f"u4,i4,VIEW",                # wrong field count
+        f"u5,i5,BUY,{T0 + 1}",        # accepted
+    ]) + "\n")
+    write(tmp_path / "in/q/d.jsonl", "\n".join([
+        queue_line("u1", "i1", "view", T0 * 1000),        # same event as the CSV's first row: duplicate
+        '{"topic":"pixel","value":{"uid":"u9"',           # broken JSON
+        queue_line(None, "i7", "view", T0 * 1000),         # no user
+        queue_line("u8", "i8", "view", T0 * 1000, as_string=True),  # accepted
+        json.dumps({"topic": "pixel", "value": "not json"}),
+    ]) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}},
+                      ingest={"max_quarantine_share": 0.9})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok
+    reports = {f.file.rsplit("/", 1)[-1]: f for s in result.sources for f in s.files}
+    assert (reports["a.csv"].rows_read, reports["a.csv"].rows_accepted, reports["a.csv"].rows_duplicate,
+            reports["a.csv"].rows_quarantined) == (6, 2, 1, 3)
+    assert (reports["d.jsonl"].rows_read, reports["d.jsonl"].rows_accepted, reports["d.jsonl"].rows_duplicate,
+            reports["d.jsonl"].rows_quarantined) == (5, 1, 1, 3)
+    assert all(r.reconciles for r in reports.values())
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("q", "d.jsonl", 5, 1, 1, 3, "committed"), ("shop", "a.csv", 6, 2, 1, 3, "committed")]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u1", "shop"), ("u5", "shop"), ("u8", "q")]
+    quarantine = sorted((r.source, r.reasons) for r in spark.read.format("delta").load(
+        cfg.table_path(T.QUARANTINE)).collect())
+    vocab = "view, add_to_cart, purchase"
+    assert quarantine == sorted([
+        ("shop", ["user_id is missing or empty"]),
+        ("shop", [f"interaction type 'LIKE' is not in the vocabulary ({vocab}) after mapping"]),
+        ("shop", ["malformed CSV line (wrong number of fields or broken quoting)"]),
+        ("q", ["line is not valid JSON"]),
+        ("q", ["user_id is missing or empty"]),
+        ("q", ["queue record value is not valid JSON"]),
+    ])
+    raw = [r.raw for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()]
+    assert "u4,i4,VIEW" in raw and '{"topic":"pixel","value":{"uid":"u9"' in raw  # the raw text is kept
+
+
+def test_rerun_changes_nothing(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    ingest(spark, cfg, now=NOW)
+    versions = {t: spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(t)}`").agg(F.max("version")).first()[0]
+                for t in (T.INTERACTIONS, T.QUARANTINE, T.LEDGER)}
+    again = ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+    assert [s.status for s in again.sources] == ["no new files"]
+    for t, v in versions.items():
+        assert spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(t)}`").agg(F.max("version")).first()[0] == v, t
+
+
+def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, tmp_path):
+    cfg = csv_cfg(make_config, tmp_path)
+    write(tmp_path / "in/shop/day1.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\n",
+          mtime=1_700_000_000)
+    ingest(spark, cfg, now=NOW)
+    # a second export overlapping the first, and the first file rewritten with one more row
+    write(tmp_path / "in/shop/day2.csv", f"customer,product,event,time\nu2,i2,VIEW,{T0}\nu3,i3,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/day1.csv",
+          f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\nu4,i4,VIEW,{T0}\n", mtime=1_700_000_100)
+    result = ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+    got = sorted((f.file.rsplit("/", 1)[-1], f.rows_read, f.rows_accepted, f.rows_duplicate)
+                 for s in result.sources for f in s.files)
+    assert got == [("day1.csv", 3, 1, 2), ("day2.csv", 2, 1, 1)]
+    assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u2", "u3", "u4"]
+
+
+def test_same_event_from_two_sources_is_stored_once(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}.250\n")
+    write(tmp_path / "in/q/a.jsonl", queue_line("u1", "i1", "view", T0 * 1000 + 250) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    ingest(spark, cfg, now=NOW)
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [("u1", "i1", "view", ts(T0 + 0.25), "shop")]
+    # and in one run where both arrive together, the winner is deterministic
+    cfg2 = make_config(lakehouse=str(tmp_path / "lake2"),
+                       sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                                "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    ingest(spark, cfg2, ["q", "shop"], now=NOW)
+    assert table_rows(spark, cfg2.table_path(T.INTERACTIONS)) == [("u1", "i1", "view", ts(T0 + 0.25), "q")]
+
+
+def test_quality_gate_failure_writes_nothing_and_keeps_the_report(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.1)
+    result = ingest(spark, cfg, now=NOW)
+    assert not result.ok
+    src = result.sources[0]
+    assert src.status == "failed"
+    assert "50.0% of 2 records were quarantined, above the maximum 10.0%" in src.message
+    assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
+    assert spark.read.format("delta").load(cfg.table_path(T.LEDGER)).count() == 0  # the file will be retried
+    report = json.loads(open(src.quality_report.removesuffix(".html") + ".json").read())
+    assert report["success"] is False and report["failures"]
+    assert "FAILED" in open(src.quality_report).read()
+
+
+def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    result = ingest(spark, cfg, now=NOW)
+    assert result.sources[0].status == "failed"
+    assert result.sources[0].message == (
+        "source shop: fields not found in the CSV header: item_id -> 'product'. "
+        "The files have: customer, sku, event, time. Fix sources.shop.fields")
+    assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
+
+
+def test_queue_field_missing_lists_value_fields(spark, make_config, tmp_path):
+    write(tmp_path / "in/q/a.jsonl", queue_line("u1", "i1", "view", T0 * 1000) + "\n")
+    cfg = make_config(sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q"),
+                                     "fields": {**QUEUE_SOURCE["fields"], "item_id": "product"}}})
+    with pytest.raises(SourceError, match=r"item_id -> 'product'. The files have: action, sku, ts, uid"):
+        from interlake.ingest.readers import read_source
+
+        read_source(spark, cfg.sources["q"], [str(tmp_path / "in/q/a.jsonl")])
+
+
+def test_unknown_source_name_is_a_config_error(spark, make_config, tmp_path):
+    cfg = csv_cfg(make_config, tmp_path)
+    with pytest.raises(ConfigError, match="no source named 'nope'; configured sources are shop"):
+        ingest(spark, cfg, ["nope"])
+
+
+def test_missing_source_folder_fails_that_source_only(spark, make_config, tmp_path):
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "gone": {**CSV_SOURCE, "path": str(tmp_path / "in/gone")}})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status) for s in result.sources] == [("shop", "ok"), ("gone", "failed")]
+    assert "does not exist" in result.sources[1].message and not result.ok
+    assert os.path.exists(cfg.table_path(T.INTERACTIONS))

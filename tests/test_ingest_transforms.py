@@ -1,0 +1,123 @@
+"""Standardize and validate as pure transforms, on inline rows (no files, no tables)."""
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from interlake.ingest.readers import _flatten_schema, variant_path
+from interlake.ingest.standardize import event_id, parse_timestamp, standardize
+from interlake.ingest.validate import split_valid_quarantine, with_reasons
+
+VOCAB = ("view", "add_to_cart", "purchase")
+NOW = dt.datetime(2026, 11, 1, 12, 0, 0)
+RAW_DDL = ("source STRING, file STRING, raw STRING, parse_error STRING, user_id_raw STRING, item_id_raw STRING, "
+           "interaction_type_raw STRING, timestamp_raw STRING")
+
+
+@pytest.mark.parametrize("fmt, raw, expected", [
+    ("epoch_s", "1790000000", dt.datetime(2026, 9, 21, 14, 13, 20)),
+    ("epoch_s", " 1790000000.1239 ", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),  # truncated to ms
+    ("epoch_ms", "1790000000123", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),
+    ("iso8601", "2026-09-21T16:13:20.5+02:00", dt.datetime(2026, 9, 21, 14, 13, 20, 500000)),
+    ("iso8601", "2026-09-21T14:13:20Z", dt.datetime(2026, 9, 21, 14, 13, 20)),
+    ("iso8601", "2026-09-21 14:13:20", dt.datetime(2026, 9, 21, 14, 13, 20)),  # no offset: UTC
+    ("dd/MM/yyyy HH:mm", "21/09/2026 14:13", dt.datetime(2026, 9, 21, 14, 13)),
+    ("epoch_s", "yesterday", None),
+    ("epoch_ms", "99999999999999999999", None),  # would overflow: NULL, not an ANSI error
+    ("iso8601", "2026-13-45", None),
+    ("epoch_s", None, None),
+])
+def test_parse_timestamp(spark, fmt, raw, expected):
+    got = spark.createDataFrame([(raw,)], "raw STRING").select(parse_timestamp(F.col("raw"), fmt).alias("ts")).first()
+    assert got["ts"] == expected
+
+
+def test_event_id_is_the_same_for_the_same_four_values_whatever_the_source_format(spark):
+    df = spark.createDataFrame([("u1", "i1", "view", "1790000000.123", "epoch_s"),
+                                ("u1", "i1", "view", "1790000000123", "epoch_ms"),
+                                ("u1", "i1", "view", "2026-09-21T14:13:20.123Z", "iso8601")],
+                               "u STRING, i STRING, t STRING, ts STRING, fmt STRING")
+    ids = set()
+    for fmt in ("epoch_s", "epoch_ms", "iso8601"):
+        row = df.where(F.col("fmt") == fmt).select(
+            event_id(F.col("u"), F.col("i"), F.col("t"), parse_timestamp(F.col("ts"), fmt)).alias("id")).first()
+        ids.add(row["id"])
+    assert len(ids) == 1 and len(ids.pop()) == 64
+
+
+def test_standardize_maps_trims_and_keeps_vocabulary_names(spark):
+    raw = spark.createDataFrame([
+        ("s", "f", "r1", None, "  u1 ", " i1", "5", "1790000000"),
+        ("s", "f", "r2", None, "u2", "i2", "View", "1790000000"),  # a vocabulary name needs no map
+        ("s", "f", "r3", None, "u3", "i3", "LIKE", "1790000000"),  # unknown stays as spelled
+        ("s", "f", "r4", None, "", None, None, None),
+    ], RAW_DDL)
+    got = raw.transform(standardize, type_map={"5": "purchase"}, vocabulary=VOCAB, timestamp_format="epoch_s")
+    expected = spark.createDataFrame([
+        ("r1", "u1", "i1", "purchase"), ("r2", "u2", "i2", "view"), ("r3", "u3", "i3", "LIKE"),
+        ("r4", None, None, None)], "raw STRING, user_id STRING, item_id STRING, interaction_type STRING")
+    assert_df_equality(got.select("raw", "user_id", "item_id", "interaction_type"), expected,
+                       ignore_nullable=True, ignore_row_order=True)
+
+
+def _reasons(spark, rows, fmt="epoch_s"):
+    raw = spark.createDataFrame(rows, RAW_DDL)
+    return (raw.transform(standardize, type_map={}, vocabulary=VOCAB, timestamp_format=fmt)
+            .transform(with_reasons, vocabulary=VOCAB, now=NOW, timestamp_format=fmt, max_id_length=512))
+
+
+def test_every_validation_reason_in_words(spark):
+    long_id = "x" * 513
+    rows = [
+        ("s", "f", "ok", None, "u1", "i1", "view", "1790000000"),
+        ("s", "f", "no-user", None, " ", "i1", "view", "1790000000"),
+        ("s", "f", "no-item", None, "u1", None, "view", "1790000000"),
+        ("s", "f", "long", None, long_id, "i1", "view", "1790000000"),
+        ("s", "f", "bad-ts", None, "u1", "i1", "view", "soon"),
+        ("s", "f", "no-ts", None, "u1", "i1", "view", None),
+        ("s", "f", "future", None, "u1", "i1", "view", str(int(NOW.replace(tzinfo=dt.timezone.utc).timestamp())
+                                                           + 2 * 86400)),
+        ("s", "f", "old", None, "u1", "i1", "view", "100"),
+        ("s", "f", "type", None, "u1", "i1", "like", "1790000000"),
+        ("s", "f", "no-type", None, "u1", "i1", "", "1790000000"),
+        ("s", "f", "many", None, "", "", "wish", "x"),
+        ("s", "f", "bad \ufffd enc", None, "u1", "i1", "view", "1790000000"),
+        ("s", "f", "{broken", "line is not valid JSON", None, None, None, None),
+    ]
+    got = _reasons(spark, rows).select("raw", "reasons")
+    vocab = "view, add_to_cart, purchase"
+    expected = spark.createDataFrame([
+        ("ok", []),
+        ("no-user", ["user_id is missing or empty"]),
+        ("no-item", ["item_id is missing or empty"]),
+        ("long", ["user_id is longer than 512 characters"]),
+        ("bad-ts", ["timestamp 'soon' cannot be parsed as epoch_s"]),
+        ("no-ts", ["timestamp is missing or empty"]),
+        ("future", ["timestamp 2026-11-03 12:00:00 UTC is more than a day in the future"]),
+        ("old", ["timestamp 1970-01-01 00:01:40 UTC is before 2000-01-01"]),
+        ("type", [f"interaction type 'like' is not in the vocabulary ({vocab}) after mapping"]),
+        ("no-type", ["interaction type is missing or empty"]),
+        ("many", ["user_id is missing or empty", "item_id is missing or empty",
+                  f"interaction type 'wish' is not in the vocabulary ({vocab}) after mapping",
+                  "timestamp 'x' cannot be parsed as epoch_s"]),
+        ("bad \ufffd enc", ["text is not valid UTF-8 (replacement characters found)"]),
+        ("{broken", ["line is not valid JSON"]),
+    ], "raw STRING, reasons ARRAY<STRING>")
+    assert_df_equality(got, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_split_valid_quarantine(spark):
+    checked = _reasons(spark, [("s", "f", "ok", None, "u1", "i1", "view", "1790000000"),
+                               ("s", "f", "bad", None, None, "i1", "view", "1790000000")])
+    valid, bad = split_valid_quarantine(checked)
+    assert [r.raw for r in valid.collect()] == ["ok"]
+    assert [r.raw for r in bad.collect()] == ["bad"]
+
+
+def test_variant_paths_and_schema_flattening():
+    assert variant_path("a.b c") == "$['a']['b c']"
+    assert variant_path("it's") == "$['it\\'s']"
+    assert _flatten_schema("OBJECT<a: BIGINT, b: OBJECT<c: STRING, d: ARRAY<BIGINT>>, e: STRING>") == [
+        "a", "b", "b.c", "b.d", "e"]
