@@ -39,3 +39,10 @@ LEDGER_DDL = (
 
 def interactions_schema() -> StructType:
     return StructType.fromDDL(", ".join(f"{n} {t} NOT NULL" for n, t in INTERACTIONS_COLUMNS))
+
+ITEM_SIMILARITY_DDL = ("item_id STRING, similar_item_id STRING, score DOUBLE, rank INT, co_users BIGINT, "
+                       "model_version STRING")
+USER_RECOMMENDATIONS_DDL = "user_id STRING, item_id STRING, score DOUBLE, rank INT, model_version STRING"
+ITEM_FACTORS_DDL = "item_id STRING, factors ARRAY<FLOAT>, model_version STRING"
+MODEL_RUNS_DDL = ("model_version STRING, trained_at TIMESTAMP, data_version BIGINT, params STRING, "
+                  "metrics MAP<STRING, DOUBLE>, artifact_path STRING, published BOOLEAN, reason STRING")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -111,6 +112,8 @@ def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
 
 
 def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> SparkSession:
+    # Python workers run the driver's interpreter (the venv), not whatever `python3` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     java_opts = [f"-Dlog4j2.configurationFile={_log4j_properties()}"]
     builder = (
         SparkSession.builder.appName(app_name)

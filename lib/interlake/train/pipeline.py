@@ -1,0 +1,254 @@
+"""``interlake train``: affinity -> time holdout evaluation vs popularity -> ALS on all data -> LSH similarity ->
+promotion gate -> artifacts and gold tables.
+
+Example:
+    >>> result = train(spark, load_config("conf/local.yaml"))
+    >>> print_train_summary(result)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+import interlake
+from interlake.config import Config
+from interlake.errors import TrainingError
+from interlake.fs import exists, write_text
+from interlake.log import progress
+from interlake.schemas import columns as C
+from interlake.schemas import tables as T
+from interlake.tables.interactions import ensure_table
+from interlake.train.affinity import AFFINITY, affinity
+from interlake.train.metrics import ranking_metrics
+from interlake.train.model import (ITEM_IDX, USER_IDX, as_lists, fit_als, fit_indexes, index, popularity,
+                                   recommend)
+from interlake.train.registry import current_published
+from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity, normalize, recall_against_exact
+from interlake.train.split import time_holdout
+
+log = logging.getLogger(__name__)
+MAX_EXTRA = 200  # extra candidates per user so that k remain after removing seen items
+
+
+@dataclass
+class TrainResult:
+    model_version: str
+    data_version: int
+    published: bool
+    reason: str
+    metrics: dict[str, float]
+    artifact_path: str
+    examples: list[dict] = field(default_factory=list)
+
+
+def _git_commit() -> str | None:
+    try:
+        root = os.path.dirname(os.path.abspath(interlake.__file__))
+        out = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def read_interactions(spark: SparkSession, cfg: Config, data_version: int | None) -> tuple[DataFrame, int]:
+    path = cfg.table_path(T.INTERACTIONS)
+    if not exists(spark, path + "/_delta_log"):
+        raise TrainingError(f"no interactions table at {path}: run `interlake ingest` first")
+    latest = DeltaTable.forPath(spark, path).history(1).first()["version"]
+    version = latest if data_version is None else data_version
+    if version < 0 or version > latest:
+        raise TrainingError(f"--data-version {version}: interactions has versions 0..{latest}")
+    df = spark.read.format("delta").option("versionAsOf", version).load(path)
+    return df, int(version)
+
+
+def co_users(pairs: DataFrame, interactions: DataFrame) -> DataFrame:
+    """Add ``co_users``: distinct users who interacted with both items of each pair."""
+    ui = interactions.select(C.USER_ID, C.ITEM_ID).distinct()
+    a = ui.select(F.col(C.ITEM_ID).alias("item_id"), F.col(C.USER_ID).alias("u"))
+    b = ui.select(F.col(C.ITEM_ID).alias("similar_item_id"), F.col(C.USER_ID).alias("u"))
+    counts = (pairs.select("item_id", "similar_item_id").join(a, "item_id").join(b, ["similar_item_id", "u"])
+              .groupBy("item_id", "similar_item_id").agg(F.count(F.lit(1)).alias("co_users")))
+    return (pairs.join(counts, ["item_id", "similar_item_id"], "left")
+            .withColumn("co_users", F.coalesce(F.col("co_users"), F.lit(0)).cast("long")))
+
+
+def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, force: bool = False,
+          now: datetime | None = None) -> TrainResult:
+    t_start = time.time()
+    tp, sp = cfg.train, cfg.similarity
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    model_version = f"m{now:%Y%m%d%H%M%S}"
+    events, version = read_interactions(spark, cfg, data_version)
+    events = events.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS).persist(
+        StorageLevel.MEMORY_AND_DISK)
+    stats = events.agg(F.count(F.lit(1)).alias("n"), F.countDistinct(C.USER_ID).alias("users"),
+                       F.countDistinct(C.ITEM_ID).alias("items"), F.max(C.EVENT_TS).alias("as_of")).first()
+    if stats["users"] < tp.min_users or stats["items"] < tp.min_items:
+        events.unpersist()
+        raise TrainingError(
+            f"interactions version {version} has {stats['n']} interactions from {stats['users']} users on "
+            f"{stats['items']} items; training needs at least {tp.min_users} users and {tp.min_items} items "
+            "(train.min_users / train.min_items): ingest more data first")
+    as_of = stats["as_of"]
+    spark.sparkContext.setCheckpointDir(f"{cfg.lakehouse.rstrip('/')}/_checkpoints/als")
+    weights = dict(cfg.interaction_types)
+    aff_kwargs = dict(weights=weights, half_life_days=tp.half_life_days, as_of=as_of)
+    als_kwargs = dict(rank=tp.rank, max_iter=tp.max_iter, reg_param=tp.reg_param, alpha=tp.alpha, seed=tp.seed,
+                      checkpoint_interval=tp.checkpoint_interval)
+    users_ix, items_ix = fit_indexes(events)
+    durations = {}
+
+    # 1. evaluation on a time-based holdout, against popularity on the same split
+    t = time.time()
+    progress(log, "evaluating on a time holdout", data_version=version, interactions=stats["n"])
+    train_ev, test_ev = time_holdout(events, share=tp.holdout_share if tp.holdout == "last_share" else None,
+                                     cutoff=tp.holdout_cutoff if tp.holdout == "cutoff" else None)
+    train_aff = index(train_ev.transform(affinity, **aff_kwargs), users_ix, items_ix).persist()
+    seen = train_aff.select(USER_IDX, ITEM_IDX)
+    relevant = (index(test_ev, users_ix, items_ix).select(USER_IDX, ITEM_IDX).distinct()
+                .join(seen, [USER_IDX, ITEM_IDX], "left_anti")
+                .groupBy(USER_IDX).agg(F.collect_set(F.col(ITEM_IDX).cast("string")).alias("relevant")))
+    relevant = relevant.join(seen.select(USER_IDX).distinct(), USER_IDX).persist()  # users the model knows
+    if relevant.limit(1).count() == 0:
+        raise TrainingError("the holdout has no user with new items to predict: more history per user is needed "
+                            "(or set train.holdout: cutoff with an earlier train.holdout_cutoff)")
+    max_seen = seen.groupBy(USER_IDX).count().agg(F.max("count")).first()[0] or 0
+    extra = min(MAX_EXTRA, int(max_seen))
+    eval_model = fit_als(train_aff, **als_kwargs)
+    catalog = len(items_ix.labels)
+    model_lists = as_lists(recommend(eval_model, relevant, seen, tp.k, extra)).join(relevant, USER_IDX)
+    metrics = ranking_metrics(model_lists, tp.k, catalog)
+    base_lists = as_lists(popularity(train_aff, relevant, seen, tp.k, extra)).join(relevant, USER_IDX)
+    baseline = ranking_metrics(base_lists, tp.k, catalog)
+    train_aff.unpersist()
+    relevant.unpersist()
+    durations["evaluate_s"] = time.time() - t
+
+    # 2. the model that is published: same parameters, all data
+    t = time.time()
+    progress(log, "training on all data", rank=tp.rank, iterations=tp.max_iter)
+    all_aff = index(events.transform(affinity, **aff_kwargs), users_ix, items_ix).persist()
+    model = fit_als(all_aff, **als_kwargs)
+    durations["als_fit_s"] = time.time() - t
+
+    item_labels = spark.createDataFrame([(i, s) for i, s in enumerate(items_ix.labels)], "item_idx INT, item_id STRING")
+    user_labels = spark.createDataFrame([(i, s) for i, s in enumerate(users_ix.labels)], "user_idx INT, user_id STRING")
+    factors = (model.itemFactors.withColumnRenamed("id", ITEM_IDX).join(F.broadcast(item_labels), ITEM_IDX)
+               .select(C.ITEM_ID, F.col("features").cast("array<float>").alias("factors"))).persist()
+    unit = normalize(factors.withColumn("factors", F.col("factors").cast("array<double>"))).persist()
+
+    # 3. item similarity
+    t = time.time()
+    progress(log, "item similarity", method=sp.method, items=catalog)
+    lsh_model = fit_lsh(unit, bucket_length=sp.bucket_length, num_hash_tables=sp.num_hash_tables,
+                        hashes_per_table=sp.hashes_per_table, seed=tp.seed)
+    if sp.method == "lsh":
+        similar = lsh_similarity(unit, lsh_model, k=sp.k, hashes_per_table=sp.hashes_per_table)
+    else:
+        similar = exact_similarity(spark, unit, k=sp.k)
+    similar = similar.persist()
+    similar.count()
+    durations["similarity_s"] = time.time() - t
+    sample = [r[0] for r in unit.select(C.ITEM_ID).orderBy(F.xxhash64(C.ITEM_ID, F.lit(tp.seed)))
+              .limit(sp.recall_sample).collect()]
+    exact_sample = exact_similarity(spark, unit, k=sp.k, query_ids=sample)
+    metrics[f"lsh_recall@{sp.k}"] = recall_against_exact(similar, exact_sample, sample, sp.k)
+    similar = co_users(similar, events).withColumn("model_version", F.lit(model_version))
+
+    all_metrics = {**metrics, **{f"baseline_{k}": v for k, v in baseline.items()}}
+    ndcg_key = f"ndcg@{tp.k}"
+
+    # 4. promotion gate
+    current = current_published(spark, cfg)
+    reasons = []
+    if metrics[ndcg_key] <= baseline[ndcg_key]:
+        reasons.append(f"{ndcg_key} {metrics[ndcg_key]:.4f} does not beat the popularity baseline "
+                       f"{baseline[ndcg_key]:.4f}")
+    if current is not None:
+        cur = (current["metrics"] or {}).get(ndcg_key)
+        if cur is not None and metrics[ndcg_key] < cur - tp.promotion_tolerance:
+            reasons.append(f"{ndcg_key} {metrics[ndcg_key]:.4f} is worse than the published "
+                           f"{current['model_version']} ({cur:.4f}) by more than {tp.promotion_tolerance}")
+    published = force or not reasons
+    reason = ("forced: " if force and reasons else "") + "; ".join(reasons) if reasons else "passed the gate"
+
+    # 5. artifacts
+    artifact = f"{cfg.lakehouse.rstrip('/')}/_models/{model_version}"
+    model.write().overwrite().save(f"{artifact}/als")
+    lsh_model.write().overwrite().save(f"{artifact}/lsh")
+    users_ix.write().overwrite().save(f"{artifact}/user_index")
+    items_ix.write().overwrite().save(f"{artifact}/item_index")
+    params = {**{k: getattr(tp, k) for k in ("rank", "max_iter", "reg_param", "alpha", "seed", "half_life_days",
+                                               "holdout", "holdout_share", "holdout_cutoff", "k")},
+              **{f"similarity_{k}": v for k, v in asdict(sp).items()}, "weights": weights}
+    durations["total_s"] = time.time() - t_start
+    metadata = {"model_version": model_version, "trained_at": now.isoformat(), "data_version": version,
+                "params": params, "metrics": all_metrics, "published": published, "reason": reason,
+                "rows": {"interactions": stats["n"], "users": stats["users"], "items": stats["items"]},
+                "package_version": interlake.__version__, "git_commit": _git_commit(), "durations": durations,
+                "as_of": as_of.isoformat()}
+    write_text(spark, f"{artifact}/metadata.json", json.dumps(metadata, indent=2, default=str))
+
+    # 6. publish: each gold table switches in one Delta commit (overwrite); older models stay in time travel
+    if published:
+        progress(log, "publishing", model_version=model_version)
+        recs = recommend(model, all_aff, all_aff.select(USER_IDX, ITEM_IDX), tp.k, extra)
+        recs = (recs.join(F.broadcast(user_labels), USER_IDX).join(F.broadcast(item_labels), ITEM_IDX)
+                .select(C.USER_ID, C.ITEM_ID, "score", "rank", F.lit(model_version).alias("model_version")))
+        _publish(spark, cfg, T.ITEM_SIMILARITY, T.ITEM_SIMILARITY_DDL,
+                 similar.select("item_id", "similar_item_id", "score", "rank", "co_users", "model_version"))
+        _publish(spark, cfg, T.USER_RECOMMENDATIONS, T.USER_RECOMMENDATIONS_DDL, recs)
+        _publish(spark, cfg, T.ITEM_FACTORS, T.ITEM_FACTORS_DDL,
+                 factors.withColumn("model_version", F.lit(model_version)))
+    ensure_table(spark, cfg.table_path(T.MODEL_RUNS), T.MODEL_RUNS_DDL, database=cfg.database, name=T.MODEL_RUNS)
+    spark.createDataFrame([(model_version, now, version, json.dumps(params, default=str), all_metrics, artifact,
+                            published, reason)], T.MODEL_RUNS_DDL) \
+        .write.format("delta").mode("append").save(cfg.table_path(T.MODEL_RUNS))
+
+    examples = _examples(similar, n_items=3)
+    for df in (events, all_aff, factors, unit, similar):
+        df.unpersist()
+    return TrainResult(model_version, version, published, reason, all_metrics, artifact, examples)
+
+
+def _publish(spark: SparkSession, cfg: Config, name: str, ddl: str, df: DataFrame) -> None:
+    path = cfg.table_path(name)
+    ensure_table(spark, path, ddl, database=cfg.database, name=name)
+    df.write.format("delta").mode("overwrite").save(path)
+
+
+def _examples(similar: DataFrame, n_items: int) -> list[dict]:
+    top = [r[0] for r in similar.groupBy("item_id").agg(F.sum("co_users").alias("c"))
+           .orderBy(F.desc("c"), "item_id").limit(n_items).collect()]
+    rows = similar.where(F.col("item_id").isin(top) & (F.col("rank") <= 5)).orderBy("item_id", "rank").collect()
+    return [r.asDict() for r in rows]
+
+
+def print_train_summary(result: TrainResult) -> None:
+    k = next((key.split("@")[1] for key in result.metrics if key.startswith("ndcg@")), "10")
+    print(f"model {result.model_version} on interactions version {result.data_version}: "
+          f"{'PUBLISHED' if result.published else 'not published'} ({result.reason})")
+    print(f"{'metric':<16}{'model':>10}{'popularity':>12}")
+    for name in ("precision", "recall", "ndcg", "map", "coverage"):
+        key = f"{name}@{k}"
+        print(f"{key:<16}{result.metrics.get(key, 0):>10.4f}{result.metrics.get('baseline_' + key, 0):>12.4f}")
+    print(f"lsh_recall@{k} against exact: {result.metrics.get(f'lsh_recall@{k}', float('nan')):.3f}")
+    current = None
+    for ex in result.examples:
+        if ex["item_id"] != current:
+            current = ex["item_id"]
+            print(f"items similar to {current}:")
+        print(f"  {ex['rank']}. {ex['similar_item_id']}  cosine={ex['score']:.3f}  co_users={ex['co_users']}")
+    print(f"artifacts: {result.artifact_path}")

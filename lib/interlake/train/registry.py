@@ -1,0 +1,44 @@
+"""Model runs: the ``model_runs`` table, artifacts under ``<lakehouse>/_models/<version>/`` and ``interlake models``."""
+
+from __future__ import annotations
+
+import json
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from interlake.analyst.sql import format_table
+from interlake.config import Config
+from interlake.fs import exists
+from interlake.schemas import tables as T
+
+
+def current_published(spark: SparkSession, cfg: Config) -> dict | None:
+    """The newest published run, or None."""
+    path = cfg.table_path(T.MODEL_RUNS)
+    if not exists(spark, path + "/_delta_log"):
+        return None
+    row = (spark.read.format("delta").load(path).where(F.col("published"))
+           .orderBy(F.desc("trained_at")).limit(1).collect())
+    return row[0].asDict() if row else None
+
+
+def print_models(spark: SparkSession, cfg: Config, last: int = 10) -> None:
+    path = cfg.table_path(T.MODEL_RUNS)
+    if not exists(spark, path + "/_delta_log"):
+        print("no model runs yet: run `interlake train`")
+        return
+    runs = [r.asDict() for r in spark.read.format("delta").load(path).orderBy(F.desc("trained_at")).limit(last)
+            .collect()][::-1]
+    keys = sorted({k for r in runs for k in (r["metrics"] or {})})
+    params = sorted({k for r in runs for k in json.loads(r["params"] or "{}")})
+    header = ["", *[r["model_version"] for r in runs]]
+    rows = [["trained_at", *[r["trained_at"].strftime("%Y-%m-%d %H:%M") for r in runs]],
+            ["data_version", *[r["data_version"] for r in runs]],
+            ["published", *["yes" if r["published"] else "no" for r in runs]]]
+    rows += [[f"metric {k}", *[round((r["metrics"] or {}).get(k, float("nan")), 4) for r in runs]] for k in keys]
+    rows += [[f"param {p}", *[json.loads(r["params"] or "{}").get(p) for r in runs]] for p in params]
+    print(format_table(header, rows))
+    for r in runs:
+        if r["reason"]:
+            print(f"{r['model_version']}: {r['reason']}")

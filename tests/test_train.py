@@ -1,0 +1,138 @@
+"""Training end to end on generated data with known tastes: metrics, gate, publishing, reproducibility."""
+
+import json
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from interlake.errors import TrainingError
+from interlake.ingest.pipeline import ingest
+from interlake.sample.generator import generate
+from interlake.schemas import tables as T
+from interlake.train.pipeline import train
+from interlake.train.registry import print_models
+from tests.conftest import BASE, ROOT
+
+TRAIN = {"rank": 16, "max_iter": 8, "k": 10, "min_users": 10, "min_items": 10, "promotion_tolerance": 0.02}
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    """Generate, ingest and train once; tests read what that left behind."""
+    from interlake.config import load_config, parse_config
+    import yaml
+
+    root = tmp_path_factory.mktemp("train")
+    generate(str(root / "sample"), users=600, items=120, days=21, seed=11, start="2026-09-01")
+    local = yaml.safe_load((ROOT / "conf/local.yaml").read_text())
+    doc = {**BASE, "lakehouse": str(root / "lake"), "sources": local["sources"], "train": TRAIN,
+           "similarity": {"method": "lsh", "k": 10}}
+    for src in doc["sources"].values():
+        src["path"] = str(root / "sample" / src["path"].rsplit("/", 1)[-1])
+    cfg = parse_config(doc)
+    assert ingest(spark, cfg).ok
+    first = train(spark, cfg)
+    return cfg, first, root
+
+
+def test_model_beats_popularity_clearly(trained):
+    _, result, _ = trained
+    assert result.published and result.reason == "passed the gate"
+    assert result.metrics["ndcg@10"] > 1.3 * result.metrics["baseline_ndcg@10"]
+    assert result.metrics["recall@10"] > result.metrics["baseline_recall@10"]
+    assert result.metrics["coverage@10"] > result.metrics["baseline_coverage@10"]
+
+
+def test_similar_items_share_categories(spark, trained):
+    cfg, _, root = trained
+    cats = pd.read_csv(root / "sample/items.csv").set_index("item_id").category.to_dict()
+    sim = spark.read.format("delta").load(cfg.table_path(T.ITEM_SIMILARITY)).where("rank <= 5").toPandas()
+    same = (sim.item_id.map(cats) == sim.similar_item_id.map(cats)).mean()
+    base_rate = pd.Series(cats).value_counts(normalize=True).pow(2).sum()  # two random items share a category
+    assert same > 3 * base_rate, (same, base_rate)
+    assert (sim.co_users >= 0).all() and sim.co_users.max() > 0
+    assert sim.score.between(-1.0001, 1.0001).all()
+
+
+def test_co_users_counts_users_of_both_items(spark, trained):
+    cfg, _, _ = trained
+    pair = spark.read.format("delta").load(cfg.table_path(T.ITEM_SIMILARITY)).orderBy("item_id", "rank").first()
+    inter = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
+    users_a = {r[0] for r in inter.where(F.col("item_id") == pair.item_id).select("user_id").collect()}
+    users_b = {r[0] for r in inter.where(F.col("item_id") == pair.similar_item_id).select("user_id").collect()}
+    assert pair.co_users == len(users_a & users_b)
+
+
+def test_recommendations_exclude_seen_items(spark, trained):
+    cfg, result, _ = trained
+    recs = spark.read.format("delta").load(cfg.table_path(T.USER_RECOMMENDATIONS))
+    inter = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
+    assert recs.join(inter, ["user_id", "item_id"], "left_semi").count() == 0
+    assert recs.groupBy("user_id").agg(F.max("rank").alias("m")).where("m > 10").count() == 0
+    assert {r[0] for r in recs.select("model_version").distinct().collect()} == {result.model_version}
+
+
+def test_artifacts_and_model_runs(spark, trained):
+    cfg, result, _ = trained
+    meta = json.loads(open(f"{result.artifact_path}/metadata.json").read())
+    assert meta["model_version"] == result.model_version and meta["data_version"] == result.data_version
+    assert meta["metrics"]["ndcg@10"] == pytest.approx(result.metrics["ndcg@10"])
+    for part in ("als", "lsh", "user_index", "item_index"):
+        assert (f"{result.artifact_path}/{part}/metadata")
+        import os
+
+        assert os.path.isdir(f"{result.artifact_path}/{part}")
+    runs = spark.read.format("delta").load(cfg.table_path(T.MODEL_RUNS)).where(
+        F.col("model_version") == result.model_version).first()
+    assert runs.published and runs.metrics["lsh_recall@10"] >= 0.8
+
+
+def test_gate_refuses_a_worse_model_and_force_overrides(spark, trained, capsys):
+    cfg, first, _ = trained
+    # pretend the published model was much better than anything this data can give
+    spark.createDataFrame([("m-best", first_time(first), first.data_version, "{}", {"ndcg@10": 0.99}, "x", True, "")],
+                          T.MODEL_RUNS_DDL).write.format("delta").mode("append").save(cfg.table_path(T.MODEL_RUNS))
+    sim_version = spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(T.ITEM_SIMILARITY)}`").agg(
+        F.max("version")).first()[0]
+    refused = train(spark, cfg, data_version=first.data_version)
+    assert not refused.published
+    assert "is worse than the published m-best (0.9900) by more than 0.02" in refused.reason
+    assert spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(T.ITEM_SIMILARITY)}`").agg(
+        F.max("version")).first()[0] == sim_version  # nothing published
+    # same data version, same seed: the same metrics
+    for key in ("ndcg@10", "precision@10", "recall@10", "map@10"):
+        assert refused.metrics[key] == pytest.approx(first.metrics[key], abs=1e-6)
+    forced = train(spark, cfg, data_version=first.data_version, force=True)
+    assert forced.published and forced.reason.startswith("forced: ")
+    # each gold table switched in one commit: the new version holds only the new model, the previous only the old
+    path = cfg.table_path(T.ITEM_SIMILARITY)
+    latest = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg(F.max("version")).first()[0]
+    now_versions = {r[0] for r in spark.read.format("delta").load(path).select("model_version").distinct().collect()}
+    before = {r[0] for r in spark.read.format("delta").option("versionAsOf", latest - 1).load(path)
+              .select("model_version").distinct().collect()}
+    assert now_versions == {forced.model_version} and before == {first.model_version}
+    print_models(spark, cfg)
+    out = capsys.readouterr().out
+    assert first.model_version in out and forced.model_version in out and "metric ndcg@10" in out
+
+
+def first_time(result):
+    import datetime as dt
+
+    return dt.datetime.strptime(result.model_version[1:], "%Y%m%d%H%M%S") + dt.timedelta(seconds=1)
+
+
+def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
+    from tests.ingest_helpers import CSV_SOURCE, T0, write
+
+    write(tmp_path / "in/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i1,BUY,{T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in")}}, train=TRAIN)
+    with pytest.raises(TrainingError, match="no interactions table .* run `interlake ingest` first"):
+        train(spark, cfg)
+    ingest(spark, cfg)
+    with pytest.raises(TrainingError, match=r"has 2 interactions from 2 users on 1 items; training needs at least 10 "
+                                            r"users and 10 items"):
+        train(spark, cfg)
+    with pytest.raises(TrainingError, match=r"--data-version 9: interactions has versions 0\.\."):
+        train(spark, cfg, data_version=9)
