@@ -46,3 +46,15 @@ USER_RECOMMENDATIONS_DDL = "user_id STRING, item_id STRING, score DOUBLE, rank I
 ITEM_FACTORS_DDL = "item_id STRING, factors ARRAY<FLOAT>, model_version STRING"
 MODEL_RUNS_DDL = ("model_version STRING, trained_at TIMESTAMP, data_version BIGINT, params STRING, "
                   "metrics MAP<STRING, DOUBLE>, artifact_path STRING, published BOOLEAN, reason STRING")
+
+TRENDING_BATCH_COUNTS = "trending_batch_counts"
+# weighted_interactions extends the issue's columns: type-weighted count, used for popularity
+TRENDING_ITEMS_DDL = ("window_start TIMESTAMP, window_end TIMESTAMP, item_id STRING, interactions BIGINT, "
+                      "expected DOUBLE, score DOUBLE, is_trending BOOLEAN, is_final BOOLEAN, updated_at TIMESTAMP, "
+                      "weighted_interactions DOUBLE")
+TRENDING_BATCH_COUNTS_DDL = ("window_start TIMESTAMP, window_end TIMESTAMP, item_id STRING, batch_id BIGINT, "
+                             "interactions BIGINT, weighted DOUBLE")
+ITEM_POPULARITY_DDL = "item_id STRING, interactions BIGINT, weighted_score DOUBLE, rank INT, as_of TIMESTAMP"
+STREAM_PROGRESS_DDL = ("batch_id BIGINT, input_rows BIGINT, accepted BIGINT, quarantined BIGINT, dropped_late BIGINT, "
+                       "min_event_ts TIMESTAMP, max_event_ts TIMESTAMP, watermark TIMESTAMP, processing_ms BIGINT, "
+                       "updated_at TIMESTAMP")

@@ -217,9 +217,10 @@ class TrendingSettings:
     trigger: str = "1 minute"
     baseline_half_life: str = "7 days"
     min_count: int = 20
-    threshold: float = 4.0
+    threshold: float = 6.0
     top_n: int = 10
     popularity_period: str = "7 days"
+    min_history: str = "2 days"
     max_files_per_trigger: int | None = None
 
 
@@ -353,9 +354,10 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         baseline_half_life=tn.get("baseline_half_life", str, t.baseline_half_life),
         min_count=tn.positive("min_count", int, t.min_count), threshold=tn.positive("threshold", float, t.threshold),
         top_n=tn.positive("top_n", int, t.top_n), popularity_period=tn.get("popularity_period", str, t.popularity_period),
+        min_history=tn.get("min_history", str, t.min_history),
         max_files_per_trigger=tn.positive("max_files_per_trigger", int, None),
     )
-    for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period"):
+    for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period", "min_history"):
         duration_seconds(getattr(trending, name), f"trending.{name}")
     if trending.slide is not None:
         duration_seconds(trending.slide, "trending.slide")

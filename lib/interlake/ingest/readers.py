@@ -165,9 +165,10 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
     return _json_records(df, src, "JSON records")
 
 
-def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
-    """Queue records ``{topic, partition, offset, timestamp, key, value}``; value is an object or a JSON string."""
-    df = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
+def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
+    """Queue-dump lines (``raw``, ``file``) -> the raw standard shape, without the field check: shared by batch
+    ingestion and the trending stream. Value is an object or a string holding JSON."""
+    df = lines.withColumn("env", F.try_parse_json("raw"))
     # An object value casts to its JSON text and a string value is the text itself: one parse covers both.
     value_text = F.try_variant_get(F.col("env"), "$.value", "string")
     df = df.withColumn("rec", F.try_parse_json(value_text))
@@ -175,4 +176,12 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
              .when(value_text.isNull(), F.lit("queue record has no value"))
              .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON")))
     df = df.withColumn("parse_error", error)
-    return _json_records(df, src, "queue record values")
+    return _finish(df, src, {std: _variant_field("rec", path) for std, path in src.fields.items()})
+
+
+def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """Queue records ``{topic, partition, offset, timestamp, key, value}``."""
+    lines = _lines(spark, src, files)
+    parsed = lines.withColumn("rec", F.try_parse_json(F.try_variant_get(F.try_parse_json("raw"), "$.value", "string")))
+    _check_fields(src, _sample_fields(parsed, "rec"), "queue record values")
+    return queue_records(lines, src)

@@ -32,8 +32,9 @@ def check_timestamp(timestamp_format: str) -> Column:
                            F.lit(f"' cannot be parsed as {timestamp_format}"))))
 
 
-def check_time_range(now: datetime, max_future_seconds: float, min_timestamp: str) -> Column:
-    latest = F.lit(now).cast("timestamp") + F.make_dt_interval(secs=F.lit(float(max_future_seconds)))
+def check_time_range(now: datetime | Column, max_future_seconds: float, min_timestamp: str) -> Column:
+    now_col = now if isinstance(now, Column) else F.lit(now).cast("timestamp")
+    latest = now_col + F.make_dt_interval(secs=F.lit(float(max_future_seconds)))
     hours = max_future_seconds / 3600
     horizon = "a day" if hours == 24 else f"{hours:g} hours"
     return (F.when(F.col(C.EVENT_TS) > latest,
@@ -55,7 +56,7 @@ def check_encoding() -> Column:
     return F.when(F.col("raw").contains("\ufffd"), F.lit("text is not valid UTF-8 (replacement characters found)"))
 
 
-def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime, timestamp_format: str = "iso8601",
+def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | Column, timestamp_format: str = "iso8601",
                  max_id_length: int = 512, max_future_seconds: float = 86400.0,
                  min_timestamp: str = "2000-01-01") -> DataFrame:
     """Add ``reasons ARRAY<STRING>``: empty for a valid row. A record that could not be parsed has only its parse

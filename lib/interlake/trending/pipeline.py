@@ -1,0 +1,276 @@
+"""``interlake trending``: a Structured Streaming job scoring windowed surges, written exactly once.
+
+Each micro-batch (``foreachBatch``), with ``b`` its batch id:
+  1. parse and validate exactly as batch ingestion does; bad records -> ``interactions_quarantine`` (run id
+     ``trending-b``: a replayed batch deletes and rewrites its own rows)
+  2. watermark = (max event time of batches < b) - ``watermark``; events older are dropped and counted
+  3. per (window, item) counts of this batch -> MERGE into ``trending_batch_counts`` keyed by window, item and b:
+     a batch replayed after a crash rewrites the same rows, never adds them twice
+  4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
+     (see forecast.py), MERGEd by (window_start, item_id); windows whose end passed the watermark become final
+  5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
+The checkpoint lives under ``<lakehouse>/_checkpoints/trending``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from interlake.config import Config, duration_seconds
+from interlake.errors import ConfigError
+from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
+from interlake.ingest.readers import queue_records
+from interlake.ingest.standardize import standardize
+from interlake.ingest.validate import with_reasons
+from interlake.schemas import columns as C
+from interlake.schemas import tables as T
+from interlake.tables.interactions import ensure_table
+from interlake.trending.forecast import score_item
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrendingResult:
+    batches: int
+    input_rows: int
+    dropped_late: int
+    quarantined: int
+
+
+def _table(spark: SparkSession, cfg: Config, name: str, ddl: str) -> str:
+    path = cfg.table_path(name)
+    ensure_table(spark, path, ddl, database=cfg.database, name=name)
+    return path
+
+
+def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
+    """The input stream and whether it still needs parsing (queue files) or is already standard (interactions)."""
+    tr = cfg.trending
+    if tr.source == "interactions":
+        reader = spark.readStream.format("delta")
+        if tr.max_files_per_trigger:
+            reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
+        return reader.load(cfg.table_path(T.INTERACTIONS)), False
+    src = cfg.sources.get(tr.source)
+    if src is None or src.format != "queue_dump":
+        raise ConfigError(f"trending.source: {tr.source!r} is neither 'interactions' nor a queue_dump source")
+    reader = spark.readStream.format("text")
+    if tr.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
+    lines = (reader.load(src.path).where(F.trim("value") != "")
+             .select(F.col("value").alias(C.RAW), F.col("_metadata.file_path").alias(C.FILE)))
+    return lines, True
+
+
+class BatchWriter:
+    """The ``foreachBatch`` function: holds the session and settings, writes each batch idempotently."""
+
+    def __init__(self, spark: SparkSession, cfg: Config, parse: bool):
+        tr = cfg.trending
+        self.spark, self.cfg, self.parse = spark, cfg, parse
+        self.src = cfg.sources.get(tr.source)
+        self.window_s = int(duration_seconds(tr.window, "trending.window"))
+        self.step_s = int(duration_seconds(tr.slide, "trending.slide")) if tr.slide else self.window_s
+        self.delay = timedelta(seconds=duration_seconds(tr.watermark, "trending.watermark"))
+        self.half_life_s = duration_seconds(tr.baseline_half_life, "trending.baseline_half_life")
+        self.lookback_s = 3 * self.half_life_s
+        self.period = timedelta(seconds=duration_seconds(tr.popularity_period, "trending.popularity_period"))
+        self.paths = {
+            "items": _table(spark, cfg, T.TRENDING_ITEMS, T.TRENDING_ITEMS_DDL),
+            "counts": _table(spark, cfg, T.TRENDING_BATCH_COUNTS, T.TRENDING_BATCH_COUNTS_DDL),
+            "popularity": _table(spark, cfg, T.ITEM_POPULARITY, T.ITEM_POPULARITY_DDL),
+            "progress": _table(spark, cfg, T.STREAM_PROGRESS, T.STREAM_PROGRESS_DDL),
+        }
+        self.totals = TrendingResult(0, 0, 0, 0)
+
+    def _standard(self, df: DataFrame) -> DataFrame:
+        if not self.parse:
+            return df.select(C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS,
+                             F.array().cast("array<string>").alias(C.REASONS),
+                             F.lit(None).cast("string").alias(C.RAW), F.lit(None).cast("string").alias(C.FILE),
+                             F.lit(T.INTERACTIONS).alias(C.SOURCE))
+        src, cfg = self.src, self.cfg
+        return (queue_records(df, src)
+                .transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,
+                           timestamp_format=src.timestamp_format)
+                .transform(with_reasons, vocabulary=cfg.vocabulary, now=F.current_timestamp(),
+                           timestamp_format=src.timestamp_format, max_id_length=cfg.ingest.max_id_length,
+                           max_future_seconds=cfg.ingest.max_future_seconds,
+                           min_timestamp=cfg.ingest.min_timestamp))
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.time()
+        spark, cfg = self.spark, self.cfg
+        rows = self._standard(batch).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            prev = (spark.read.format("delta").load(self.paths["progress"]).where(F.col("batch_id") < batch_id)
+                    .agg(F.max("max_event_ts").alias("mx"), F.min("min_event_ts").alias("mn")).first())
+            watermark = prev["mx"] - self.delay if prev["mx"] is not None else None
+            valid = F.size(C.REASONS) == 0
+            late = valid & F.col(C.EVENT_TS).isNotNull() & (
+                F.col(C.EVENT_TS) < F.lit(watermark) if watermark else F.lit(False))
+            stats = rows.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(~valid, 1)).alias("bad"),
+                             F.count(F.when(late, 1)).alias("late"),
+                             F.max(F.when(valid, F.col(C.EVENT_TS))).alias("mx"),
+                             F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn")).first()
+            run_id = f"trending-{batch_id}"
+            quarantine = DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE))
+            quarantine.delete(F.col(C.RUN_ID) == run_id)
+            if stats["bad"]:
+                rows.where(~valid).select(C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
+                                          F.current_timestamp().alias(C.INGESTED_AT)) \
+                    .write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
+            on_time = rows.where(valid & ~late)
+            self._merge_counts(on_time, batch_id)
+            crash_point(f"trending_after_counts_{batch_id}")
+            max_ts = max([t for t in (prev["mx"], stats["mx"]) if t is not None], default=None)
+            min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
+            new_wm = max_ts - self.delay if max_ts else None
+            if stats["mx"] is not None:
+                self._rescore(on_time, min_ts, new_wm)
+                self._popularity(max_ts)
+            elapsed = int((time.time() - started) * 1000)
+            progress = spark.createDataFrame(
+                [(batch_id, stats["n"], stats["n"] - stats["bad"] - stats["late"], stats["bad"], stats["late"],
+                  stats["mn"], stats["mx"], new_wm, elapsed, datetime.now(timezone.utc).replace(tzinfo=None))],
+                T.STREAM_PROGRESS_DDL)
+            (DeltaTable.forPath(spark, self.paths["progress"]).alias("t")
+             .merge(progress.alias("s"), "t.batch_id = s.batch_id")
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        finally:
+            rows.unpersist()
+        self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
+                                     self.totals.dropped_late + stats["late"],
+                                     self.totals.quarantined + stats["bad"])
+        log.info("trending batch %d: %d input rows, %d quarantined, %d dropped as too late, watermark %s, %.1fs",
+                 batch_id, stats["n"], stats["bad"], stats["late"], new_wm, (time.time() - started),
+                 extra={"fields": {"batch_id": batch_id, "input_rows": stats["n"], "quarantined": stats["bad"],
+                                   "dropped_late": stats["late"], "watermark": str(new_wm),
+                                   "processing_ms": int((time.time() - started) * 1000)}})
+
+    def _merge_counts(self, on_time: DataFrame, batch_id: int) -> None:
+        weights = F.create_map(*[F.lit(x) for kv in self.cfg.interaction_types.items() for x in kv])
+        window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
+                          f"{self.step_s} seconds" if self.step_s != self.window_s else None)
+        counts = (on_time.groupBy(window.alias("w"), C.ITEM_ID)
+                  .agg(F.count(F.lit(1)).alias("interactions"),
+                       F.sum(F.element_at(weights, F.col(C.INTERACTION_TYPE))).alias("weighted"))
+                  .select(F.col("w.start").alias("window_start"), F.col("w.end").alias("window_end"), C.ITEM_ID,
+                          F.lit(batch_id).cast("long").alias("batch_id"), "interactions", "weighted"))
+        table = DeltaTable.forPath(self.spark, self.paths["counts"])
+        # a replayed batch first removes what its earlier attempt wrote, then writes the same rows again
+        table.delete(F.col("batch_id") == batch_id)
+        counts.write.format("delta").mode("append").save(self.paths["counts"])
+
+    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None) -> None:
+        spark = self.spark
+        window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
+                          f"{self.step_s} seconds" if self.step_s != self.window_s else None)
+        touched = (on_time.groupBy(C.ITEM_ID).agg(F.min(window.start).alias("from_ts")))
+        touched = touched.localCheckpoint(eager=True)
+        lookback = F.make_dt_interval(secs=F.lit(float(self.lookback_s + self.step_s)))
+        counts = (spark.read.format("delta").load(self.paths["counts"]).alias("c")
+                  .join(F.broadcast(touched).alias("t"), C.ITEM_ID)
+                  .where(F.col("window_start") >= F.col("from_ts") - lookback)
+                  .groupBy(C.ITEM_ID, "window_start", "from_ts")
+                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted")))
+        tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
+        h_start = pd.Timestamp(history_start)
+        min_hist = duration_seconds(tr.min_history, "trending.min_history")
+
+        def score(pdf: pd.DataFrame) -> pd.DataFrame:
+            return score_item(pdf[["window_start", "interactions"]], item_id=pdf[C.ITEM_ID].iloc[0], step_s=step_s,
+                              start=pd.Timestamp(pdf["from_ts"].iloc[0]), history_start=h_start,
+                              half_life_s=half, lookback_s=look, threshold=tr.threshold, min_count=tr.min_count,
+                              min_history_s=min_hist)
+
+        scored = counts.groupBy(C.ITEM_ID).applyInPandas(
+            score, "item_id STRING, window_start TIMESTAMP, interactions BIGINT, expected DOUBLE, score DOUBLE, "
+                   "is_trending BOOLEAN")
+        weighted = counts.select(C.ITEM_ID, "window_start", "weighted")
+        final = F.lit(False) if watermark is None else F.col("window_end") <= F.lit(watermark)
+        out = (scored.join(weighted, [C.ITEM_ID, "window_start"])
+               .withColumn("window_end", F.col("window_start") + F.make_dt_interval(secs=F.lit(float(self.window_s))))
+               .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
+               .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
+                       "is_final", "updated_at", F.col("weighted").alias("weighted_interactions")))
+        (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
+         .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
+         .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        if watermark is not None:
+            DeltaTable.forPath(spark, self.paths["items"]).update(
+                (~F.col("is_final")) & (F.col("window_end") <= F.lit(watermark)), {"is_final": F.lit(True)})
+
+    def _popularity(self, as_of: datetime) -> None:
+        recent = (self.spark.read.format("delta").load(self.paths["items"])
+                  .where(F.col("window_end") > F.lit(as_of - self.period)))
+        w = Window.orderBy(F.desc("weighted_score"), F.desc("interactions"), C.ITEM_ID)
+        pop = (recent.groupBy(C.ITEM_ID).agg(F.sum("interactions").alias("interactions"),
+                                              F.sum("weighted_interactions").alias("weighted_score"))
+               .withColumn("rank", F.row_number().over(w).cast("int"))
+               .withColumn("as_of", F.lit(as_of).cast("timestamp")))
+        pop.write.format("delta").mode("overwrite").save(self.paths["popularity"])
+
+
+def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None
+                 ) -> TrendingResult:
+    """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C."""
+    ensure_ingest_tables(spark, cfg)  # quarantine (and interactions, for the Delta source)
+    stream, parse = stream_source(spark, cfg)
+    writer = BatchWriter(spark, cfg, parse)
+    checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+    query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
+        "interlake_trending")
+    query = query.trigger(availableNow=True) if once else query.trigger(processingTime=cfg.trending.trigger)
+    running = query.start()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        log.info("SIGTERM: stopping the trending query after the current batch")
+        running.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        running.awaitTermination(timeout_s) if timeout_s else running.awaitTermination()
+    except KeyboardInterrupt:
+        log.info("interrupted: stopping the trending query")
+        running.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if running.isActive and timeout_s:
+            running.stop()
+    if running.exception():
+        raise RuntimeError(str(running.exception()).splitlines()[0])
+    return writer.totals
+
+
+def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingResult) -> None:
+    print(f"trending: {result.batches} micro-batches, {result.input_rows:,} input rows, "
+          f"{result.quarantined:,} quarantined, {result.dropped_late:,} dropped as too late")
+    items = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS))
+    top = items.where("is_trending").orderBy(F.desc("window_start"), F.desc("score")).limit(cfg.trending.top_n)
+    rows = top.collect()
+    if rows:
+        print("trending windows (newest first):")
+        for r in rows:
+            print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6} interactions, "
+                  f"expected {r.expected:7.1f}, score {r.score:6.1f}")
+    else:
+        print("no trending items")
+    pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").limit(
+        cfg.trending.top_n).collect()
+    if pop:
+        print(f"most popular items (as of {pop[0].as_of:%Y-%m-%d %H:%M}, last {cfg.trending.popularity_period}):")
+        for r in pop:
+            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>6} interactions, weighted {r.weighted_score:,.0f}")

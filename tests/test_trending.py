@@ -1,0 +1,159 @@
+"""The trending stream on real Delta tables: counts, watermark, scoring, batching independence, crash restart."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from pyspark.sql import functions as F
+
+from interlake.config import parse_config
+from interlake.schemas import tables as T
+from interlake.trending.pipeline import run_trending
+from tests.conftest import BASE
+from tests.ingest_helpers import QUEUE_SOURCE, queue_line, write
+
+DAY0 = 1_790_208_000  # 2026-09-24 00:00:00 UTC
+HOURLY = np.array([2, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 4, 5, 5, 6, 7, 8, 8, 7, 5, 3], float)
+
+
+def synthetic(root, days=4, seed=1, surge=("s-hot", 3, 14, 60), rise=(3, 20, 1.6)):
+    """``days`` daily queue files for 20 items with a daily cycle and bursty (gamma-Poisson) counts; one item
+    surges in one hour; every item rises by ``rise`` in another hour (a global traffic rise)."""
+    rng = np.random.default_rng(seed)
+    rates = {f"s-{i:02d}": r for i, r in enumerate(rng.uniform(0.2, 2.0, 19))} | {"s-hot": 0.5}
+    for d in range(days):
+        lines = []
+        for h in range(24):
+            for item, rate in rates.items():
+                lam = rate * HOURLY[h] * rng.gamma(4, 0.25)
+                if (d, h) == rise[:2]:
+                    lam *= rise[2]
+                n = rng.poisson(lam) + (surge[3] if (item, d, h) == surge[:3] else 0)
+                for s in np.sort(rng.integers(0, 3_600_000, n)):
+                    ts = (DAY0 + d * 86400 + h * 3600) * 1000 + int(s)
+                    lines.append(queue_line(f"u{rng.integers(500)}", item, "view", ts))
+        if d == 1:
+            lines.append("{not json")
+        write(root / f"day{d}.jsonl", "\n".join(lines) + "\n")
+
+
+def config(root, lake, **trending):
+    return parse_config({**BASE, "lakehouse": str(lake),
+                         "sources": {"q": {**QUEUE_SOURCE, "path": str(root)}},
+                         "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours",
+                                      "baseline_half_life": "2 days", "min_count": 20, "threshold": 6.0, **trending}})
+
+
+def items_table(spark, cfg):
+    return sorted(tuple(r) for r in spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
+        "window_start", "window_end", "item_id", "interactions", F.round("expected", 9), F.round("score", 9),
+        "is_trending", "is_final").collect())
+
+
+@pytest.fixture(scope="module")
+def one_batch(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("trend")
+    synthetic(root / "in")
+    cfg = config(root / "in", root / "lake")
+    result = run_trending(spark, cfg, once=True)
+    return root, cfg, result
+
+
+def test_window_counts_equal_a_batch_count(spark, one_batch):
+    root, cfg, result = one_batch
+    assert result.batches == 1 and result.quarantined == 1
+    lines = spark.read.text(str(root / "in")).where(F.col("value").startswith('{"topic"'))
+    value = F.try_parse_json(F.try_variant_get(F.try_parse_json("value"), "$.value", "string"))
+    expected = (lines.select(F.try_variant_get(value, "$.sku", "string").alias("item_id"),
+                             F.timestamp_millis(F.try_variant_get(value, "$.ts", "bigint")).alias("ts"))
+                .groupBy(F.window("ts", "1 hour").start.alias("window_start"), "item_id").count())
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
+        "window_start", "item_id", F.col("interactions").alias("count"))
+    assert sorted(map(tuple, got.collect())) == sorted(map(tuple, expected.collect()))
+
+
+def test_surge_is_flagged_and_the_global_rise_is_not(spark, one_batch):
+    _, cfg, _ = one_batch
+    flagged = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("is_trending").collect()
+    assert [(r.item_id, r.window_start.day, r.window_start.hour) for r in flagged] == [("s-hot", 27, 14)]
+    hot = flagged[0]
+    assert hot.interactions >= 60 and hot.expected < 5 and hot.score > 10
+
+
+def test_quarantine_progress_and_popularity(spark, one_batch):
+    _, cfg, _ = one_batch
+    q = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()
+    assert [(r.raw, r.reasons, r.run_id) for r in q] == [("{not json", ["line is not valid JSON"], "trending-0")]
+    progress = spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).first()
+    assert progress.batch_id == 0 and progress.quarantined == 1 and progress.dropped_late == 0
+    assert progress.watermark is not None and progress.processing_ms > 0
+    pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").collect()
+    assert [r.rank for r in pop] == list(range(1, len(pop) + 1)) and len(pop) == 20
+    assert pop[0].weighted_score >= pop[-1].weighted_score
+
+
+def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_path):
+    root, cfg, _ = one_batch
+    many = config(root / "in", tmp_path / "lake", max_files_per_trigger=1)
+    result = run_trending(spark, many, once=True)
+    assert result.batches == 4
+    assert items_table(spark, many) == items_table(spark, cfg)
+    pop = lambda c: sorted(map(tuple, spark.read.format("delta").load(c.table_path(T.ITEM_POPULARITY)).collect()))
+    assert pop(many) == pop(cfg)
+
+
+def test_late_events_inside_and_outside_the_watermark(spark, tmp_path):
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "\n".join(queue_line("u1", "i1", "view", t + i * 1000) for i in range(5)) + "\n")
+    write(tmp_path / "in/b.jsonl", "\n".join([
+        queue_line("u2", "i1", "view", t + 3600_000 * 3),   # advances time to 13:00
+        queue_line("u3", "i2", "view", t - 3600_000 * 1),   # 09:00: 4h behind 13:00 but only 1h behind 10:00
+    ]) + "\n")
+    write(tmp_path / "in/c.jsonl", "\n".join([
+        queue_line("u4", "i3", "view", t + 3600_000 * 2),   # 12:00: inside the 2h watermark (13:00 - 2h = 11:00)
+        queue_line("u5", "i4", "view", t - 3600_000 * 2),   # 08:00: too late, dropped
+    ]) + "\n")
+    cfg = config(tmp_path / "in", tmp_path / "lake", max_files_per_trigger=1)
+    result = run_trending(spark, cfg, once=True)
+    assert result.batches == 3 and result.dropped_late == 1
+    got = sorted((r.item_id, r.window_start.hour, r.interactions) for r in
+                 spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).collect())
+    assert got == [("i1", 10, 5), ("i1", 13, 1), ("i2", 9, 1), ("i3", 12, 1)]
+    progress = sorted((r.batch_id, r.dropped_late) for r in
+                      spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).collect())
+    assert progress == [(0, 0), (1, 0), (2, 1)]
+    finals = {(r.item_id, r.window_start.hour): r.is_final for r in
+              spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).collect()}
+    assert finals[("i1", 10)] and not finals[("i1", 13)]  # watermark 11:00: the 10:00 window is closed
+
+
+def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
+    _, cfg, _ = one_batch
+    rows = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("item_id = 's-hot'").orderBy(
+        "window_start").collect()
+    gaps = [(b.window_start - a.window_start).total_seconds() / 3600 for a, b in zip(rows, rows[1:])]
+    assert max(gaps) >= 3  # the rare item has hours without interactions
+    after_gap = rows[gaps.index(max(gaps)) + 1]
+    assert after_gap.expected < 2 and not after_gap.is_trending
+
+
+def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path):
+    root, cfg, _ = one_batch
+    doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": BASE["spark"]["conf"]},
+           "sources": {"q": {**QUEUE_SOURCE, "path": str(root / "in")}},
+           "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours", "baseline_half_life": "2 days",
+                        "min_count": 20, "threshold": 6.0, "max_files_per_trigger": 1}}
+    conf = tmp_path / "t.yaml"
+    conf.write_text(yaml.safe_dump(doc))
+    proc = subprocess.run([sys.executable, "-m", "interlake", "trending", "--conf", str(conf), "--once"],
+                          env={**os.environ, "INTERLAKE_CRASH_AT": "trending_after_counts_2"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    restarted = parse_config(doc)
+    result = run_trending(spark, restarted, once=True)
+    assert result.batches >= 1
+    assert items_table(spark, restarted) == items_table(spark, cfg)
