@@ -7,9 +7,13 @@ JARS   := .spark-jars
 CONF   ?= conf/local.yaml
 SAMPLE ?= data/sample
 
-.PHONY: setup demo test lint bench dist clean
+.PHONY: setup chromium demo test lint bench dist clean
 
-setup: $(VENV)/.installed $(JARS)/.resolved
+setup: $(VENV)/.installed $(JARS)/.resolved chromium
+
+# The report test renders the HTML report in headless Chromium (Debian's package), installed where missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,7 @@ demo: setup
 	$(VENV)/bin/interlake train --conf $(CONF)
 	$(VENV)/bin/interlake trending --conf $(CONF) --once
 	$(VENV)/bin/interlake tables --conf $(CONF)
+	$(VENV)/bin/interlake report --conf $(CONF) --out report
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -59,3 +59,27 @@ def write_yaml(tmp_path):
         return str(path)
 
     return _write
+
+
+TRAIN_TEST = {"rank": 16, "max_iter": 8, "k": 10, "min_users": 10, "min_items": 10, "promotion_tolerance": 0.02}
+
+
+@pytest.fixture(scope="session")
+def demo_lake(spark, tmp_path_factory):
+    """Generated sample -> ingest -> train, once per run: (config, first TrainResult, root folder)."""
+    from interlake.ingest.pipeline import ingest
+    from interlake.sample.generator import generate
+    from interlake.train.pipeline import train
+
+    root = tmp_path_factory.mktemp("demo")
+    generate(str(root / "sample"), users=600, items=120, days=21, seed=11, start="2026-09-01")
+    local = yaml.safe_load((ROOT / "conf/local.yaml").read_text())
+    doc = {**copy.deepcopy(BASE), "lakehouse": str(root / "lake"), "sources": local["sources"], "train": TRAIN_TEST,
+           "similarity": {"method": "lsh", "k": 10}, "trending": {"source": "pixel_queue"}}
+    for src in doc["sources"].values():
+        src["path"] = str(root / "sample" / src["path"].rsplit("/", 1)[-1])
+    (root / "conf.yaml").write_text(yaml.safe_dump(doc))
+    cfg = parse_config(doc, str(root / "conf.yaml"))
+    assert ingest(spark, cfg).ok
+    first = train(spark, cfg)
+    return cfg, first, root

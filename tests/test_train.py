@@ -8,32 +8,14 @@ from pyspark.sql import functions as F
 
 from interlake.errors import TrainingError
 from interlake.ingest.pipeline import ingest
-from interlake.sample.generator import generate
 from interlake.schemas import tables as T
 from interlake.train.pipeline import train
 from interlake.train.registry import print_models
-from tests.conftest import BASE, ROOT
-
-TRAIN = {"rank": 16, "max_iter": 8, "k": 10, "min_users": 10, "min_items": 10, "promotion_tolerance": 0.02}
-
+from tests.conftest import TRAIN_TEST
 
 @pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
-    """Generate, ingest and train once; tests read what that left behind."""
-    from interlake.config import load_config, parse_config
-    import yaml
-
-    root = tmp_path_factory.mktemp("train")
-    generate(str(root / "sample"), users=600, items=120, days=21, seed=11, start="2026-09-01")
-    local = yaml.safe_load((ROOT / "conf/local.yaml").read_text())
-    doc = {**BASE, "lakehouse": str(root / "lake"), "sources": local["sources"], "train": TRAIN,
-           "similarity": {"method": "lsh", "k": 10}}
-    for src in doc["sources"].values():
-        src["path"] = str(root / "sample" / src["path"].rsplit("/", 1)[-1])
-    cfg = parse_config(doc)
-    assert ingest(spark, cfg).ok
-    first = train(spark, cfg)
-    return cfg, first, root
+def trained(demo_lake):
+    return demo_lake
 
 
 def test_model_beats_popularity_clearly(trained):
@@ -127,7 +109,7 @@ def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
     from tests.ingest_helpers import CSV_SOURCE, T0, write
 
     write(tmp_path / "in/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i1,BUY,{T0}\n")
-    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in")}}, train=TRAIN)
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in")}}, train=TRAIN_TEST)
     with pytest.raises(TrainingError, match="no interactions table .* run `interlake ingest` first"):
         train(spark, cfg)
     ingest(spark, cfg)

@@ -201,8 +201,8 @@ class TrainSettings:
 class SimilaritySettings:
     method: str = "lsh"  # lsh | exact
     k: int = 10
-    bucket_length: float = 1.0
-    num_hash_tables: int = 20
+    bucket_length: float = 1.5
+    num_hash_tables: int = 24
     hashes_per_table: int = 3
     recall_sample: int = 200
     candidate_multiplier: int = 4

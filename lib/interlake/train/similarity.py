@@ -7,9 +7,10 @@ deviation 1/sqrt(rank); ``bucket_length`` is given in those units (1.0 = one sta
 vectors in the same bucket, so it prunes almost nothing. We fit ``num_hash_tables * hashes_per_table`` projections and AND-combine each group of
 ``hashes_per_table`` into one bucket key: two items are candidates when all hashes of at least one group agree
 (OR over the ``num_hash_tables`` groups). AND makes a key selective (collision probability p^m), OR restores recall
-(1 - (1 - p^m)^L). With the defaults (width 1.0, m=3, L=20), a random pair (cosine ~0) collides with probability
-p≈0.27 per hash and is a candidate with probability ≈0.33, while a pair at cosine 0.8 (p≈0.53) is one with
-probability ≈0.96. Candidate pairs are then ranked by exact cosine (a dot product of unit vectors); top-k per item.
+(1 - (1 - p^m)^L). Defaults (width 1.5, m=3, L=24) are set for recall: ALS neighbours are often only at cosine
+~0.5, where p≈0.51 per hash, so such a pair is a candidate with probability ≈0.96; a random pair (cosine ~0, p≈0.39)
+still is one with probability ≈0.75. Narrower buckets (1.0) or more hashes per key prune far more, at a cost in
+recall that every training run measures (``lsh_recall@k`` in model_runs).
 
 Exact. Blocked all-pairs: the normalized factor matrix is broadcast once; each task multiplies its block of items
 by it with BLAS and keeps the top-k per row (``argpartition``). Ground truth, and the right choice for small catalogs.

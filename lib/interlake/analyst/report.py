@@ -1,0 +1,85 @@
+"""``interlake report``: a static HTML page with plots of the analyst views, to look at rather than read."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime, timezone
+
+from pyspark.sql import SparkSession
+
+from interlake.analyst import views
+from interlake.config import Config
+
+
+def _save(fig, folder: str, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, name), dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return name
+
+
+def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(out, exist_ok=True)
+    images, tables = [], []
+
+    vol = views.daily_volume(spark, cfg)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    if len(vol):
+        vol.pivot(index="event_date", columns="interaction_type", values="n").fillna(0).plot(ax=ax)
+    ax.set_title("Interactions per day and type")
+    images.append(("Volume per day", _save(fig, out, "volume.png")))
+
+    fun = views.funnel(spark, cfg)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(fun["step"].astype(str), fun["users"])
+    ax.set_title("Funnel: users reaching each step")
+    images.append(("Funnel", _save(fig, out, "funnel.png")))
+
+    hist = views.model_history(spark, cfg)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    if len(hist):
+        ax.plot(hist["model_version"], hist["ndcg"], "o-", label="model nDCG@10")
+        ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label="popularity nDCG@10")
+        ax.legend()
+        ax.tick_params(axis="x", rotation=30)
+    ax.set_title("Models over time vs the baseline")
+    images.append(("Models", _save(fig, out, "models.png")))
+
+    tl = views.trending_timeline(spark, cfg)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    if len(tl):
+        ax.plot(tl["window_start"], tl["interactions"], label="interactions")
+        ax.plot(tl["window_start"], tl["expected"], label="expected")
+        surge = tl[tl["is_trending"]]
+        ax.scatter(surge["window_start"], surge["interactions"], color="red", zorder=3, label="trending")
+        ax.legend()
+        ax.set_title(f"Trending timeline of {tl['item_id'].iloc[0]}")
+    images.append(("Trending", _save(fig, out, "trending.png")))
+
+    reasons = views.quarantine_reasons(spark, cfg)
+    sims = views.similar_examples(spark, cfg)
+    tables.append(("Quarantine reasons", reasons.head(15)))
+    tables.append(("Similar items (examples)", sims))
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = "".join(f"<h2>{html.escape(t)}</h2><img src='{src}' alt='{html.escape(t)}'>" for t, src in images)
+    body += "".join(f"<h2>{html.escape(t)}</h2>{df.to_html(index=False, border=0)}" for t, df in tables)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>interlake report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}} img{{max-width:100%}}
+td,th{{padding:2px 8px;text-align:left}}</style></head>
+<body data-images="pending"><h1>interlake report</h1><p>lakehouse {html.escape(cfg.lakehouse)}, {generated}</p>{body}
+<script>window.addEventListener("load", function () {{
+  var imgs = Array.from(document.images), ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }});
+  document.body.setAttribute("data-images", ok.length + "/" + imgs.length);
+}});</script></body></html>"""
+    path = os.path.join(out, "index.html")
+    with open(path, "w") as fh:
+        fh.write(page)
+    return os.path.abspath(path)

@@ -1,0 +1,78 @@
+"""The analyst views, as Spark -> pandas frames: shared by the report, the notebooks and anyone in a shell."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from interlake.config import Config
+from interlake.fs import exists
+from interlake.schemas import tables as T
+
+
+def _df(spark: SparkSession, cfg: Config, name: str):
+    path = cfg.table_path(name)
+    return spark.read.format("delta").load(path) if exists(spark, path + "/_delta_log") else None
+
+
+def daily_volume(spark: SparkSession, cfg: Config) -> pd.DataFrame:
+    df = _df(spark, cfg, T.INTERACTIONS)
+    if df is None:
+        return pd.DataFrame(columns=["event_date", "interaction_type", "n"])
+    return (df.groupBy("event_date", "interaction_type").agg(F.count(F.lit(1)).alias("n"))
+            .orderBy("event_date").toPandas())
+
+
+def funnel(spark: SparkSession, cfg: Config) -> pd.DataFrame:
+    """Users reaching each step: viewed, added to cart, purchased."""
+    df = _df(spark, cfg, T.INTERACTIONS)
+    if df is None:
+        return pd.DataFrame(columns=["step", "users"])
+    users = df.groupBy("interaction_type").agg(F.countDistinct("user_id").alias("users")).toPandas()
+    order = list(cfg.interaction_types)
+    return users.set_index("interaction_type").reindex(order).fillna(0).reset_index().rename(
+        columns={"interaction_type": "step"})
+
+
+def quarantine_reasons(spark: SparkSession, cfg: Config) -> pd.DataFrame:
+    df = _df(spark, cfg, T.QUARANTINE)
+    if df is None:
+        return pd.DataFrame(columns=["reason", "n"])
+    exploded = df.select("source", F.explode("reasons").alias("reason"))
+    generic = F.regexp_replace("reason", r"'[^']*'", "'…'")  # one row per kind of reason, not per bad value
+    return (exploded.select("source", generic.alias("reason")).groupBy("source", "reason")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .orderBy(F.desc("n")).toPandas())
+
+
+def model_history(spark: SparkSession, cfg: Config, k: int = 10) -> pd.DataFrame:
+    df = _df(spark, cfg, T.MODEL_RUNS)
+    if df is None:
+        return pd.DataFrame(columns=["model_version", "trained_at", "published", "ndcg", "baseline_ndcg"])
+    return df.select("model_version", "trained_at", "published", F.col("metrics")[f"ndcg@{k}"].alias("ndcg"),
+                     F.col("metrics")[f"baseline_ndcg@{k}"].alias("baseline_ndcg")).orderBy("trained_at").toPandas()
+
+
+def similar_examples(spark: SparkSession, cfg: Config, n_items: int = 5) -> pd.DataFrame:
+    df = _df(spark, cfg, T.ITEM_SIMILARITY)
+    if df is None:
+        return pd.DataFrame(columns=["item_id", "similar_item_id", "score", "rank", "co_users"])
+    top = [r[0] for r in df.groupBy("item_id").agg(F.sum("co_users").alias("c")).orderBy(F.desc("c"))
+           .limit(n_items).collect()]
+    return df.where(F.col("item_id").isin(top) & (F.col("rank") <= 5)).orderBy("item_id", "rank").toPandas()
+
+
+def trending_timeline(spark: SparkSession, cfg: Config, item_id: str | None = None) -> pd.DataFrame:
+    """One item's windows (counts vs expected, surges marked): the item with the highest score by default."""
+    df = _df(spark, cfg, T.TRENDING_ITEMS)
+    if df is None:
+        return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
+    if item_id is None:
+        top = df.orderBy(F.desc("score")).select("item_id").first()
+        if top is None:
+            return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
+        item_id = top[0]
+    return (df.where(F.col("item_id") == item_id)
+            .select("window_start", "item_id", "interactions", "expected", "score", "is_trending")
+            .orderBy("window_start").toPandas())

@@ -1,0 +1,141 @@
+"""Analysts and operators: reads without Spark, SQL/tables, maintenance, the cluster config, run-job."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from interlake import read_table
+from interlake.analyst.maintain import maintain
+from interlake.analyst.sql import table_summaries
+from interlake.config import load_config
+from interlake.errors import ConfigError, InterlakeError
+from interlake.schemas import tables as T
+from interlake.tables.catalog import lakehouse_tables
+from interlake.trending.pipeline import run_trending
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def full_lake(spark, demo_lake):
+    cfg, first, root = demo_lake
+    run_trending(spark, cfg, once=True)
+    return cfg
+
+
+def test_every_table_reads_the_same_without_spark(spark, full_lake):
+    cfg = full_lake
+    names = set(lakehouse_tables(cfg.lakehouse))
+    assert {T.INTERACTIONS, T.QUARANTINE, T.LEDGER, T.ITEM_SIMILARITY, T.USER_RECOMMENDATIONS, T.ITEM_FACTORS,
+            T.MODEL_RUNS, T.TRENDING_ITEMS, T.ITEM_POPULARITY, T.STREAM_PROGRESS} <= names
+    for name in sorted(names):
+        sdf = spark.read.format("delta").load(cfg.table_path(name))
+        pdf = read_table(name, lakehouse=cfg.lakehouse)
+        simple = [f.name for f in sdf.schema.fields if f.dataType.typeName() not in ("map", "array")]
+        # delta-rs gives the same rows as Spark (compared through Spark, schema and values)
+        from_rs = spark.createDataFrame(pdf[simple], schema=sdf.select(*simple).schema)
+        assert_df_equality(from_rs, sdf.select(*simple), ignore_row_order=True, ignore_nullable=True,
+                           allow_nan_equality=True)
+
+
+def test_duckdb_reads_a_table(full_lake):
+    import duckdb
+
+    cfg = full_lake
+    arrow = read_table(T.ITEM_SIMILARITY, lakehouse=cfg.lakehouse, as_arrow=True)
+    n = duckdb.sql("SELECT count(*) FROM arrow WHERE rank = 1").fetchall()[0][0]
+    assert n == arrow.to_pandas().item_id.nunique()
+
+
+def test_read_table_of_a_missing_table_says_so(tmp_path):
+    with pytest.raises(InterlakeError, match="no Delta table at .*nope: `interlake tables` lists"):
+        read_table("nope", lakehouse=str(tmp_path))
+
+
+def test_tables_lists_rows_versions_and_operations(spark, full_lake):
+    rows = {s["table"]: s for s in table_summaries(spark, full_lake)}
+    inter = rows["interlake.interactions"]
+    assert inter["rows"] == spark.read.format("delta").load(full_lake.table_path(T.INTERACTIONS)).count()
+    assert inter["last_operation"] in ("MERGE", "WRITE") and inter["size_mb"] > 0
+
+
+def test_sql_by_table_name(spark, full_lake, capsys):
+    from interlake.analyst.sql import run_sql
+
+    run_sql(spark, "SELECT interaction_type, count(*) AS n FROM interlake.interactions GROUP BY 1 ORDER BY 1")
+    out = capsys.readouterr().out
+    assert "add_to_cart" in out and "purchase" in out and "(3 rows)" in out
+    with pytest.raises(InterlakeError, match="query failed: .*`interlake tables` lists"):
+        run_sql(spark, "SELECT * FROM interlake.nope")
+
+
+def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):
+    cfg = full_lake
+    path = cfg.table_path(T.INTERACTIONS)
+    before = spark.read.format("delta").option("versionAsOf", 1).load(path).count()
+    latest = spark.read.format("delta").load(path)
+    expected = latest.select("event_id").orderBy("event_id").collect()
+    first = maintain(spark, cfg)
+    second = maintain(spark, cfg)
+    assert {s["table"] for s in first} >= {T.INTERACTIONS, T.ITEM_SIMILARITY}
+    assert len(second) == len(first)
+    assert spark.read.format("delta").option("versionAsOf", 1).load(path).count() == before
+    assert spark.read.format("delta").load(path).select("event_id").orderBy("event_id").collect() == expected
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("operation").collect()
+    assert any(r.operation == "OPTIMIZE" for r in history)
+
+
+def test_vacuum_below_the_safety_default_is_refused(spark, make_config):
+    cfg = make_config(maintenance={"vacuum_retention_hours": 1})
+    with pytest.raises(ConfigError, match="below Delta's safety default of 168 hours.*--force"):
+        maintain(spark, cfg)
+
+
+def test_cluster_config_is_valid():
+    cfg = load_config(str(ROOT / "conf/cluster.yaml"))
+    assert cfg.spark.master is None
+    assert cfg.table_path("interactions") == "s3a://acme-lakehouse/interlake/interactions"
+    assert cfg.sources["pixel_queue"].path.startswith("s3a://")
+
+
+def test_bundle_jobs_are_ordered_and_point_at_real_entry_points():
+    from interlake.scheduling import load_job, task_order
+
+    tasks, variables = load_job(str(ROOT / "databricks.yml"), "nightly")
+    assert [t["task_key"] for t in task_order(tasks)] == ["ingest", "train", "maintain"]
+    for t in tasks:
+        assert (ROOT / t["spark_python_task"]["python_file"]).exists()
+        assert t.get("max_retries") is not None and t.get("timeout_seconds")
+    doc = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    assert doc["resources"]["jobs"]["nightly"]["schedule"]["quartz_cron_expression"]
+    assert (ROOT / doc["resources"]["jobs"]["trending"]["tasks"][0]["spark_python_task"]["python_file"]).exists()
+    with pytest.raises(ConfigError, match="no job named 'weekly'; jobs there: nightly, trending"):
+        load_job(str(ROOT / "databricks.yml"), "weekly")
+
+
+def test_run_job_runs_tasks_in_order_and_stops_at_the_first_failure(tmp_path, demo_lake):
+    """The real entry points via subprocesses: ingest succeeds, train fails (too little data), maintain is skipped."""
+    cfg, _, root = demo_lake
+    doc = yaml.safe_load(open(cfg.path).read())
+    doc["lakehouse"] = str(tmp_path / "lake")
+    doc["train"] = {**doc["train"], "min_users": 100000}
+    conf = tmp_path / "job.yaml"
+    conf.write_text(yaml.safe_dump(doc))
+    bundle = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    (tmp_path / "jobs").symlink_to(ROOT / "jobs")
+    (tmp_path / "databricks.yml").write_text(yaml.safe_dump(bundle))
+    proc = subprocess.run([sys.executable, "-m", "interlake", "run-job", "nightly", "--conf", str(conf),
+                           "--bundle", str(tmp_path / "databricks.yml")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "[nightly] ingest       ok" in out
+    assert "[nightly] train        FAILED (exit 1)" in out
+    assert "[nightly] maintain     skipped (an earlier task failed)" in out
+    assert "job nightly: FAILED at train; 2 of 3 tasks ran" in out
+    assert "training needs at least 100000 users" in proc.stderr
+    # the failed task left every table as the completed ingest left it
+    assert not (tmp_path / "lake" / T.ITEM_SIMILARITY).exists()
+    assert (tmp_path / "lake" / T.INTERACTIONS / "_delta_log").exists()
