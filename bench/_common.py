@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-
 from interlake.config import load_config
 from interlake.sample.generator import generate
 from interlake.session import build_session

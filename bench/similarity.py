@@ -17,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from interlake.config import SimilaritySettings, SparkSettings  # noqa: E402
 from interlake.session import build_session  # noqa: E402
-from interlake.train.similarity import (exact_similarity, fit_lsh, lsh_candidates, lsh_similarity,  # noqa: E402
-                                        recall_against_exact)
+from interlake.train.similarity import exact_similarity, fit_lsh, lsh_candidates, lsh_similarity, recall_against_exact  # noqa: E402
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import cleanup, setup  # noqa: E402
-
 from interlake.ingest.pipeline import ingest  # noqa: E402
 from interlake.train.pipeline import train  # noqa: E402
 

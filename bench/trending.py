@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import cleanup, setup  # noqa: E402
-
 from interlake.config import parse_config  # noqa: E402
 from interlake.schemas import tables as T  # noqa: E402
 from interlake.trending.pipeline import run_trending  # noqa: E402

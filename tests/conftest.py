@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from interlake.config import SparkSettings, parse_config
 from interlake.session import build_session
 

@@ -6,8 +6,6 @@ import sys
 import pytest
 import yaml
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
-
 from interlake import read_table
 from interlake.analyst.maintain import maintain
 from interlake.analyst.sql import table_summaries
@@ -16,6 +14,7 @@ from interlake.errors import ConfigError, InterlakeError
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
 from interlake.trending.pipeline import run_trending
+
 from tests.conftest import ROOT
 
 

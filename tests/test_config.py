@@ -3,9 +3,9 @@ import subprocess
 import sys
 
 import pytest
-
 from interlake.config import load_config, parse_config
 from interlake.errors import ConfigError
+
 from tests.conftest import BASE, ROOT
 
 
@@ -96,3 +96,18 @@ def test_cli_bad_config_is_one_line_without_traceback(write_yaml):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("interlake ingest: error: ") and "sources.s.format: 'xml'" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_json_log_lines_for_schedulers(capsys):
+    import json
+    import logging
+
+    from interlake.log import progress, setup_logging
+
+    setup_logging("json")
+    progress(logging.getLogger("interlake.test"), "reading", source="shop", files=3)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    doc = json.loads(line)
+    assert doc["message"] == "reading  source=shop files=3"
+    assert doc["source"] == "shop" and doc["files"] == 3 and doc["level"] == "info"
+    setup_logging("text")

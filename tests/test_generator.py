@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from interlake.sample.generator import generate
 
 

@@ -5,11 +5,11 @@ import json
 import os
 
 import pytest
-from pyspark.sql import functions as F
-
 from interlake.errors import ConfigError, SourceError
 from interlake.ingest.pipeline import ingest
 from interlake.schemas import tables as T
+from pyspark.sql import functions as F
+
 from tests.ingest_helpers import CSV_SOURCE, QUEUE_SOURCE, T0, ledger_rows, queue_line, table_rows, write
 
 NOW = dt.datetime(2026, 11, 1)
@@ -88,7 +88,7 @@ def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark
         f"u1,i1,VIEW,{T0}",           # exact duplicate within the file
         f",i2,VIEW,{T0}",             # no user
         f"u3,i3,LIKE,{T0}",           # type outside the vocabulary
-        f"u4,i4,VIEW",                # wrong field count
+        "u4,i4,VIEW",                # wrong field count
         f"u5,i5,BUY,{T0 + 1}",        # accepted
     ]) + "\n")
     write(tmp_path / "in/q/d.jsonl", "\n".join([

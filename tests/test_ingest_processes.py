@@ -1,6 +1,5 @@
 """Ingestion across real processes: a run killed (SIGKILL) at each step then re-run, and two runs at once."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,11 +7,10 @@ import sys
 import time
 
 import pytest
-from pyspark.sql import functions as F
-
 from interlake.config import load_config
 from interlake.ingest.pipeline import ingest
 from interlake.schemas import tables as T
+
 from tests.conftest import BASE
 from tests.ingest_helpers import CSV_SOURCE, QUEUE_SOURCE, T0, queue_line, write
 

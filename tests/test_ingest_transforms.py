@@ -4,11 +4,10 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
-
 from interlake.ingest.readers import _flatten_schema, variant_path
 from interlake.ingest.standardize import event_id, parse_timestamp, standardize
 from interlake.ingest.validate import split_valid_quarantine, with_reasons
+from pyspark.sql import functions as F
 
 VOCAB = ("view", "add_to_cart", "purchase")
 NOW = dt.datetime(2026, 11, 1, 12, 0, 0)
@@ -77,7 +76,7 @@ def test_every_validation_reason_in_words(spark):
         ("s", "f", "long", None, long_id, "i1", "view", "1790000000"),
         ("s", "f", "bad-ts", None, "u1", "i1", "view", "soon"),
         ("s", "f", "no-ts", None, "u1", "i1", "view", None),
-        ("s", "f", "future", None, "u1", "i1", "view", str(int(NOW.replace(tzinfo=dt.timezone.utc).timestamp())
+        ("s", "f", "future", None, "u1", "i1", "view", str(int(NOW.replace(tzinfo=dt.UTC).timestamp())
                                                            + 2 * 86400)),
         ("s", "f", "old", None, "u1", "i1", "view", "100"),
         ("s", "f", "type", None, "u1", "i1", "like", "1790000000"),

@@ -4,12 +4,11 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-
 from interlake.analyst.report import write_report
 from interlake.trending.pipeline import run_trending
+
 from tests.conftest import ROOT
 
 

@@ -2,14 +2,13 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from interlake.errors import ConfigError
+from interlake.schemas import tables as T
+from interlake.tables.interactions import ensure_interactions_table
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import Row
 from pyspark.sql.types import StructType
-
-from interlake.errors import ConfigError
-from interlake.schemas import tables as T
-from interlake.tables.interactions import ensure_interactions_table
 
 SPARK_ERRORS = (PySparkException, Py4JJavaError)  # a failed write surfaces as either
 VOCAB = ("view", "add_to_cart", "purchase")

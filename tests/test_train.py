@@ -4,14 +4,15 @@ import json
 
 import pandas as pd
 import pytest
-from pyspark.sql import functions as F
-
 from interlake.errors import TrainingError
 from interlake.ingest.pipeline import ingest
 from interlake.schemas import tables as T
 from interlake.train.pipeline import train
 from interlake.train.registry import print_models
+from pyspark.sql import functions as F
+
 from tests.conftest import TRAIN_TEST
+
 
 @pytest.fixture(scope="module")
 def trained(demo_lake):

@@ -6,14 +6,12 @@ import math
 import numpy as np
 import pytest
 from chispa import assert_approx_df_equality
-from pyspark.mllib.evaluation import RankingMetrics
-from pyspark.sql import functions as F
-
 from interlake.train.affinity import affinity
 from interlake.train.metrics import ranking_metrics
-from interlake.train.similarity import (exact_similarity, fit_lsh, lsh_similarity, normalize,
-                                        recall_against_exact)
+from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity, normalize, recall_against_exact
 from interlake.train.split import time_holdout
+from pyspark.mllib.evaluation import RankingMetrics
+from pyspark.sql import functions as F
 
 AS_OF = dt.datetime(2026, 11, 1)
 EV_DDL = "event_id STRING, user_id STRING, item_id STRING, interaction_type STRING, event_ts TIMESTAMP"

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from pyspark.sql import functions as F
-
 from interlake.config import parse_config
 from interlake.schemas import tables as T
 from interlake.trending.pipeline import run_trending
+from pyspark.sql import functions as F
+
 from tests.conftest import BASE
 from tests.ingest_helpers import QUEUE_SOURCE, queue_line, write
 
@@ -38,7 +38,7 @@ def synthetic(root, days=4, seed=1, surge=("s-hot", 3, 14, 60), rise=(3, 20, 1.6
                     lines.append(queue_line(f"u{rng.integers(500)}", item, "view", ts))
         if d == 1:
             lines.append("{not json")
-        write(root / f"day{d}.jsonl", "\n".join(lines) + "\n")
+        write(root / f"day{d}.jsonl", "\n".join(lines) + "\n", mtime=1_700_000_000 + 100 * d)  # file order = day
 
 
 def config(root, lake, **trending):
@@ -108,15 +108,17 @@ def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_pa
 
 def test_late_events_inside_and_outside_the_watermark(spark, tmp_path):
     t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "\n".join(queue_line("u1", "i1", "view", t + i * 1000) for i in range(5)) + "\n")
+    # the file source takes files in modification-time order: make that order explicit
+    write(tmp_path / "in/a.jsonl", "\n".join(queue_line("u1", "i1", "view", t + i * 1000) for i in range(5)) + "\n",
+          mtime=1_700_000_000)
     write(tmp_path / "in/b.jsonl", "\n".join([
         queue_line("u2", "i1", "view", t + 3600_000 * 3),   # advances time to 13:00
         queue_line("u3", "i2", "view", t - 3600_000 * 1),   # 09:00: 4h behind 13:00 but only 1h behind 10:00
-    ]) + "\n")
+    ]) + "\n", mtime=1_700_000_100)
     write(tmp_path / "in/c.jsonl", "\n".join([
         queue_line("u4", "i3", "view", t + 3600_000 * 2),   # 12:00: inside the 2h watermark (13:00 - 2h = 11:00)
         queue_line("u5", "i4", "view", t - 3600_000 * 2),   # 08:00: too late, dropped
-    ]) + "\n")
+    ]) + "\n", mtime=1_700_000_200)
     cfg = config(tmp_path / "in", tmp_path / "lake", max_files_per_trigger=1)
     result = run_trending(spark, cfg, once=True)
     assert result.batches == 3 and result.dropped_late == 1

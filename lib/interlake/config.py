@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -102,7 +103,7 @@ class _Section:
             raise ConfigError(f"{self.key(name)}: {value!r} must be a share between 0 and 1")
         return value
 
-    def section(self, name: str, known: tuple[str, ...] | None = None) -> "_Section":
+    def section(self, name: str, known: tuple[str, ...] | None = None) -> _Section:
         return _Section(self.data.get(name), self.key(name), known)
 
     def string_map(self, name: str) -> Mapping[str, str]:

@@ -5,7 +5,7 @@ Safe to run twice: a second run finds nothing to compact, vacuum or trim."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -30,7 +30,7 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
         raise ConfigError(
             f"maintenance.vacuum_retention_hours: {hours:g} is below Delta's safety default of 168 hours (readers and "
             "time travel may still need those files); raise it, or pass --force if you are sure")
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = []
     summary += _trim(spark, cfg, now)
     for name, path in lakehouse_tables(cfg.lakehouse).items():

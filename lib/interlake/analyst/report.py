@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
@@ -68,7 +68,7 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     sims = views.similar_examples(spark, cfg)
     tables.append(("Quarantine reasons", reasons.head(15)))
     tables.append(("Similar items (examples)", sims))
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(f"<h2>{html.escape(t)}</h2><img src='{src}' alt='{html.escape(t)}'>" for t, src in images)
     body += "".join(f"<h2>{html.escape(t)}</h2>{df.to_html(index=False, border=0)}" for t, df in tables)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>interlake report</title>

@@ -20,7 +20,7 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from delta.tables import DeltaTable
@@ -152,7 +152,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     selected = [cfg.source(n) for n in names]  # unknown name -> ConfigError before any work
     if not selected:
         raise InterlakeError("no sources configured: add one under `sources:` in the config")
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
     ensure_ingest_tables(spark, cfg)
     results = []
@@ -184,7 +184,7 @@ def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig) -> list[F
     taken = L.committed_files(spark, cfg.table_path(T.LEDGER), src.name)
     todo = []
     for f in list_files(spark, src.path):
-        modified = datetime.fromtimestamp(f.modified_ms / 1000, timezone.utc).replace(tzinfo=None)
+        modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
         previous = taken.get(f.file)
         if previous is None or previous[0] != f.size or abs((previous[1] - modified).total_seconds()) > 0.001:
             todo.append(f)
@@ -259,7 +259,7 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
             rep = FileReport(src.name, file, *(r[k] if r else 0 for k in (
                 "rows_read", "rows_accepted", "rows_duplicate", "rows_quarantined")))
             reports.append(rep)
-            modified = datetime.fromtimestamp(f.modified_ms / 1000, timezone.utc).replace(tzinfo=None)
+            modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
             ledger_rows.append((src.name, file, f.size, modified, rep.rows_read, rep.rows_accepted,
                                 rep.rows_duplicate, rep.rows_quarantined, run_id, now, L.PENDING))
         L.upsert_pending(spark, cfg.table_path(T.LEDGER), ledger_rows)
@@ -289,7 +289,7 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
                 reports = _recount_after_race(spark, cfg, src, run_id, now, classified, reports)
                 L.upsert_pending(spark, cfg.table_path(T.LEDGER), [
                     (src.name, r.file, info[r.file].size,
-                     datetime.fromtimestamp(info[r.file].modified_ms / 1000, timezone.utc).replace(tzinfo=None),
+                     datetime.fromtimestamp(info[r.file].modified_ms / 1000, UTC).replace(tzinfo=None),
                      r.rows_read, r.rows_accepted, r.rows_duplicate, r.rows_quarantined, run_id, now, L.PENDING)
                     for r in reports])
         crash_point("after_merge")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -58,10 +58,10 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
     """Write a sample data set under ``out`` and return its truth (also written to ``truth.json``)."""
     rng = np.random.default_rng(seed)
     if start is None:
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start_dt = today - timedelta(days=days)
     else:
-        start_dt = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
+        start_dt = datetime.fromisoformat(start).replace(tzinfo=UTC)
     start_ms = int(start_dt.timestamp() * 1000)
 
     # Catalog: categories with Zipf popularity inside each.
@@ -161,7 +161,7 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _day_of(ms: np.ndarray, start_ms: int) -> np.ndarray:

@@ -10,8 +10,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F

@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
@@ -29,10 +29,9 @@ from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.tables.interactions import ensure_table
-from interlake.train.affinity import AFFINITY, affinity
+from interlake.train.affinity import affinity
 from interlake.train.metrics import ranking_metrics
-from interlake.train.model import (ITEM_IDX, USER_IDX, as_lists, fit_als, fit_indexes, index, popularity,
-                                   recommend)
+from interlake.train.model import ITEM_IDX, USER_IDX, as_lists, fit_als, fit_indexes, index, popularity, recommend
 from interlake.train.registry import current_published
 from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity, normalize, recall_against_exact
 from interlake.train.split import time_holdout
@@ -88,7 +87,7 @@ def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, 
           now: datetime | None = None) -> TrainResult:
     t_start = time.time()
     tp, sp = cfg.train, cfg.similarity
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     model_version = f"m{now:%Y%m%d%H%M%S}"
     events, version = read_interactions(spark, cfg, data_version)
     events = events.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS).persist(

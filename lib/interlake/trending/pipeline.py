@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from delta.tables import DeltaTable
@@ -143,7 +143,7 @@ class BatchWriter:
             elapsed = int((time.time() - started) * 1000)
             progress = spark.createDataFrame(
                 [(batch_id, stats["n"], stats["n"] - stats["bad"] - stats["late"], stats["bad"], stats["late"],
-                  stats["mn"], stats["mx"], new_wm, elapsed, datetime.now(timezone.utc).replace(tzinfo=None))],
+                  stats["mn"], stats["mx"], new_wm, elapsed, datetime.now(UTC).replace(tzinfo=None))],
                 T.STREAM_PROGRESS_DDL)
             (DeltaTable.forPath(spark, self.paths["progress"]).alias("t")
              .merge(progress.alias("s"), "t.batch_id = s.batch_id")
