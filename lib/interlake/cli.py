@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "trending":
         from interlake.trending.pipeline import print_trending_summary, run_trending
 
-        result = run_trending(_session(cfg, "trending"), cfg, once=args.once)
-        print_trending_summary(_session(cfg, "trending"), cfg, result)
+        spark = _session(cfg, "trending")
+        print_trending_summary(spark, cfg, run_trending(spark, cfg, once=args.once))
         return 0
     if args.command == "sql":
         from interlake.analyst.sql import run_sql

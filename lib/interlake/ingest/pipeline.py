@@ -209,13 +209,14 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     # Materialized once: counts, the gate and the writes must all see the same rows, and files are read once.
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        dates = [r[0] for r in checked.where(F.size(C.REASONS) == 0).select(C.EVENT_DATE).distinct().collect()]
+        is_valid = F.size(C.REASONS) == 0
+        totals = checked.agg(F.count(F.lit(1)).alias("read"), F.count(F.when(~is_valid, 1)).alias("bad"),
+                             F.collect_set(F.when(is_valid, F.col(C.EVENT_DATE))).alias("dates")).first()
+        dates = list(totals["dates"])
         progress(log, "validated", source=src.name, dates=len(dates))
 
-        valid = checked.where(F.size(C.REASONS) == 0)
+        valid = checked.where(is_valid)
         max_ts = now + timedelta(seconds=cfg.ingest.max_future_seconds)
-        totals = checked.agg(F.count(F.lit(1)).alias("read"),
-                             F.count(F.when(F.size(C.REASONS) > 0, 1)).alias("bad")).first()
         share = src.max_quarantine_share if src.max_quarantine_share is not None else cfg.ingest.max_quarantine_share
         gate = run_quality_gate(spark, valid.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS),
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
@@ -229,9 +230,13 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         quarantine = checked.where(F.size(C.REASONS) > 0).select(
             C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
             F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
-        files = with_conflict_retry(
-            lambda: _write(spark, cfg, src, run_id, now, checked, quarantine, dates, info),
-            retries, f"{src.name} merge")
+        attempts = []  # the quarantine rows of an earlier attempt of this run exist only after a conflict
+
+        def write_once():
+            attempts.append(1)
+            return _write(spark, cfg, src, run_id, now, checked, quarantine, dates, info, retry=len(attempts) > 1)
+
+        files = with_conflict_retry(write_once, retries, f"{src.name} merge")
     finally:
         checked.unpersist()
     with_conflict_retry(lambda: L.set_status(spark, cfg.table_path(T.LEDGER), run_id, src.name, L.COMMITTED),
@@ -243,7 +248,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
 
 
 def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, checked: DataFrame,
-           quarantine: DataFrame, dates: list, info: dict[str, FileInfo]) -> list[FileReport]:
+           quarantine: DataFrame, dates: list, info: dict[str, FileInfo], *, retry: bool = False
+           ) -> list[FileReport]:
     interactions_path = cfg.table_path(T.INTERACTIONS)
     target = DeltaTable.forPath(spark, interactions_path)
     existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
@@ -265,8 +271,9 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
         L.upsert_pending(spark, cfg.table_path(T.LEDGER), ledger_rows)
         crash_point("after_ledger_pending")
 
-        quarantine_table = DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE))
-        quarantine_table.delete((F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
+        if retry:  # a full-table scan: only worth it when an earlier attempt of this run may have written rows
+            DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
+                (F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
         quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
         crash_point("after_quarantine")
 

@@ -162,7 +162,7 @@ def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, 
     durations["similarity_s"] = time.time() - t
     sample = [r[0] for r in unit.select(C.ITEM_ID).orderBy(F.xxhash64(C.ITEM_ID, F.lit(tp.seed)))
               .limit(sp.recall_sample).collect()]
-    exact_sample = exact_similarity(spark, unit, k=sp.k, query_ids=sample)
+    exact_sample = similar if sp.method == "exact" else exact_similarity(spark, unit, k=sp.k, query_ids=sample)
     metrics[f"lsh_recall@{sp.k}"] = recall_against_exact(similar, exact_sample, sample, sp.k)
     similar = co_users(similar, events).withColumn("model_version", F.lit(model_version))
 

@@ -93,6 +93,9 @@ class BatchWriter:
             "progress": _table(spark, cfg, T.STREAM_PROGRESS, T.STREAM_PROGRESS_DDL),
         }
         self.totals = TrendingResult(0, 0, 0, 0)
+        # After a restart Spark re-runs only the last uncommitted batch, which is the first batch this query runs:
+        # only that one may find rows of an earlier attempt to remove (full-table deletes, so not every batch).
+        self.first_batch = True
 
     def _standard(self, df: DataFrame) -> DataFrame:
         if not self.parse:
@@ -125,14 +128,15 @@ class BatchWriter:
                              F.max(F.when(valid, F.col(C.EVENT_TS))).alias("mx"),
                              F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn")).first()
             run_id = f"trending-{batch_id}"
-            quarantine = DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE))
-            quarantine.delete(F.col(C.RUN_ID) == run_id)
+            replay = self.first_batch
+            if replay:
+                DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(F.col(C.RUN_ID) == run_id)
             if stats["bad"]:
                 rows.where(~valid).select(C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
                                           F.current_timestamp().alias(C.INGESTED_AT)) \
                     .write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
             on_time = rows.where(valid & ~late)
-            self._merge_counts(on_time, batch_id)
+            self._merge_counts(on_time, batch_id, replay)
             crash_point(f"trending_after_counts_{batch_id}")
             max_ts = max([t for t in (prev["mx"], stats["mx"]) if t is not None], default=None)
             min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
@@ -150,6 +154,7 @@ class BatchWriter:
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         finally:
             rows.unpersist()
+        self.first_batch = False
         self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
                                      self.totals.dropped_late + stats["late"],
                                      self.totals.quarantined + stats["bad"])
@@ -159,7 +164,7 @@ class BatchWriter:
                                    "dropped_late": stats["late"], "watermark": str(new_wm),
                                    "processing_ms": int((time.time() - started) * 1000)}})
 
-    def _merge_counts(self, on_time: DataFrame, batch_id: int) -> None:
+    def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> None:
         weights = F.create_map(*[F.lit(x) for kv in self.cfg.interaction_types.items() for x in kv])
         window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
                           f"{self.step_s} seconds" if self.step_s != self.window_s else None)
@@ -168,9 +173,8 @@ class BatchWriter:
                        F.sum(F.element_at(weights, F.col(C.INTERACTION_TYPE))).alias("weighted"))
                   .select(F.col("w.start").alias("window_start"), F.col("w.end").alias("window_end"), C.ITEM_ID,
                           F.lit(batch_id).cast("long").alias("batch_id"), "interactions", "weighted"))
-        table = DeltaTable.forPath(self.spark, self.paths["counts"])
-        # a replayed batch first removes what its earlier attempt wrote, then writes the same rows again
-        table.delete(F.col("batch_id") == batch_id)
+        if replay:  # a replayed batch first removes what its earlier attempt wrote, then writes the same rows again
+            DeltaTable.forPath(self.spark, self.paths["counts"]).delete(F.col("batch_id") == batch_id)
         counts.write.format("delta").mode("append").save(self.paths["counts"])
 
     def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None) -> None:
