@@ -98,13 +98,46 @@ def test_exact_similarity_finds_the_cluster_and_ranks_by_cosine(spark, clustered
 
 def test_lsh_recall_against_exact_on_known_neighbours(spark, clustered_factors):
     model = fit_lsh(clustered_factors, bucket_length=1.0, num_hash_tables=20, hashes_per_table=3, seed=1)
-    approx = lsh_similarity(clustered_factors, model, k=10, hashes_per_table=3)
+    work: list[int] = []
+    approx = lsh_similarity(clustered_factors, model, k=10, hashes_per_table=3, work=work)
     exact = exact_similarity(spark, clustered_factors, k=10)
     items = [r.item_id for r in clustered_factors.select("item_id").collect()]
     assert recall_against_exact(approx, exact, items, 10) >= 0.9
     same_cluster = approx.where(F.substring("item_id", 1, 3) == F.substring("similar_item_id", 1, 3)).count()
     assert same_cluster / approx.count() >= 0.95
-    # and the AND-combined keys really prune: far fewer candidates than all pairs
+    # and the AND-combined keys really prune: far fewer candidates than all pairs, and fewer scorings (counted
+    # once per table a pair shares) than the n·(n-1) of the exact method
     from interlake.train.similarity import lsh_candidates
 
     assert lsh_candidates(clustered_factors, model, 3).count() < 0.5 * (1000 * 999 / 2)
+    assert 0 < work[0] < 1000 * 999
+
+
+def test_lsh_lists_are_ranked_exact_cosines_without_repeats(spark, clustered_factors):
+    model = fit_lsh(clustered_factors, bucket_length=3.0, num_hash_tables=8, hashes_per_table=4, seed=3)
+    rows = lsh_similarity(clustered_factors, model, k=5, hashes_per_table=4).collect()
+    f = {r.item_id: np.array(r.factors) for r in clustered_factors.collect()}
+    lists = {}
+    for r in rows:
+        assert r.item_id != r.similar_item_id
+        assert r.score == pytest.approx(float(f[r.item_id] @ f[r.similar_item_id]), abs=1e-5)
+        lists.setdefault(r.item_id, []).append(r)
+    for ranked in lists.values():
+        ranked.sort(key=lambda r: r.rank)
+        assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
+        assert len({r.similar_item_id for r in ranked}) == len(ranked)  # found via several tables, listed once
+        assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+
+
+def test_lsh_hashes_are_the_spark_models_own(spark, clustered_factors):
+    from pyspark.ml.functions import array_to_vector
+
+    from interlake.train.similarity import bucket_hashes, projection_matrix
+
+    model = fit_lsh(clustered_factors, bucket_length=3.0, num_hash_tables=4, hashes_per_table=5, seed=2)
+    rows = (model.transform(clustered_factors.select("item_id", "factors", array_to_vector("factors").alias("vec")))
+            .orderBy("item_id").limit(40).collect())
+    theirs = np.array([[v[0] for v in r.hashes] for r in rows])
+    ours = bucket_hashes(np.array([r.factors for r in rows]), projection_matrix(model), model.getBucketLength())
+    assert ours.shape == (40, 20)
+    np.testing.assert_array_equal(ours, theirs)

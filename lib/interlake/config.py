@@ -202,11 +202,10 @@ class TrainSettings:
 class SimilaritySettings:
     method: str = "lsh"  # lsh | exact
     k: int = 10
-    bucket_length: float = 1.5
-    num_hash_tables: int = 24
-    hashes_per_table: int = 3
+    bucket_length: float = 3.0
+    num_hash_tables: int = 64
+    hashes_per_table: int = 7
     recall_sample: int = 200
-    candidate_multiplier: int = 4
 
 
 @dataclass(frozen=True)
@@ -343,7 +342,6 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         num_hash_tables=si.positive("num_hash_tables", int, s.num_hash_tables),
         hashes_per_table=si.positive("hashes_per_table", int, s.hashes_per_table),
         recall_sample=si.positive("recall_sample", int, s.recall_sample),
-        candidate_multiplier=si.positive("candidate_multiplier", int, s.candidate_multiplier),
     )
 
     tn = top.section("trending", tuple(TrendingSettings.__dataclass_fields__))
