@@ -22,9 +22,10 @@ def users_items_for(events: int, days: int = 14) -> tuple[int, int]:
     return users, max(100, users // 10)
 
 
-def setup(events: int, days: int = 14, seed: int = 1, shuffle: str = "8"):
+def setup(events: int, days: int = 14, seed: int = 1, shuffle: str = "8", items: int | None = None):
     work = Path(tempfile.mkdtemp(prefix="interlake-bench-"))
-    users, items = users_items_for(events, days)
+    users, default_items = users_items_for(events, days)
+    items = items or default_items
     t = time.time()
     truth = generate(str(work / "sample"), users=users, items=items, days=days, seed=seed, start="2026-10-01")
     gen_s = time.time() - t

@@ -38,32 +38,38 @@ def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Tim
     per_day = max(1, int(round(86400 / step_s)))
     look = max(1, int(lookback_s // step_s))
     hist_idx = int((history_start - first) / pd.Timedelta(seconds=step_s))
-    out = []
-    for t in np.flatnonzero((grid >= start) & (c > 0)):
-        lo = max(0, t - look)
-        past = c[lo:t]
-        if len(past) == 0:
-            e, phi = 0.0, 0.05
-        else:
-            ages = np.arange(t - lo, 0, -1, dtype=float)
-            w = 0.5 ** (ages * step_s / half_life_s)
-            capped = np.minimum(past, 4 * np.quantile(past, 0.9) + 5)
-            level = float(np.sum(w * capped) / np.sum(w))
-            pos = np.arange(lo, t)
-            same = (t - pos) % per_day == 0
-            n = int(same.sum())
-            seasonal = float(np.sum(w[same] * capped[same]) / np.sum(w[same])) if n else level
-            e = (n * seasonal + 2 * level) / (n + 2)
-            phase = (t - pos) % per_day
-            hour_mean = np.zeros(per_day)
-            for h in np.unique(phase):
-                m = phase == h
-                hour_mean[h] = np.sum(w[m] * capped[m]) / np.sum(w[m])
-            resid = capped - hour_mean[phase]
-            var = float(np.sum(w * resid**2) / np.sum(w))
-            phi = float(np.clip((var - level) / max(level, 1e-6) ** 2, 0.05, 5.0)) if level > 0 else 0.05
-        score = (c[t] - e) / np.sqrt(e + phi * e * e + 1.0)
-        enough_history = (t - hist_idx) * step_s >= min_history_s
-        out.append((item_id, grid[t], int(c[t]), float(e), float(score),
-                    bool(enough_history and score >= threshold and c[t] >= min_count)))
-    return pd.DataFrame(out, columns=OUT_COLUMNS)
+    ts = np.flatnonzero((grid >= start) & (c > 0))
+    if len(ts) == 0:
+        return pd.DataFrame([], columns=OUT_COLUMNS)
+    # past[j, a-1] = count a windows before ts[j] (a = 1..look); NaN before the first window of the grid
+    ages = np.arange(1, look + 1)
+    pos = ts[:, None] - ages[None, :]
+    valid = pos >= 0
+    past = np.where(valid, c[np.clip(pos, 0, None)], np.nan)
+    w = np.where(valid, 0.5 ** (ages * step_s / half_life_s), 0.0)
+    has_past = valid[:, 0]  # ts[j] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q90 = np.nanquantile(np.where(has_past[:, None], past, 0.0), 0.9, axis=1)
+        capped = np.where(valid, np.minimum(past, 4 * q90[:, None] + 5), 0.0)
+        wsum = w.sum(axis=1)
+        level = (w * capped).sum(axis=1) / wsum
+        same = (ages % per_day == 0)[None, :] & valid
+        n = same.sum(axis=1)
+        seasonal = np.where(n > 0, (w * capped * same).sum(axis=1) / (w * same).sum(axis=1), level)
+        e = (n * seasonal + 2 * level) / (n + 2)
+        phase = ages % per_day
+        onehot = np.zeros((look, per_day))
+        onehot[np.arange(look), phase] = 1.0
+        hour_mean = ((w * capped) @ onehot) / (w @ onehot)
+        resid = capped - np.nan_to_num(hour_mean)[:, phase]
+        var = (w * resid**2).sum(axis=1) / wsum
+        phi = np.where(level > 0, np.clip((var - level) / np.maximum(level, 1e-6) ** 2, 0.05, 5.0), 0.05)
+    e = np.where(has_past, e, 0.0)
+    phi = np.where(has_past, phi, 0.05)
+    count = c[ts]
+    score = (count - e) / np.sqrt(e + phi * e * e + 1.0)
+    enough_history = (ts - hist_idx) * step_s >= min_history_s
+    trending = enough_history & (score >= threshold) & (count >= min_count)
+    return pd.DataFrame({"item_id": item_id, "window_start": grid[ts], "interactions": count.astype(np.int64),
+                         "expected": e.astype(float), "score": score.astype(float), "is_trending": trending},
+                        columns=OUT_COLUMNS)

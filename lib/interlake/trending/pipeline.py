@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -227,9 +228,10 @@ class BatchWriter:
         pop.write.format("delta").mode("overwrite").save(self.paths["popularity"])
 
 
-def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None
-                 ) -> TrendingResult:
-    """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C."""
+def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None,
+                 stop_event: threading.Event | None = None) -> TrendingResult:
+    """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C,
+    ``timeout_s`` or ``stop_event`` (for callers embedding the job, e.g. a notebook or a benchmark)."""
     ensure_ingest_tables(spark, cfg)  # quarantine (and interactions, for the Delta source)
     stream, parse = stream_source(spark, cfg)
     writer = BatchWriter(spark, cfg, parse)
@@ -246,13 +248,17 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        running.awaitTermination(timeout_s) if timeout_s else running.awaitTermination()
+        deadline = time.time() + timeout_s if timeout_s else None
+        while not running.awaitTermination(1):
+            if (stop_event is not None and stop_event.is_set()) or (deadline and time.time() >= deadline):
+                running.stop()
+                break
     except KeyboardInterrupt:
         log.info("interrupted: stopping the trending query")
         running.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if running.isActive and timeout_s:
+        if running.isActive:
             running.stop()
     if running.exception():
         raise RuntimeError(str(running.exception()).splitlines()[0])
