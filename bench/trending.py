@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import cleanup, setup  # noqa: E402
 from interlake.config import parse_config  # noqa: E402
+from interlake.log import setup_logging  # noqa: E402
 from interlake.schemas import tables as T  # noqa: E402
 from interlake.trending.pipeline import run_trending  # noqa: E402
 
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--latency-files", type=int, default=3)
     ap.add_argument("--trigger", default="10 seconds", help="trigger of the continuous query in phase 2")
     args = ap.parse_args()
+    setup_logging()  # one line per micro-batch, with the time of each step
     t = time.time()
     work, cfg, spark, truth, _ = setup(args.events, days=14, items=args.items)
     print(f"generated in {time.time() - t:.0f}s")

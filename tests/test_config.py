@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import subprocess
 import sys
 
@@ -36,7 +37,7 @@ def test_issue_example_source_parses_and_is_frozen():
     src = cfg.sources["shop_export"]
     assert src.fields["interaction_type"] == "stars"
     assert src.interaction_type_map["5"] == "purchase"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         src.format = "json"  # frozen
     with pytest.raises(TypeError):
         src.fields["user_id"] = "x"  # read-only mapping

@@ -89,7 +89,7 @@ def test_two_concurrent_runs_for_different_sources(spark, tmp_path, write_yaml):
     conf = write_yaml(conf_doc(tmp_path / "lake", tmp_path / "in", catalog="hive"))
     procs = [run_cli(["ingest", "--conf", conf, "--source", s]) for s in ("shop", "q")]
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=False):
         assert p.returncode == 0, err[-3000:]
         assert "ingest run" in out and ": ok;" in out
     cfg = load_config(conf)

@@ -130,9 +130,8 @@ def test_lsh_lists_are_ranked_exact_cosines_without_repeats(spark, clustered_fac
 
 
 def test_lsh_hashes_are_the_spark_models_own(spark, clustered_factors):
-    from pyspark.ml.functions import array_to_vector
-
     from interlake.train.similarity import bucket_hashes, projection_matrix
+    from pyspark.ml.functions import array_to_vector
 
     model = fit_lsh(clustered_factors, bucket_length=3.0, num_hash_tables=4, hashes_per_table=5, seed=2)
     rows = (model.transform(clustered_factors.select("item_id", "factors", array_to_vector("factors").alias("vec")))

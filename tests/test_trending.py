@@ -102,7 +102,8 @@ def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_pa
     result = run_trending(spark, many, once=True)
     assert result.batches == 4
     assert items_table(spark, many) == items_table(spark, cfg)
-    pop = lambda c: sorted(map(tuple, spark.read.format("delta").load(c.table_path(T.ITEM_POPULARITY)).collect()))
+    def pop(c):
+        return sorted(map(tuple, spark.read.format("delta").load(c.table_path(T.ITEM_POPULARITY)).collect()))
     assert pop(many) == pop(cfg)
 
 
@@ -137,7 +138,7 @@ def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
     _, cfg, _ = one_batch
     rows = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("item_id = 's-hot'").orderBy(
         "window_start").collect()
-    gaps = [(b.window_start - a.window_start).total_seconds() / 3600 for a, b in zip(rows, rows[1:])]
+    gaps = [(b.window_start - a.window_start).total_seconds() / 3600 for a, b in zip(rows, rows[1:], strict=False)]
     assert max(gaps) >= 3  # the rare item has hours without interactions
     after_gap = rows[gaps.index(max(gaps)) + 1]
     assert after_gap.expected < 2 and not after_gap.is_trending

@@ -75,3 +75,24 @@ def test_first_window_of_an_item_has_no_forecast():
     assert got.to_dict("records") == [{"item_id": "new", "window_start": pd.Timestamp("2026-09-01 05:00"),
                                        "interactions": 30, "expected": 0.0, "score": 30 / np.sqrt(1.0),
                                        "is_trending": True}]
+
+
+def test_many_items_in_one_call_equal_one_call_per_item():
+    from interlake.trending.forecast import score_items
+
+    rng = np.random.default_rng(5)
+    t0 = pd.Timestamp("2026-09-01")
+    frames, kw = [], dict(step_s=3600, history_start=t0, half_life_s=86400, lookback_s=3 * 86400, threshold=3.0,
+                          min_count=5, min_history_s=86400)
+    for item, start_day in (("b", 2), ("a", 1), ("c", 3)):
+        hours = np.sort(rng.choice(24 * 5, 60, replace=False))
+        frames.append(pd.DataFrame({"item_id": item, "window_start": t0 + pd.to_timedelta(hours, unit="h"),
+                                    "interactions": rng.poisson(4, 60) + 1,
+                                    "from_ts": t0 + pd.Timedelta(days=start_day)}))
+    together = score_items(pd.concat(frames).sample(frac=1, random_state=1), **kw)
+    one_by_one = pd.concat([score_item(f[["window_start", "interactions"]], item_id=f.item_id.iloc[0],
+                                       start=f.from_ts.iloc[0], **kw) for f in frames])
+    key = ["item_id", "window_start"]
+    pd.testing.assert_frame_equal(together.sort_values(key).reset_index(drop=True),
+                                  one_by_one.sort_values(key).reset_index(drop=True))
+    assert set(together.item_id) == {"a", "b", "c"}

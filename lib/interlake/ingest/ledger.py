@@ -32,6 +32,20 @@ def committed_files(spark: SparkSession, ledger_path: str, source: str) -> dict[
     return {r["file"]: (r["file_size"], r["file_modified"]) for r in rows}
 
 
+def source_state(spark: SparkSession, ledger_path: str, source: str
+                 ) -> tuple[list[str], dict[str, tuple[int, datetime]]]:
+    """One read of the ledger for ``source``: (runs still pending, ``{file: (size, modified)}`` of the latest
+    committed take of each file)."""
+    rows = (spark.read.format("delta").load(ledger_path).where(F.col("source") == source)
+            .select("file", "file_size", "file_modified", "status", "run_id", "ingested_at").collect())
+    pending = sorted({r["run_id"] for r in rows if r["status"] == PENDING})
+    latest: dict[str, tuple] = {}
+    for r in rows:
+        if r["status"] == COMMITTED and (r["file"] not in latest or r["ingested_at"] > latest[r["file"]][2]):
+            latest[r["file"]] = (r["file_size"], r["file_modified"], r["ingested_at"])
+    return pending, {f: (size, modified) for f, (size, modified, _) in latest.items()}
+
+
 def pending_runs(spark: SparkSession, ledger_path: str, source: str) -> list[str]:
     rows = (spark.read.format("delta").load(ledger_path)
             .where((F.col("source") == source) & (F.col("status") == PENDING))

@@ -165,10 +165,10 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     return IngestResult(run_id, results)
 
 
-def recover(spark: SparkSession, cfg: Config, source: str) -> None:
+def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str] | None = None) -> None:
     """Finish or undo the runs of ``source`` that died before committing their ledger rows."""
     ledger_path, interactions = cfg.table_path(T.LEDGER), cfg.table_path(T.INTERACTIONS)
-    for run_id in L.pending_runs(spark, ledger_path, source):
+    for run_id in L.pending_runs(spark, ledger_path, source) if pending is None else pending:
         if L.merge_committed(spark, interactions, run_id):
             log.info("recovery: run %s of %s merged before it died; committing its ledger rows", run_id, source)
             L.set_status(spark, ledger_path, run_id, source, L.COMMITTED)
@@ -180,8 +180,10 @@ def recover(spark: SparkSession, cfg: Config, source: str) -> None:
             L.delete_run(spark, ledger_path, run_id, source)
 
 
-def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig) -> list[FileInfo]:
-    taken = L.committed_files(spark, cfg.table_path(T.LEDGER), src.name)
+def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig,
+                  taken: dict[str, tuple[int, datetime]] | None = None) -> list[FileInfo]:
+    if taken is None:
+        taken = L.committed_files(spark, cfg.table_path(T.LEDGER), src.name)
     todo = []
     for f in list_files(spark, src.path):
         modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
@@ -193,8 +195,11 @@ def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig) -> list[F
 
 def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime) -> SourceResult:
     retries = cfg.ingest.conflict_retries
-    with_conflict_retry(lambda: recover(spark, cfg, src.name), retries, f"{src.name} recovery")
-    todo = files_to_take(spark, cfg, src)
+    pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)
+    if pending:
+        with_conflict_retry(lambda: recover(spark, cfg, src.name, pending), retries, f"{src.name} recovery")
+        taken = None  # recovery may have committed files: read the ledger again
+    todo = files_to_take(spark, cfg, src, taken)
     if not todo:
         progress(log, "no new files", source=src.name)
         return SourceResult(src.name, "no new files")
@@ -342,7 +347,7 @@ def print_report(result: IngestResult) -> None:
             rows.append((f.source, os.path.basename(unquote(f.file)), f.rows_read, f.rows_accepted,
                          f.rows_duplicate, f.rows_quarantined))
     if rows:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
         print(fmt.format(*header))
         for r in rows:

@@ -45,14 +45,38 @@ def load_suite(name: str, params: dict[str, Any]):
     return gx.ExpectationSuite(name=doc["name"], expectations=expectations)
 
 
-def _validate(df: DataFrame, suite) -> dict[str, Any]:
+_CONTEXT: dict[str, Any] = {}
+
+
+def _batch_definition(kind: str, suite_name: str, session_id: int):
+    """One ephemeral GX context per process (making one costs seconds), one data source per kind (spark for the
+    accepted rows, pandas for the one-row run statistics), one asset per suite."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    asset = context.data_sources.add_spark(name="interlake").add_dataframe_asset(name=suite.name)
-    batch = asset.add_batch_definition_whole_dataframe("run").get_batch(batch_parameters={"dataframe": df})
+    if _CONTEXT.get("session") != session_id:  # a new Spark session: start over, nothing may point at the old one
+        _CONTEXT.clear()
+        _CONTEXT["session"] = session_id
+    if "context" not in _CONTEXT:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        _CONTEXT["context"] = context
+    context = _CONTEXT["context"]
+    key = (kind, suite_name)
+    if key not in _CONTEXT:
+        name = f"interlake_{kind}"
+        try:
+            source = context.data_sources.get(name)
+        except Exception:  # noqa: BLE001  (GX raises its own not-found types)
+            source = context.data_sources.add_spark(name=name) if kind == "spark" else \
+                context.data_sources.add_pandas(name=name)
+        asset = source.add_dataframe_asset(name=suite_name)
+        _CONTEXT[key] = asset.add_batch_definition_whole_dataframe("run")
+    return _CONTEXT[key]
+
+
+def _validate(df, suite, session_id: int, kind: str = "spark") -> dict[str, Any]:
+    batch = _batch_definition(kind, suite.name, session_id).get_batch(batch_parameters={"dataframe": df})
     return batch.validate(suite).to_json_dict()
 
 
@@ -82,10 +106,13 @@ def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, v
                                                 "min_timestamp": datetime.fromisoformat(min_timestamp),
                                                 "max_timestamp": max_timestamp})
     share = rows_quarantined / rows_read if rows_read else 0.0
-    stats_df = spark.createDataFrame([(source, rows_read, rows_quarantined, float(share))],
-                                     "source STRING, rows_read BIGINT, rows_quarantined BIGINT, quarantine_share DOUBLE")
+    import pandas as pd
+
+    stats_df = pd.DataFrame({"source": [source], "rows_read": [rows_read], "rows_quarantined": [rows_quarantined],
+                             "quarantine_share": [float(share)]})
     stats = load_suite("ingest_run", {"max_quarantine_share": max_quarantine_share})
-    results = [_validate(accepted, rows), _validate(stats_df, stats)]
+    session_id = id(spark.sparkContext._jsc)
+    results = [_validate(accepted, rows, session_id), _validate(stats_df, stats, session_id, "pandas")]
     failures = [line for r in results for line in _failure_lines(r)]
     if share > max_quarantine_share:
         failures = [f"{share:.1%} of {rows_read} records were quarantined, above the maximum "

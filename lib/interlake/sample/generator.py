@@ -109,7 +109,7 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
     surges = []
     n_surges = max(2, days // 4)
     popular = np.argsort(-item_pop)
-    for i in range(n_surges):
+    for _i in range(n_surges):
         item = int(popular[rng.integers(5, max(6, items // 4))])
         day = int(rng.integers(min(3, days - 1), days))
         hour = int(rng.integers(9, 22))
@@ -179,7 +179,7 @@ def _write_export(df: pd.DataFrame, folder: str, start_ms: int, days: int, rng, 
     bad_rows = rng.choice(len(lines), n_bad, replace=False) if n_bad else np.array([], int)
     kinds = rng.integers(0, 5, n_bad)
     text = lines.astype(str).agg(",".join, axis=1).to_numpy(dtype=object)
-    for row, kind in zip(bad_rows, kinds):
+    for row, kind in zip(bad_rows, kinds, strict=False):
         c, p, e, t = lines.iloc[row]
         text[row] = [f",{p},{e},{t}", f"{c},{p},LIKE,{t}", f"{c},{p},{e},yesterday", f"{c},{p},{e}",
                      f"{c},{p},{e},{int(float(t)) + 400 * 86400}"][kind]
@@ -207,7 +207,7 @@ def _write_queue(df: pd.DataFrame, folder: str, start_ms: int, days: int, rng, k
     n_bad = int(n * knobs.malformed_share)
     bad_rows = rng.choice(n, n_bad, replace=False) if n_bad else np.array([], int)
     broken = set()
-    for row, kind in zip(bad_rows, rng.integers(0, 5, n_bad)):
+    for row, kind in zip(bad_rows, rng.integers(0, 5, n_bad), strict=False):
         u, it, ty, t = users[row], items[row], types[row], ts[row]
         if kind == 0:
             records[row] = f'{{"uid":"{u}","sku":"{it}","action":"{ty}","ts":{t}'  # truncated JSON

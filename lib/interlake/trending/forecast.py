@@ -24,23 +24,11 @@ import pandas as pd
 OUT_COLUMNS = ["item_id", "window_start", "interactions", "expected", "score", "is_trending"]
 
 
-def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Timestamp, history_start: pd.Timestamp,
-               half_life_s: float, lookback_s: float, threshold: float, min_count: int,
-               min_history_s: float = 2 * 86400) -> pd.DataFrame:
-    """``counts``: (window_start, interactions) of one item. Scores every window >= ``start`` with interactions."""
-    counts = counts.groupby("window_start", as_index=False)["interactions"].sum()
-    # windows are aligned to the epoch (as Spark's window()): put the history start on the same grid
-    history_start = history_start.floor(pd.Timedelta(seconds=step_s))
-    first = min(counts.window_start.min(), history_start)
-    last = counts.window_start.max()
-    grid = pd.date_range(first, last, freq=pd.Timedelta(seconds=step_s))
-    c = counts.set_index("window_start")["interactions"].reindex(grid, fill_value=0).to_numpy(dtype=float)
+def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, lookback_s: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Expected count and score of the windows ``ts`` (indexes into ``c``, the item's counts on a gap-free grid)."""
     per_day = max(1, int(round(86400 / step_s)))
     look = max(1, int(lookback_s // step_s))
-    hist_idx = int((history_start - first) / pd.Timedelta(seconds=step_s))
-    ts = np.flatnonzero((grid >= start) & (c > 0))
-    if len(ts) == 0:
-        return pd.DataFrame([], columns=OUT_COLUMNS)
     # past[j, a-1] = count a windows before ts[j] (a = 1..look); NaN before the first window of the grid
     ages = np.arange(1, look + 1)
     pos = ts[:, None] - ages[None, :]
@@ -66,10 +54,57 @@ def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Tim
         phi = np.where(level > 0, np.clip((var - level) / np.maximum(level, 1e-6) ** 2, 0.05, 5.0), 0.05)
     e = np.where(has_past, e, 0.0)
     phi = np.where(has_past, phi, 0.05)
-    count = c[ts]
-    score = (count - e) / np.sqrt(e + phi * e * e + 1.0)
-    enough_history = (ts - hist_idx) * step_s >= min_history_s
-    trending = enough_history & (score >= threshold) & (count >= min_count)
-    return pd.DataFrame({"item_id": item_id, "window_start": grid[ts], "interactions": count.astype(np.int64),
-                         "expected": e.astype(float), "score": score.astype(float), "is_trending": trending},
-                        columns=OUT_COLUMNS)
+    return e, (c[ts] - e) / np.sqrt(e + phi * e * e + 1.0)
+
+
+def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestamp, half_life_s: float,
+                lookback_s: float, threshold: float, min_count: int, min_history_s: float = 2 * 86400
+                ) -> pd.DataFrame:
+    """Many items at once: ``counts`` has (item_id, window_start, interactions, from_ts); each item's windows
+    >= its ``from_ts`` with interactions are scored. Plain numpy per item, one DataFrame out (no per-item pandas)."""
+    if counts.empty:
+        return pd.DataFrame([], columns=OUT_COLUMNS)
+    # windows are aligned to the epoch (as Spark's window()): put the history start on the same grid
+    h0 = int(pd.Timestamp(history_start).floor(pd.Timedelta(seconds=step_s)).value // 1_000_000_000)
+    items = counts["item_id"].to_numpy()
+    ws = counts["window_start"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    starts = counts["from_ts"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    n = counts["interactions"].to_numpy().astype(float)
+    order = np.lexsort((ws, items))
+    items, ws, starts, n = items[order], ws[order], starts[order], n[order]
+    cuts = np.flatnonzero(items[1:] != items[:-1]) + 1
+    out_item, out_ws, out_n, out_e, out_s, out_t = [], [], [], [], [], []
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(items)], strict=True):
+        first = min(int(ws[a]), h0)
+        pos = (ws[a:b] - first) // step_s
+        c = np.bincount(pos, weights=n[a:b])
+        grid_start = first + np.arange(len(c), dtype=np.int64) * step_s
+        ts = np.flatnonzero((grid_start >= starts[a:b].min()) & (c > 0))
+        if len(ts) == 0:
+            continue
+        e, score = _scores(c, ts, step_s=step_s, half_life_s=half_life_s, lookback_s=lookback_s)
+        hist_idx = (h0 - first) // step_s
+        enough_history = (ts - hist_idx) * step_s >= min_history_s
+        out_item.append(np.full(len(ts), items[a], dtype=object))
+        out_ws.append(grid_start[ts])
+        out_n.append(c[ts])
+        out_e.append(e)
+        out_s.append(score)
+        out_t.append(enough_history & (score >= threshold) & (c[ts] >= min_count))
+    if not out_item:
+        return pd.DataFrame([], columns=OUT_COLUMNS)
+    return pd.DataFrame({"item_id": np.concatenate(out_item),
+                         "window_start": pd.to_datetime(np.concatenate(out_ws), unit="s"),
+                         "interactions": np.concatenate(out_n).astype(np.int64),
+                         "expected": np.concatenate(out_e).astype(float),
+                         "score": np.concatenate(out_s).astype(float),
+                         "is_trending": np.concatenate(out_t).astype(bool)}, columns=OUT_COLUMNS)
+
+
+def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Timestamp, history_start: pd.Timestamp,
+               half_life_s: float, lookback_s: float, threshold: float, min_count: int,
+               min_history_s: float = 2 * 86400) -> pd.DataFrame:
+    """``counts``: (window_start, interactions) of one item. Scores every window >= ``start`` with interactions."""
+    frame = counts[["window_start", "interactions"]].assign(item_id=item_id, from_ts=pd.Timestamp(start))
+    return score_items(frame, step_s=step_s, history_start=history_start, half_life_s=half_life_s,
+                       lookback_s=lookback_s, threshold=threshold, min_count=min_count, min_history_s=min_history_s)

@@ -36,7 +36,7 @@ from interlake.ingest.validate import with_reasons
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.tables.interactions import ensure_table
-from interlake.trending.forecast import score_item
+from interlake.trending.forecast import score_items
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
+        steps: dict[str, float] = {}
+
+        def lap(name: str) -> None:
+            steps[name] = round(time.time() - started - sum(steps.values()), 2)
+
         spark, cfg = self.spark, self.cfg
         rows = self._standard(batch).persist(StorageLevel.MEMORY_AND_DISK)
         try:
@@ -128,6 +133,7 @@ class BatchWriter:
                              F.count(F.when(late, 1)).alias("late"),
                              F.max(F.when(valid, F.col(C.EVENT_TS))).alias("mx"),
                              F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn")).first()
+            lap("parse_s")
             run_id = f"trending-{batch_id}"
             replay = self.first_batch
             if replay:
@@ -137,14 +143,18 @@ class BatchWriter:
                                           F.current_timestamp().alias(C.INGESTED_AT)) \
                     .write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
             on_time = rows.where(valid & ~late)
+            lap("quarantine_s")
             self._merge_counts(on_time, batch_id, replay)
+            lap("counts_s")
             crash_point(f"trending_after_counts_{batch_id}")
             max_ts = max([t for t in (prev["mx"], stats["mx"]) if t is not None], default=None)
             min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
             new_wm = max_ts - self.delay if max_ts else None
             if stats["mx"] is not None:
                 self._rescore(on_time, min_ts, new_wm)
+                lap("score_s")
                 self._popularity(max_ts)
+                lap("popularity_s")
             elapsed = int((time.time() - started) * 1000)
             progress = spark.createDataFrame(
                 [(batch_id, stats["n"], stats["n"] - stats["bad"] - stats["late"], stats["bad"], stats["late"],
@@ -159,11 +169,12 @@ class BatchWriter:
         self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
                                      self.totals.dropped_late + stats["late"],
                                      self.totals.quarantined + stats["bad"])
-        log.info("trending batch %d: %d input rows, %d quarantined, %d dropped as too late, watermark %s, %.1fs",
-                 batch_id, stats["n"], stats["bad"], stats["late"], new_wm, (time.time() - started),
+        lap("progress_s")
+        log.info("trending batch %d: %d input rows, %d quarantined, %d dropped as too late, watermark %s, %.1fs %s",
+                 batch_id, stats["n"], stats["bad"], stats["late"], new_wm, (time.time() - started), steps,
                  extra={"fields": {"batch_id": batch_id, "input_rows": stats["n"], "quarantined": stats["bad"],
                                    "dropped_late": stats["late"], "watermark": str(new_wm),
-                                   "processing_ms": int((time.time() - started) * 1000)}})
+                                   "processing_ms": int((time.time() - started) * 1000), **steps}})
 
     def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> None:
         weights = F.create_map(*[F.lit(x) for kv in self.cfg.interaction_types.items() for x in kv])
@@ -189,20 +200,23 @@ class BatchWriter:
                   .join(F.broadcast(touched).alias("t"), C.ITEM_ID)
                   .where(F.col("window_start") >= F.col("from_ts") - lookback)
                   .groupBy(C.ITEM_ID, "window_start", "from_ts")
-                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted")))
+                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted"))
+                  .localCheckpoint(eager=True))  # read once: scored, then joined back for the weighted counts
         tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
         h_start = pd.Timestamp(history_start)
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
 
         def score(pdf: pd.DataFrame) -> pd.DataFrame:
-            return score_item(pdf[["window_start", "interactions"]], item_id=pdf[C.ITEM_ID].iloc[0], step_s=step_s,
-                              start=pd.Timestamp(pdf["from_ts"].iloc[0]), history_start=h_start,
-                              half_life_s=half, lookback_s=look, threshold=tr.threshold, min_count=tr.min_count,
-                              min_history_s=min_hist)
+            return score_items(pdf[[C.ITEM_ID, "window_start", "interactions", "from_ts"]], step_s=step_s,
+                               history_start=h_start, half_life_s=half, lookback_s=look, threshold=tr.threshold,
+                               min_count=tr.min_count, min_history_s=min_hist)
 
-        scored = counts.groupBy(C.ITEM_ID).applyInPandas(
-            score, "item_id STRING, window_start TIMESTAMP, interactions BIGINT, expected DOUBLE, score DOUBLE, "
-                   "is_trending BOOLEAN")
+        # items in a few hash groups, each scored in one Python call (per-item pandas calls cost ms each)
+        groups = int(spark.conf.get("spark.sql.shuffle.partitions"))
+        scored = (counts.withColumn("_group", F.pmod(F.xxhash64(C.ITEM_ID), F.lit(groups)))
+                  .groupBy("_group").applyInPandas(
+                      score, "item_id STRING, window_start TIMESTAMP, interactions BIGINT, expected DOUBLE, "
+                             "score DOUBLE, is_trending BOOLEAN"))
         weighted = counts.select(C.ITEM_ID, "window_start", "weighted")
         final = F.lit(False) if watermark is None else F.col("window_end") <= F.lit(watermark)
         out = (scored.join(weighted, [C.ITEM_ID, "window_start"])
