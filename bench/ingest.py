@@ -13,12 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import cleanup, setup, timer  # noqa: E402
 from interlake.ingest.pipeline import ingest  # noqa: E402
+from interlake.log import setup_logging  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=5_000_000)
     args = ap.parse_args()
+    setup_logging()  # progress lines with times: where a run spends them
     work, cfg, spark, truth, gen_s = setup(args.events)
     lines = truth["export_rows_valid"] + truth["queue_records_valid"] + truth["queue_redeliveries"]
     print(f"generated {truth['unique_events']:,} events ({lines:,} records in CSV + queue dumps) in {gen_s:.1f}s")

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
@@ -110,28 +110,32 @@ def with_conflict_retry(fn, retries: int, what: str):
 
 # ---------------------------------------------------------------- transforms (pure)
 
-def classify(checked: DataFrame, existing_ids: DataFrame) -> DataFrame:
-    """Add ``status``: quarantined (has reasons), duplicate (an earlier row of the batch or a stored event has the
-    same event_id) or accepted. Among duplicates the winner is deterministic: valid first, then source, file, raw."""
-    valid = F.size(C.REASONS) == 0
-    w = Window.partitionBy(C.EVENT_ID).orderBy((~valid).asc(), C.SOURCE, C.FILE, C.RAW)
-    ranked = checked.withColumn("_rank", F.when(valid, F.row_number().over(w)))
-    stored = existing_ids.select(F.col(C.EVENT_ID).alias("_stored_id"), F.col(C.EVENT_DATE).alias("_stored_date"))
-    joined = ranked.join(stored, (ranked[C.EVENT_ID] == stored["_stored_id"])
-                         & (ranked[C.EVENT_DATE] == stored["_stored_date"]) & valid, "left")
-    status = (F.when(~valid, F.lit(QUARANTINED))
-              .when((F.col("_rank") > 1) | F.col("_stored_id").isNotNull(), F.lit(DUPLICATE))
-              .otherwise(F.lit(ACCEPTED)))
-    return joined.withColumn("status", status).drop("_rank", "_stored_id", "_stored_date")
+STORED = (C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE, C.SOURCE, C.FILE)
 
 
-def file_counts(classified: DataFrame) -> DataFrame:
-    return classified.groupBy(C.SOURCE, C.FILE).agg(
-        F.count(F.lit(1)).alias("rows_read"),
-        F.count(F.when(F.col("status") == ACCEPTED, 1)).alias("rows_accepted"),
-        F.count(F.when(F.col("status") == DUPLICATE, 1)).alias("rows_duplicate"),
-        F.count(F.when(F.col("status") == QUARANTINED, 1)).alias("rows_quarantined"),
-    )
+def new_events(valid: DataFrame, existing_ids: DataFrame) -> DataFrame:
+    """The valid rows' distinct events not already stored: one row per ``event_id``, attributed to the file that
+    wins among the batch's copies (first by source, then file: which copy of one file wins changes nothing, they
+    carry the same values). One narrow aggregate and an anti join; the raw text never travels through the shuffle."""
+    first = F.min(F.struct(C.SOURCE, C.FILE)).alias("_winner")
+    deduped = (valid.groupBy(C.EVENT_ID, C.EVENT_DATE)
+               .agg(first, F.first(C.USER_ID).alias(C.USER_ID), F.first(C.ITEM_ID).alias(C.ITEM_ID),
+                    F.first(C.INTERACTION_TYPE).alias(C.INTERACTION_TYPE), F.first(C.EVENT_TS).alias(C.EVENT_TS)))
+    return (deduped.join(existing_ids.select(C.EVENT_ID, C.EVENT_DATE), [C.EVENT_ID, C.EVENT_DATE], "left_anti")
+            .select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
+                    F.col("_winner.source").alias(C.SOURCE), F.col("_winner.file").alias(C.FILE)))
+
+
+def file_counts(per_file: dict[str, tuple[int, int]], accepted: dict[str, int], source: str,
+                files: list[str]) -> list[FileReport]:
+    """Reconciliation per file: read = accepted + duplicate + quarantined, where ``per_file`` is (read,
+    quarantined) and duplicates are the valid rows that did not become a new event."""
+    reports = []
+    for file in files:
+        read, bad = per_file.get(file, (0, 0))
+        acc = accepted.get(file, 0)
+        reports.append(FileReport(source, file, read, acc, read - bad - acc, bad))
+    return reports
 
 
 # ---------------------------------------------------------------- the job
@@ -215,9 +219,12 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         is_valid = F.size(C.REASONS) == 0
-        totals = checked.agg(F.count(F.lit(1)).alias("read"), F.count(F.when(~is_valid, 1)).alias("bad"),
-                             F.collect_set(F.when(is_valid, F.col(C.EVENT_DATE))).alias("dates")).first()
-        dates = list(totals["dates"])
+        rows = checked.groupBy(C.FILE).agg(
+            F.count(F.lit(1)).alias("read"), F.count(F.when(~is_valid, 1)).alias("bad"),
+            F.collect_set(F.when(is_valid, F.col(C.EVENT_DATE))).alias("dates")).collect()
+        per_file = {r[C.FILE]: (r["read"], r["bad"]) for r in rows}
+        totals = {"read": sum(r["read"] for r in rows), "bad": sum(r["bad"] for r in rows)}
+        dates = sorted({d for r in rows for d in r["dates"]})
         progress(log, "validated", source=src.name, dates=len(dates))
 
         valid = checked.where(is_valid)
@@ -228,6 +235,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share)
         report = _write_gate_report(spark, cfg, src.name, run_id, gate)
+        progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:
             msg = "quality gate failed, nothing written: " + "; ".join(gate.failures) + f" (report: {report})"
             return SourceResult(src.name, "failed", msg, quality_report=report)
@@ -239,7 +247,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
 
         def write_once():
             attempts.append(1)
-            return _write(spark, cfg, src, run_id, now, checked, quarantine, dates, info, retry=len(attempts) > 1)
+            return _write(spark, cfg, src, run_id, now, valid.select(*STORED), quarantine, dates, info, per_file,
+                          retry=len(attempts) > 1)
 
         files = with_conflict_retry(write_once, retries, f"{src.name} merge")
     finally:
@@ -252,26 +261,24 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     return SourceResult(src.name, "ok", files=files, quality_report=report)
 
 
-def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, checked: DataFrame,
-           quarantine: DataFrame, dates: list, info: dict[str, FileInfo], *, retry: bool = False
-           ) -> list[FileReport]:
+def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, valid: DataFrame,
+           quarantine: DataFrame, dates: list, info: dict[str, FileInfo], per_file: dict[str, tuple[int, int]], *,
+           retry: bool = False) -> list[FileReport]:
     interactions_path = cfg.table_path(T.INTERACTIONS)
     target = DeltaTable.forPath(spark, interactions_path)
     existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
     # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
-    # classification would be silently recomputed against the post-MERGE table (everything "duplicate").
-    classified = classify(checked, existing).localCheckpoint(eager=True)
+    # result would be silently recomputed against the post-MERGE table (every event "already stored").
+    fresh = new_events(valid, existing).localCheckpoint(eager=True)
     try:
-        counts = {r[C.FILE]: r for r in file_counts(classified).collect()}
-        reports = []
+        accepted = {r[C.FILE]: r["n"] for r in fresh.groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
+        reports = file_counts(per_file, accepted, src.name, sorted(info))
+        progress(log, "classified", source=src.name, new_events=sum(accepted.values()))
         ledger_rows = []
-        for file, f in sorted(info.items()):
-            r = counts.get(file)
-            rep = FileReport(src.name, file, *(r[k] if r else 0 for k in (
-                "rows_read", "rows_accepted", "rows_duplicate", "rows_quarantined")))
-            reports.append(rep)
+        for rep in reports:
+            f = info[rep.file]
             modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
-            ledger_rows.append((src.name, file, f.size, modified, rep.rows_read, rep.rows_accepted,
+            ledger_rows.append((src.name, rep.file, f.size, modified, rep.rows_read, rep.rows_accepted,
                                 rep.rows_duplicate, rep.rows_quarantined, run_id, now, L.PENDING))
         L.upsert_pending(spark, cfg.table_path(T.LEDGER), ledger_rows)
         crash_point("after_ledger_pending")
@@ -281,10 +288,10 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
                 (F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
         quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
         crash_point("after_quarantine")
+        progress(log, "quarantine written", source=src.name)
 
-        new_rows = classified.where(F.col("status") == ACCEPTED).select(
-            C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
-            C.SOURCE, F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
+        new_rows = fresh.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
+                                C.SOURCE, F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
         if dates:
             date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
             condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
@@ -298,16 +305,17 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
             if inserted is not None and inserted != expected:
                 # A concurrent run inserted some of the same events between our classification and our MERGE:
                 # those rows are duplicates after all. Recount from what this run really stored.
-                reports = _recount_after_race(spark, cfg, src, run_id, now, classified, reports)
+                reports = _recount_after_race(spark, cfg, src, now, fresh, reports)
                 L.upsert_pending(spark, cfg.table_path(T.LEDGER), [
                     (src.name, r.file, info[r.file].size,
                      datetime.fromtimestamp(info[r.file].modified_ms / 1000, UTC).replace(tzinfo=None),
                      r.rows_read, r.rows_accepted, r.rows_duplicate, r.rows_quarantined, run_id, now, L.PENDING)
                     for r in reports])
         crash_point("after_merge")
+        progress(log, "merged", source=src.name)
         return reports
     finally:
-        classified.unpersist()  # releases the checkpoint's blocks
+        fresh.unpersist()  # releases the checkpoint's blocks
 
 
 def _rows_inserted(target: DeltaTable, run_id: str) -> int | None:
@@ -316,12 +324,12 @@ def _rows_inserted(target: DeltaTable, run_id: str) -> int | None:
     return int(rows[0]["n"]) if rows and rows[0]["n"] is not None else None
 
 
-def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime,
-                        classified: DataFrame, reports: list[FileReport]) -> list[FileReport]:
+def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, now: datetime, fresh: DataFrame,
+                        reports: list[FileReport]) -> list[FileReport]:
     mine = (spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
             .where((F.col(C.INGESTED_AT) == F.lit(now).cast("timestamp")) & (F.col(C.SOURCE) == src.name))
             .select(F.col(C.EVENT_ID).alias("_mine")))
-    stored = classified.where(F.col("status") == ACCEPTED).join(mine, F.col(C.EVENT_ID) == F.col("_mine"), "left")
+    stored = fresh.join(mine, F.col(C.EVENT_ID) == F.col("_mine"), "left")
     lost = {r[C.FILE]: r["n"] for r in stored.where(F.col("_mine").isNull()).groupBy(C.FILE)
             .agg(F.count(F.lit(1)).alias("n")).collect()}
     return [FileReport(r.source, r.file, r.rows_read, r.rows_accepted - lost.get(r.file, 0),

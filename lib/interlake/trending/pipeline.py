@@ -151,8 +151,7 @@ class BatchWriter:
             min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
             new_wm = max_ts - self.delay if max_ts else None
             if stats["mx"] is not None:
-                self._rescore(on_time, min_ts, new_wm)
-                lap("score_s")
+                self._rescore(on_time, min_ts, new_wm, lap)
                 self._popularity(max_ts)
                 lap("popularity_s")
             elapsed = int((time.time() - started) * 1000)
@@ -189,7 +188,7 @@ class BatchWriter:
             DeltaTable.forPath(self.spark, self.paths["counts"]).delete(F.col("batch_id") == batch_id)
         counts.write.format("delta").mode("append").save(self.paths["counts"])
 
-    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None) -> None:
+    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None, lap) -> None:
         spark = self.spark
         window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
                           f"{self.step_s} seconds" if self.step_s != self.window_s else None)
@@ -202,6 +201,7 @@ class BatchWriter:
                   .groupBy(C.ITEM_ID, "window_start", "from_ts")
                   .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted"))
                   .localCheckpoint(eager=True))  # read once: scored, then joined back for the weighted counts
+        lap("history_s")
         tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
         h_start = pd.Timestamp(history_start)
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
@@ -223,13 +223,17 @@ class BatchWriter:
                .withColumn("window_end", F.col("window_start") + F.make_dt_interval(secs=F.lit(float(self.window_s))))
                .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
                .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
-                       "is_final", "updated_at", F.col("weighted").alias("weighted_interactions")))
+                       "is_final", "updated_at", F.col("weighted").alias("weighted_interactions"))
+               .localCheckpoint(eager=True))
+        lap("score_s")
         (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
          .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        lap("items_merge_s")
         if watermark is not None:
             DeltaTable.forPath(spark, self.paths["items"]).update(
                 (~F.col("is_final")) & (F.col("window_end") <= F.lit(watermark)), {"is_final": F.lit(True)})
+        lap("finalize_s")
 
     def _popularity(self, as_of: datetime) -> None:
         recent = (self.spark.read.format("delta").load(self.paths["items"])
