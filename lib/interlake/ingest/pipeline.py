@@ -216,6 +216,10 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                           max_id_length=cfg.ingest.max_id_length, max_future_seconds=cfg.ingest.max_future_seconds,
                           min_timestamp=cfg.ingest.min_timestamp))
     # Materialized once: counts, the gate and the writes must all see the same rows, and files are read once.
+    # Only what later steps use is kept, and the raw text only where quarantine needs it (the rows with reasons).
+    has_reasons = F.size(C.REASONS) > 0
+    checked = checked.select(C.SOURCE, C.FILE, F.when(has_reasons, F.col(C.RAW)).alias(C.RAW), C.REASONS,
+                             C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE)
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         is_valid = F.size(C.REASONS) == 0
