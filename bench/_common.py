@@ -51,3 +51,20 @@ def timer(results: dict, name: str):
 
 def cleanup(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
+
+
+def exact_vs_lsh(spark, unit, settings, k: int):
+    """Exact and LSH (``settings``: SimilaritySettings) on the same unit factors, timed side by side.
+    Returns (exact, approx, exact_s, lsh_s, pairs scored by LSH); both results are materialized."""
+    from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity
+
+    t = time.time()
+    exact = exact_similarity(spark, unit, k=k).persist()
+    exact.count()
+    exact_s = time.time() - t
+    t = time.time()
+    model = fit_lsh(unit, bucket_length=settings.bucket_length, num_hash_tables=settings.num_hash_tables,
+                    hashes_per_table=settings.hashes_per_table, seed=1)
+    work: list[int] = []
+    approx = lsh_similarity(unit, model, k=k, hashes_per_table=settings.hashes_per_table, work=work)
+    return exact, approx, exact_s, time.time() - t, work[0]

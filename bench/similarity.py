@@ -8,16 +8,16 @@ barely closer than a random item (cosine ~0.45 at 64 dimensions), so pruning and
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import exact_vs_lsh  # noqa: E402
 from interlake.config import SimilaritySettings, SparkSettings  # noqa: E402
 from interlake.session import build_session  # noqa: E402
-from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity, recall_against_exact  # noqa: E402
+from interlake.train.similarity import recall_against_exact  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +28,8 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=200)
     args = ap.parse_args()
     s = SimilaritySettings()
-    spark = build_session(SparkSettings("local[*]", {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "12g", "spark.driver.maxResultSize": "4g",
+    spark = build_session(SparkSettings("local[*]", {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "12g",
+                                                     "spark.driver.maxResultSize": "4g",
                                                      "spark.sql.catalogImplementation": "in-memory"}),
                           "/tmp/interlake-bench-sim", register=False)
     print(f"LSH: bucket_length={s.bucket_length} sd, {s.hashes_per_table} hashes AND-ed per key, "
@@ -42,18 +43,9 @@ def main() -> None:
                                    "item_id STRING, factors ARRAY<DOUBLE>").repartition(8).persist()
         df.count()
         sample = [f"i{i:07d}" for i in rng.choice(n, args.sample, replace=False)]
-        t = time.time()
-        exact = exact_similarity(spark, df, k=args.k).persist()
-        exact.count()
-        exact_s = time.time() - t
-        t = time.time()
-        model = fit_lsh(df, bucket_length=s.bucket_length, num_hash_tables=s.num_hash_tables,
-                        hashes_per_table=s.hashes_per_table, seed=1)
-        work: list[int] = []
-        approx = lsh_similarity(df, model, k=args.k, hashes_per_table=s.hashes_per_table, work=work)
-        lsh_s = time.time() - t
+        exact, approx, exact_s, lsh_s, pairs = exact_vs_lsh(spark, df, s, args.k)
         recall = recall_against_exact(approx, exact, sample, args.k)
-        print(f"{n:>8,} {exact_s:>9.1f} {lsh_s:>9.1f} {lsh_s / exact_s:>9.2f}x {work[0] / (n * (n - 1)):>12.1%} "
+        print(f"{n:>8,} {exact_s:>9.1f} {lsh_s:>9.1f} {lsh_s / exact_s:>9.2f}x {pairs / (n * (n - 1)):>12.1%} "
               f"{recall:>10.3f}", flush=True)
         for d in (df, exact, approx):
             d.unpersist()

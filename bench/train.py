@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cleanup, setup  # noqa: E402
+from _common import cleanup, exact_vs_lsh, setup  # noqa: E402
 from interlake.ingest.pipeline import ingest  # noqa: E402
 from interlake.schemas import columns as C  # noqa: E402
 from interlake.schemas import tables as T  # noqa: E402
@@ -32,21 +32,13 @@ from pyspark.sql import functions as F  # noqa: E402
 
 def similarity_times(spark, cfg) -> str:
     """Exact and LSH (default settings) side by side on the published model's item factors."""
-    from interlake.train.similarity import exact_similarity, fit_lsh, lsh_similarity, normalize, recall_against_exact
+    from interlake.train.similarity import normalize, recall_against_exact
 
     sp = cfg.similarity
     unit = normalize(spark.read.format("delta").load(cfg.table_path(T.ITEM_FACTORS)).select(
         C.ITEM_ID, F.col("factors").cast("array<double>").alias("factors"))).persist()
     items = [r[0] for r in unit.select(C.ITEM_ID).collect()]
-    t = time.time()
-    exact = exact_similarity(spark, unit, k=sp.k).persist()
-    exact.count()
-    exact_s = time.time() - t
-    t = time.time()
-    model = fit_lsh(unit, bucket_length=sp.bucket_length, num_hash_tables=sp.num_hash_tables,
-                    hashes_per_table=sp.hashes_per_table, seed=1)
-    approx = lsh_similarity(unit, model, k=sp.k, hashes_per_table=sp.hashes_per_table, work=[])
-    lsh_s = time.time() - t
+    exact, approx, exact_s, lsh_s, _ = exact_vs_lsh(spark, unit, sp, sp.k)
     recall = recall_against_exact(approx, exact, items, sp.k)
     return (f"  similarity on {len(items):,} items: exact {exact_s:.1f}s, LSH {lsh_s:.1f}s "
             f"({lsh_s / exact_s:.2f}x), LSH recall@{sp.k} over all items {recall:.3f}")
@@ -91,8 +83,8 @@ def compare_implicit(spark, cfg) -> str:
     implicit_s = time.time() - t
     users = np.array([r[USER_IDX] for r in relevant.select(USER_IDX).collect()], dtype=np.int32)
     ids, _ = als.recommend(users, matrix[users], N=k, filter_already_liked_items=True)
-    lists = spark.createDataFrame([(int(u), [str(i) for i in row if i >= 0]) for u, row in zip(users, ids, strict=True)],
-                                  f"{USER_IDX} INT, predicted ARRAY<STRING>")
+    rows = [(int(u), [str(i) for i in row if i >= 0]) for u, row in zip(users, ids, strict=True)]
+    lists = spark.createDataFrame(rows, f"{USER_IDX} INT, predicted ARRAY<STRING>")
     implicit_ndcg = ranking_metrics(lists.join(relevant, USER_IDX), k, catalog)[f"ndcg@{k}"]
     for d in (events, aff, relevant):
         d.unpersist()
