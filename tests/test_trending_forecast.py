@@ -96,3 +96,17 @@ def test_many_items_in_one_call_equal_one_call_per_item():
     pd.testing.assert_frame_equal(together.sort_values(key).reset_index(drop=True),
                                   one_by_one.sort_values(key).reset_index(drop=True))
     assert set(together.item_id) == {"a", "b", "c"}
+
+
+def test_row_quantile_equals_numpy_on_the_valid_prefix():
+    from interlake.trending.forecast import _row_quantile
+
+    rng = np.random.default_rng(0)
+    n_valid = rng.integers(0, 31, 200)
+    values = np.full((200, 30), np.nan)
+    for row, n in enumerate(n_valid):
+        values[row, :n] = rng.poisson(5, n) * rng.random(n)
+    got = _row_quantile(values, n_valid, 0.9)
+    want = [np.quantile(values[row, :n], 0.9) if n else 0.0 for row, n in enumerate(n_valid)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert (n_valid == 0).any() and (n_valid == 30).any()
