@@ -18,10 +18,15 @@ def format_table(header: list[str], rows: list[list]) -> str:
              for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(header)]
     numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and rows for i in range(len(header))]
-    lines = ["  ".join(h.rjust(w) if numeric[i] else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=False)))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True)))
+
+    lines = [line(header)]
     lines.append("  ".join("-" * w for w in widths))
     for r in text:
-        lines.append("  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=False))))
+        lines.append(line(r))
     return "\n".join(lines)
 
 

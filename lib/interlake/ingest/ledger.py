@@ -23,15 +23,6 @@ def run_metadata(run_id: str) -> str:
     return json.dumps({"interlake_run_id": run_id})
 
 
-def committed_files(spark: SparkSession, ledger_path: str, source: str) -> dict[str, tuple[int, datetime]]:
-    """``{file: (size, modified)}`` of the latest committed take of each file of ``source``."""
-    rows = (spark.read.format("delta").load(ledger_path)
-            .where((F.col("source") == source) & (F.col("status") == COMMITTED))
-            .groupBy("file").agg(F.max_by(F.struct("file_size", "file_modified"), "ingested_at").alias("s"))
-            .select("file", "s.file_size", "s.file_modified").collect())
-    return {r["file"]: (r["file_size"], r["file_modified"]) for r in rows}
-
-
 def source_state(spark: SparkSession, ledger_path: str, source: str
                  ) -> tuple[list[str], dict[str, tuple[int, datetime]]]:
     """One read of the ledger for ``source``: (runs still pending, ``{file: (size, modified)}`` of the latest
@@ -44,13 +35,6 @@ def source_state(spark: SparkSession, ledger_path: str, source: str
         if r["status"] == COMMITTED and (r["file"] not in latest or r["ingested_at"] > latest[r["file"]][2]):
             latest[r["file"]] = (r["file_size"], r["file_modified"], r["ingested_at"])
     return pending, {f: (size, modified) for f, (size, modified, _) in latest.items()}
-
-
-def pending_runs(spark: SparkSession, ledger_path: str, source: str) -> list[str]:
-    rows = (spark.read.format("delta").load(ledger_path)
-            .where((F.col("source") == source) & (F.col("status") == PENDING))
-            .select("run_id").distinct().collect())
-    return [r["run_id"] for r in rows]
 
 
 def upsert_pending(spark: SparkSession, ledger_path: str, rows: list[tuple]) -> None:

@@ -169,10 +169,10 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     return IngestResult(run_id, results)
 
 
-def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str] | None = None) -> None:
-    """Finish or undo the runs of ``source`` that died before committing their ledger rows."""
+def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -> None:
+    """Finish or undo the ``pending`` runs of ``source``: runs that died before committing their ledger rows."""
     ledger_path, interactions = cfg.table_path(T.LEDGER), cfg.table_path(T.INTERACTIONS)
-    for run_id in L.pending_runs(spark, ledger_path, source) if pending is None else pending:
+    for run_id in pending:
         if L.merge_committed(spark, interactions, run_id):
             log.info("recovery: run %s of %s merged before it died; committing its ledger rows", run_id, source)
             L.set_status(spark, ledger_path, run_id, source, L.COMMITTED)
@@ -184,10 +184,8 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str] | 
             L.delete_run(spark, ledger_path, run_id, source)
 
 
-def files_to_take(spark: SparkSession, cfg: Config, src: SourceConfig,
-                  taken: dict[str, tuple[int, datetime]] | None = None) -> list[FileInfo]:
-    if taken is None:
-        taken = L.committed_files(spark, cfg.table_path(T.LEDGER), src.name)
+def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
+    """The files of ``src`` not taken yet, or changed (size or modification time) since they were taken."""
     todo = []
     for f in list_files(spark, src.path):
         modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
@@ -202,8 +200,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)
     if pending:
         with_conflict_retry(lambda: recover(spark, cfg, src.name, pending), retries, f"{src.name} recovery")
-        taken = None  # recovery may have committed files: read the ledger again
-    todo = files_to_take(spark, cfg, src, taken)
+        _, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)  # recovery may have committed files
+    todo = files_to_take(spark, src, taken)
     if not todo:
         progress(log, "no new files", source=src.name)
         return SourceResult(src.name, "no new files")

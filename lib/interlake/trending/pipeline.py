@@ -224,11 +224,15 @@ class BatchWriter:
                .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
                .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
                        "is_final", "updated_at", F.col("weighted").alias("weighted_interactions"))
-               .localCheckpoint(eager=True))
+               .localCheckpoint(eager=True))  # the MERGE scans its source twice: score once
         lap("score_s")
-        (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
-         .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
-         .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        try:
+            (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
+             .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        finally:  # a continuous query must not pile up a batch's checkpointed blocks
+            for df in (touched, counts, out):
+                df.unpersist()
         lap("items_merge_s")
         if watermark is not None:
             DeltaTable.forPath(spark, self.paths["items"]).update(
