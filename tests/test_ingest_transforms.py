@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
-from interlake.ingest.readers import _flatten_schema, variant_path
+from interlake.config import SourceConfig
+from interlake.ingest.readers import _flatten_schema, queue_records, record_type, variant_path
 from interlake.ingest.standardize import event_id, parse_timestamp, standardize
 from interlake.ingest.validate import split_valid_quarantine, with_reasons
 from pyspark.sql import functions as F
@@ -120,3 +121,40 @@ def test_variant_paths_and_schema_flattening():
     assert variant_path("it's") == "$['it\\'s']"
     assert _flatten_schema("OBJECT<a: BIGINT, b: OBJECT<c: STRING, d: ARRAY<BIGINT>>, e: STRING>") == [
         "a", "b", "b.c", "b.d", "e"]
+
+
+def test_record_type_holds_every_mapped_path_or_gives_up_on_a_leaf_object_clash():
+    assert record_type(["uid", "ctx.sku", "ctx.page id", "a`b"]) == (
+        "struct<`uid`: string, `ctx`: struct<`sku`: string, `page id`: string>, `a``b`: string>")
+    assert record_type(["ctx", "ctx.sku"]) is None
+    assert record_type(["ctx.sku", "ctx"]) is None
+
+
+@pytest.mark.parametrize("fields", [
+    {"user_id": "uid", "item_id": "ctx.sku", "interaction_type": "a b", "timestamp": "ts"},  # one STRUCT cast
+    {"user_id": "ctx", "item_id": "ctx.sku", "interaction_type": "a b", "timestamp": "ts"},  # per-path fallback
+])
+def test_queue_records_one_parse_per_line_for_object_and_string_values(spark, fields):
+    src = SourceConfig(name="q", format="queue_dump", path="unused", fields=fields)
+    lines = [
+        '{"value": {"uid": "u1", "UID": "no", "ctx": {"sku": 2.50}, "a b": "view", "ts": 1e3}}',
+        '{"value": "{\\"uid\\": 12, \\"ctx\\": {\\"sku\\": {\\"k\\": [1]}}, \\"a b\\": true, \\"ts\\": 1e3}"}',
+        '{"value": [1, 2]}', '{"value": null}', '{"x": 1}', '{"value": "{broken"}', 'not json',
+        '{"value": {"uid": "a", "uid": "b"}}',
+    ]
+    got = queue_records(spark.createDataFrame([(x, "f") for x in lines], "raw STRING, file STRING"), src)
+    first_ctx = '{"sku":2.5}' if fields["user_id"] == "ctx" else "u1"
+    second_ctx = '{"sku":{"k":[1]}}' if fields["user_id"] == "ctx" else "12"
+    expected = [
+        (None, first_ctx, "2.5", "view", "1000.0"),  # an object value: case-sensitive keys, numbers as parsed
+        (None, second_ctx, '{"k":[1]}', "true", "1000.0"),  # a string value holding JSON: the same reading
+        (None, None, None, None, None),  # valid JSON but not an object: no fields, validation says what is missing
+        ("queue record has no value",) + (None,) * 4,
+        ("queue record has no value",) + (None,) * 4,
+        ("queue record value is not valid JSON",) + (None,) * 4,
+        ("line is not valid JSON",) + (None,) * 4,
+        ("line is not valid JSON",) + (None,) * 4,  # duplicate keys are not valid JSON records
+    ]
+    rows = [(r.parse_error, r.user_id_raw, r.item_id_raw, r.interaction_type_raw, r.timestamp_raw)
+            for r in got.collect()]
+    assert rows == expected
