@@ -7,8 +7,11 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
   3. per (window, item) counts of this batch -> MERGE into ``trending_batch_counts`` keyed by window, item and b:
      a batch replayed after a crash rewrites the same rows, never adds them twice
   4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
-     (see forecast.py), MERGEd by (window_start, item_id); windows whose end passed the watermark become final
+     (see forecast.py), MERGEd by (window_start, item_id); in the same MERGE, windows whose end passed the
+     watermark become final
   5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
+Only the first batch a query runs can be a replay of a batch that died half-written; it alone first deletes what
+an earlier attempt of it may have written (quarantine, counts, progress rows of b), every other batch only appends.
 The checkpoint lives under ``<lakehouse>/_checkpoints/trending``.
 """
 
@@ -97,6 +100,7 @@ class BatchWriter:
         # After a restart Spark re-runs only the last uncommitted batch, which is the first batch this query runs:
         # only that one may find rows of an earlier attempt to remove (full-table deletes, so not every batch).
         self.first_batch = True
+        self.range: tuple[int, dict] | None = None  # (batch id, event-time range up to it): see _event_time_range
 
     def _standard(self, df: DataFrame) -> DataFrame:
         if not self.parse:
@@ -121,10 +125,14 @@ class BatchWriter:
             steps[name] = round(time.time() - started - sum(steps.values()), 2)
 
         spark, cfg = self.spark, self.cfg
-        rows = self._standard(batch).persist(StorageLevel.MEMORY_AND_DISK)
+        # Only what later steps use is kept, the raw text only for the rows quarantine needs (as ingestion does).
+        bad = F.size(C.REASONS) > 0
+        rows = (self._standard(batch)
+                .select(C.SOURCE, C.FILE, F.when(bad, F.col(C.RAW)).alias(C.RAW), C.REASONS, C.ITEM_ID,
+                        C.INTERACTION_TYPE, C.EVENT_TS)
+                .persist(StorageLevel.MEMORY_AND_DISK_DESER))
         try:
-            prev = (spark.read.format("delta").load(self.paths["progress"]).where(F.col("batch_id") < batch_id)
-                    .agg(F.max("max_event_ts").alias("mx"), F.min("min_event_ts").alias("mn")).first())
+            prev = self._event_time_range(batch_id)
             watermark = prev["mx"] - self.delay if prev["mx"] is not None else None
             valid = F.size(C.REASONS) == 0
             late = valid & F.col(C.EVENT_TS).isNotNull() & (
@@ -159,12 +167,13 @@ class BatchWriter:
                 [(batch_id, stats["n"], stats["n"] - stats["bad"] - stats["late"], stats["bad"], stats["late"],
                   stats["mn"], stats["mx"], new_wm, elapsed, datetime.now(UTC).replace(tzinfo=None))],
                 T.STREAM_PROGRESS_DDL)
-            (DeltaTable.forPath(spark, self.paths["progress"]).alias("t")
-             .merge(progress.alias("s"), "t.batch_id = s.batch_id")
-             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+            if replay:  # keyed by batch id: a replayed batch replaces its earlier attempt's row
+                DeltaTable.forPath(spark, self.paths["progress"]).delete(F.col("batch_id") == batch_id)
+            progress.write.format("delta").mode("append").save(self.paths["progress"])
         finally:
             rows.unpersist()
         self.first_batch = False
+        self.range = (batch_id, {"mx": max_ts, "mn": min_ts})
         self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
                                      self.totals.dropped_late + stats["late"],
                                      self.totals.quarantined + stats["bad"])
@@ -174,6 +183,14 @@ class BatchWriter:
                  extra={"fields": {"batch_id": batch_id, "input_rows": stats["n"], "quarantined": stats["bad"],
                                    "dropped_late": stats["late"], "watermark": str(new_wm),
                                    "processing_ms": int((time.time() - started) * 1000), **steps}})
+
+    def _event_time_range(self, batch_id: int) -> dict:
+        """Max and min valid event time of the batches before ``batch_id``: read from ``stream_progress`` once per
+        query (after a restart, or when a batch is replayed), then carried from batch to batch."""
+        if self.range is not None and self.range[0] == batch_id - 1:
+            return self.range[1]
+        return (self.spark.read.format("delta").load(self.paths["progress"]).where(F.col("batch_id") < batch_id)
+                .agg(F.max("max_event_ts").alias("mx"), F.min("min_event_ts").alias("mn")).first()).asDict()
 
     def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> None:
         weights = F.create_map(*[F.lit(x) for kv in self.cfg.interaction_types.items() for x in kv])
@@ -227,17 +244,18 @@ class BatchWriter:
                .localCheckpoint(eager=True))  # the MERGE scans its source twice: score once
         lap("score_s")
         try:
-            (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
-             .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
-             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+            merge = (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
+                     .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
+                     .whenMatchedUpdateAll().whenNotMatchedInsertAll())
+            if watermark is not None:  # windows of other items whose end the watermark passed: final, same commit
+                merge = merge.whenNotMatchedBySourceUpdate(
+                    condition=(~F.col("t.is_final")) & (F.col("t.window_end") <= F.lit(watermark)),
+                    set={"is_final": F.lit(True)})
+            merge.execute()
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
             for df in (touched, counts, out):
                 df.unpersist()
         lap("items_merge_s")
-        if watermark is not None:
-            DeltaTable.forPath(spark, self.paths["items"]).update(
-                (~F.col("is_final")) & (F.col("window_end") <= F.lit(watermark)), {"is_final": F.lit(True)})
-        lap("finalize_s")
 
     def _popularity(self, as_of: datetime) -> None:
         recent = (self.spark.read.format("delta").load(self.paths["items"])
