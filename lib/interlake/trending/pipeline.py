@@ -216,27 +216,28 @@ class BatchWriter:
                   .join(F.broadcast(touched).alias("t"), C.ITEM_ID)
                   .where(F.col("window_start") >= F.col("from_ts") - lookback)
                   .groupBy(C.ITEM_ID, "window_start", "from_ts")
-                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted"))
-                  .localCheckpoint(eager=True))  # read once: scored, then joined back for the weighted counts
-        lap("history_s")
+                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted")))
         tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
         h_start = pd.Timestamp(history_start)
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
 
         def score(pdf: pd.DataFrame) -> pd.DataFrame:
-            return score_items(pdf[[C.ITEM_ID, "window_start", "interactions", "from_ts"]], step_s=step_s,
-                               history_start=h_start, half_life_s=half, lookback_s=look, threshold=tr.threshold,
-                               min_count=tr.min_count, min_history_s=min_hist)
+            scored = score_items(pdf[[C.ITEM_ID, "window_start", "interactions", "from_ts"]], step_s=step_s,
+                                 history_start=h_start, half_life_s=half, lookback_s=look, threshold=tr.threshold,
+                                 min_count=tr.min_count, min_history_s=min_hist)
+            # the weighted counts ride along in pandas: no Spark join of the scored windows back to the history
+            weighted = pdf[[C.ITEM_ID, "window_start", "weighted"]].astype({"window_start": "datetime64[ns]"})
+            return scored.astype({"window_start": "datetime64[ns]"}).merge(
+                weighted, on=[C.ITEM_ID, "window_start"], how="inner")
 
         # items in a few hash groups, each scored in one Python call (per-item pandas calls cost ms each)
         groups = int(spark.conf.get("spark.sql.shuffle.partitions"))
         scored = (counts.withColumn("_group", F.pmod(F.xxhash64(C.ITEM_ID), F.lit(groups)))
                   .groupBy("_group").applyInPandas(
                       score, "item_id STRING, window_start TIMESTAMP, interactions BIGINT, expected DOUBLE, "
-                             "score DOUBLE, is_trending BOOLEAN"))
-        weighted = counts.select(C.ITEM_ID, "window_start", "weighted")
+                             "score DOUBLE, is_trending BOOLEAN, weighted DOUBLE"))
         final = F.lit(False) if watermark is None else F.col("window_end") <= F.lit(watermark)
-        out = (scored.join(weighted, [C.ITEM_ID, "window_start"])
+        out = (scored
                .withColumn("window_end", F.col("window_start") + F.make_dt_interval(secs=F.lit(float(self.window_s))))
                .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
                .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
@@ -253,7 +254,7 @@ class BatchWriter:
                     set={"is_final": F.lit(True)})
             merge.execute()
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
-            for df in (touched, counts, out):
+            for df in (touched, out):
                 df.unpersist()
         lap("items_merge_s")
 
