@@ -1,7 +1,8 @@
 """Train ALS + LSH item similarity, evaluate against popularity, publish if the promotion gate passes.
 
     spark-submit --py-files dist/interlake-0.1.0-py3-none-any.whl \
-        --packages io.delta:delta-spark_4.1_2.13:4.4.0 jobs/train.py --conf conf/cluster.yaml [--data-version N] [--force]
+        --packages io.delta:delta-spark_4.1_2.13:4.4.0 \
+        jobs/train.py --conf conf/cluster.yaml [--data-version N] [--force]
 """
 
 import sys

@@ -36,7 +36,8 @@ def test_csv_source_lands_standardized(spark, make_config, tmp_path):
 
 def test_jsonl_with_nested_fields(spark, make_config, tmp_path):
     lines = [json.dumps({"who": {"id": "u1"}, "what": {"sku": "i1", "kind": "view"}, "at": "2026-09-21T10:00:00Z"}),
-             json.dumps({"who": {"id": 7}, "what": {"sku": "i2", "kind": "purchase"}, "at": "2026-09-21T12:00:00+02:00"})]
+             json.dumps({"who": {"id": 7}, "what": {"sku": "i2", "kind": "purchase"},
+                         "at": "2026-09-21T12:00:00+02:00"})]
     write(tmp_path / "in/app/a.jsonl", "\n".join(lines) + "\n\n")
     cfg = make_config(sources={"app": {
         "format": "jsonl", "path": str(tmp_path / "in/app"), "timestamp_format": "iso8601",
@@ -64,8 +65,9 @@ def test_json_document_array_with_a_constant_type(spark, make_config, tmp_path):
 def test_parquet_source(spark, make_config, tmp_path):
     spark.createDataFrame([("u1", "i1", "add_to_cart", T0 * 1000)], "u STRING, i STRING, t STRING, ms BIGINT") \
         .write.parquet(str(tmp_path / "in/pq"))
-    cfg = make_config(sources={"pq": {"format": "parquet", "path": str(tmp_path / "in/pq"), "timestamp_format": "epoch_ms",
-                                      "fields": {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ms"}}})
+    fields = {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ms"}
+    cfg = make_config(sources={"pq": {"format": "parquet", "path": str(tmp_path / "in/pq"),
+                                      "timestamp_format": "epoch_ms", "fields": fields}})
     assert ingest(spark, cfg, now=NOW).ok
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [("u1", "i1", "add_to_cart", ts(T0), "pq")]
 

@@ -35,7 +35,8 @@ def test_interactions_table_has_the_contract_schema(spark, tmp_path):
 def test_event_date_is_generated_from_event_ts(spark, tmp_path):
     path = str(tmp_path / "interactions")
     ensure_interactions_table(spark, path, VOCAB)
-    insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 23:59:59', 'test', TIMESTAMP'2026-10-02 00:00:00')")
+    insert(spark, path,
+           "('e1','u1','i1','view', TIMESTAMP'2026-10-01 23:59:59', 'test', TIMESTAMP'2026-10-02 00:00:00')")
     got = spark.read.format("delta").load(path).select("event_id", "event_date")
     expected = spark.createDataFrame([Row(event_id="e1", event_date=dt.date(2026, 10, 1))],
                                      "event_id STRING NOT NULL, event_date DATE NOT NULL")

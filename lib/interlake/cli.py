@@ -14,7 +14,8 @@ log = logging.getLogger("interlake")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--conf", metavar="PATH", help="YAML config (default: $INTERLAKE_CONF or the packaged conf/local.yaml)")
+    p.add_argument("--conf", metavar="PATH",
+                   help="YAML config (default: $INTERLAKE_CONF or the packaged conf/local.yaml)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per log line")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 

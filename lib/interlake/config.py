@@ -138,7 +138,8 @@ class SourceConfig:
         if not _NAME.match(self.name):
             raise ConfigError(f"{key}: source names are lower-case letters, digits and _, starting with a letter")
         if self.format not in FORMATS:
-            raise ConfigError(f"{key}.format: {self.format!r} is not a known format; expected one of {', '.join(FORMATS)}")
+            raise ConfigError(f"{key}.format: {self.format!r} is not a known format; "
+                              f"expected one of {', '.join(FORMATS)}")
         for std in list(self.fields) + list(self.constants):
             if std not in STANDARD_FIELDS:
                 raise ConfigError(
@@ -352,7 +353,8 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         trigger=tn.get("trigger", str, t.trigger),
         baseline_half_life=tn.get("baseline_half_life", str, t.baseline_half_life),
         min_count=tn.positive("min_count", int, t.min_count), threshold=tn.positive("threshold", float, t.threshold),
-        top_n=tn.positive("top_n", int, t.top_n), popularity_period=tn.get("popularity_period", str, t.popularity_period),
+        top_n=tn.positive("top_n", int, t.top_n),
+        popularity_period=tn.get("popularity_period", str, t.popularity_period),
         min_history=tn.get("min_history", str, t.min_history),
         max_files_per_trigger=tn.positive("max_files_per_trigger", int, None),
     )

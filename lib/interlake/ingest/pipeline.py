@@ -371,4 +371,5 @@ def print_report(result: IngestResult) -> None:
     total = [f for s in result.sources for f in s.files]
     print(f"ingest run {result.run_id}: {'ok' if result.ok else 'FAILED'}; {len(total)} files, "
           f"{sum(f.rows_read for f in total):,} read = {sum(f.rows_accepted for f in total):,} accepted + "
-          f"{sum(f.rows_duplicate for f in total):,} duplicate + {sum(f.rows_quarantined for f in total):,} quarantined")
+          f"{sum(f.rows_duplicate for f in total):,} duplicate + "
+          f"{sum(f.rows_quarantined for f in total):,} quarantined")

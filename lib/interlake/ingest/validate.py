@@ -56,7 +56,8 @@ def check_encoding() -> Column:
     return F.when(F.col("raw").contains("\ufffd"), F.lit("text is not valid UTF-8 (replacement characters found)"))
 
 
-def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | Column, timestamp_format: str = "iso8601",
+def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | Column,
+                 timestamp_format: str = "iso8601",
                  max_id_length: int = 512, max_future_seconds: float = 86400.0,
                  min_timestamp: str = "2000-01-01") -> DataFrame:
     """Add ``reasons ARRAY<STRING>``: empty for a valid row. A record that could not be parsed has only its parse

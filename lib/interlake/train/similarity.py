@@ -68,7 +68,8 @@ def fit_lsh(unit_factors: DataFrame, *, bucket_length: float, num_hash_tables: i
     return lsh.fit(vectors)
 
 
-def lsh_candidates(unit_factors: DataFrame, model: BucketedRandomProjectionLSHModel, hashes_per_table: int) -> DataFrame:
+def lsh_candidates(unit_factors: DataFrame, model: BucketedRandomProjectionLSHModel,
+                   hashes_per_table: int) -> DataFrame:
     """Distinct candidate pairs (item_id < other) sharing at least one AND-combined bucket key."""
     from pyspark.ml.functions import vector_to_array
 
@@ -79,7 +80,8 @@ def lsh_candidates(unit_factors: DataFrame, model: BucketedRandomProjectionLSHMo
     values = values.select("item_id", "pos", vector_to_array("vec")[0].cast("long").alias("h"))
     keys = (values.withColumn("table", (F.col("pos") / hashes_per_table).cast("int"))
             .groupBy("item_id", "table").agg(F.sort_array(F.collect_list(F.struct("pos", "h"))).alias("hs"))
-            .select("item_id", "table", F.concat_ws(":", F.transform("hs", lambda s: s["h"].cast("string"))).alias("key")))
+            .select("item_id", "table",
+                    F.concat_ws(":", F.transform("hs", lambda s: s["h"].cast("string"))).alias("key")))
     a, b = keys.alias("a"), keys.alias("b")
     return (a.join(b, (F.col("a.table") == F.col("b.table")) & (F.col("a.key") == F.col("b.key"))
                    & (F.col("a.item_id") < F.col("b.item_id")))
