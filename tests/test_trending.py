@@ -10,7 +10,7 @@ import pytest
 import yaml
 from interlake.config import parse_config
 from interlake.schemas import tables as T
-from interlake.trending.pipeline import run_trending
+from interlake.trending.pipeline import run_trending, unfinished_batch
 from pyspark.sql import functions as F
 
 from tests.conftest import BASE
@@ -160,3 +160,16 @@ def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path):
     result = run_trending(spark, restarted, once=True)
     assert result.batches >= 1
     assert items_table(spark, restarted) == items_table(spark, cfg)
+
+
+def test_only_a_planned_but_uncommitted_batch_is_a_replay(spark, tmp_path):
+    checkpoint = tmp_path / "cp"
+    assert unfinished_batch(spark, str(checkpoint)) is None  # a new query: nothing to clean up
+    for sub, ids in (("offsets", [0, 1, 2]), ("commits", [0, 1])):
+        (checkpoint / sub).mkdir(parents=True)
+        for i in ids:
+            (checkpoint / sub / str(i)).write_text("v1\n{}\n")
+        (checkpoint / sub / f".{ids[-1]}.crc").write_text("x")
+    assert unfinished_batch(spark, str(checkpoint)) == 2  # killed during batch 2: a restart runs it again
+    (checkpoint / "commits" / "2").write_text("v1\n{}\n")
+    assert unfinished_batch(spark, str(checkpoint)) is None  # stopped cleanly

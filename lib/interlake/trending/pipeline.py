@@ -10,8 +10,9 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
      (see forecast.py), MERGEd by (window_start, item_id); in the same MERGE, windows whose end passed the
      watermark become final
   5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
-Only the first batch a query runs can be a replay of a batch that died half-written; it alone first deletes what
-an earlier attempt of it may have written (quarantine, counts, progress rows of b), every other batch only appends.
+Only the batch an earlier run planned but did not commit (checkpoint ``offsets/b`` without ``commits/b``) can be a
+replay of a batch that died half-written; it alone first deletes what its earlier attempt may have written
+(quarantine, counts, progress rows of b), every other batch only appends.
 The checkpoint lives under ``<lakehouse>/_checkpoints/trending``.
 """
 
@@ -32,6 +33,8 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError
+from interlake.fs import exists
+from interlake.ingest.files import list_files
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
@@ -80,7 +83,7 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
 class BatchWriter:
     """The ``foreachBatch`` function: holds the session and settings, writes each batch idempotently."""
 
-    def __init__(self, spark: SparkSession, cfg: Config, parse: bool):
+    def __init__(self, spark: SparkSession, cfg: Config, parse: bool, replay_batch: int | None = None):
         tr = cfg.trending
         self.spark, self.cfg, self.parse = spark, cfg, parse
         self.src = cfg.sources.get(tr.source)
@@ -97,9 +100,9 @@ class BatchWriter:
             "progress": _table(spark, cfg, T.STREAM_PROGRESS, T.STREAM_PROGRESS_DDL),
         }
         self.totals = TrendingResult(0, 0, 0, 0)
-        # After a restart Spark re-runs only the last uncommitted batch, which is the first batch this query runs:
-        # only that one may find rows of an earlier attempt to remove (full-table deletes, so not every batch).
-        self.first_batch = True
+        # After a restart Spark re-runs only the last uncommitted batch (see unfinished_batch): only that one may
+        # find rows of an earlier attempt to remove (deletes over whole tables, so not for every batch).
+        self.replay_batch = replay_batch
         self.range: tuple[int, dict] | None = None  # (batch id, event-time range up to it): see _event_time_range
 
     def _standard(self, df: DataFrame) -> DataFrame:
@@ -143,7 +146,7 @@ class BatchWriter:
                              F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn")).first()
             lap("parse_s")
             run_id = f"trending-{batch_id}"
-            replay = self.first_batch
+            replay = batch_id == self.replay_batch
             if replay:
                 DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(F.col(C.RUN_ID) == run_id)
             if stats["bad"]:
@@ -172,7 +175,6 @@ class BatchWriter:
             progress.write.format("delta").mode("append").save(self.paths["progress"])
         finally:
             rows.unpersist()
-        self.first_batch = False
         self.range = (batch_id, {"mx": max_ts, "mn": min_ts})
         self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
                                      self.totals.dropped_late + stats["late"],
@@ -269,14 +271,29 @@ class BatchWriter:
         pop.write.format("delta").mode("overwrite").save(self.paths["popularity"])
 
 
+def unfinished_batch(spark: SparkSession, checkpoint: str) -> int | None:
+    """The batch an earlier run of the query planned (``offsets/<b>``, written before the batch runs) but did not
+    commit (``commits/<b>``): the one a restart runs again, whose half-written rows must go first. None for a new
+    query or one that stopped cleanly."""
+    def ids(sub: str) -> set[int]:
+        folder = f"{checkpoint}/{sub}"
+        if not exists(spark, folder):
+            return set()
+        names = (f.file.rstrip("/").rsplit("/", 1)[-1] for f in list_files(spark, folder))
+        return {int(n) for n in names if n.isdigit()}
+
+    pending = ids("offsets") - ids("commits")
+    return max(pending) if pending else None
+
+
 def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None,
                  stop_event: threading.Event | None = None) -> TrendingResult:
     """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C,
     ``timeout_s`` or ``stop_event`` (for callers embedding the job, e.g. a notebook or a benchmark)."""
     ensure_ingest_tables(spark, cfg)  # quarantine (and interactions, for the Delta source)
     stream, parse = stream_source(spark, cfg)
-    writer = BatchWriter(spark, cfg, parse)
     checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+    writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
     query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
         "interlake_trending")
     query = query.trigger(availableNow=True) if once else query.trigger(processingTime=cfg.trending.trigger)
