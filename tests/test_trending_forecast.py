@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from interlake.trending.forecast import score_item
+from interlake.trending.forecast import score_item, score_items
 
 
 def reference(counts, *, item_id, step_s, start, history_start, half_life_s, lookback_s, threshold, min_count,
@@ -110,3 +110,29 @@ def test_row_quantile_equals_numpy_on_the_valid_prefix():
     want = [np.quantile(values[row, :n], 0.9) if n else 0.0 for row, n in enumerate(n_valid)]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert (n_valid == 0).any() and (n_valid == 30).any()
+
+
+def test_many_items_in_one_call_equal_each_item_alone():
+    """score_items scores all items' windows together (one grid array, chunks of windows across items): the same
+    rows as scoring each item by itself, whatever its first window, look-back start or gaps."""
+    rng = np.random.default_rng(7)
+    t0 = pd.Timestamp("2026-09-01")
+    frames, kw = [], dict(step_s=3600, history_start=t0 + pd.Timedelta(hours=5), half_life_s=2 * 86400,
+                          lookback_s=6 * 86400, threshold=4.0, min_count=5, min_history_s=86400)
+    for i in range(6):
+        hours = np.sort(rng.choice(24 * 12, int(rng.integers(1, 150)), replace=False)) + int(rng.integers(0, 48))
+        frames.append(pd.DataFrame({"item_id": f"i{i}", "window_start": t0 + pd.to_timedelta(hours, unit="h"),
+                                    "interactions": rng.poisson(4, len(hours)) + 1,
+                                    "from_ts": t0 + pd.Timedelta(hours=int(rng.integers(0, 200)))}))
+    counts = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=1)  # any row order
+    together = score_items(counts, chunk_rows=7, **kw).sort_values(["item_id", "window_start"])
+    alone = pd.concat([score_items(f, **kw) for f in frames]).sort_values(["item_id", "window_start"])
+    assert len(together) > 50
+    pd.testing.assert_frame_equal(together.reset_index(drop=True), alone.reset_index(drop=True))
+    for f in frames:  # and each item alone equals the per-window definition
+        item = f.item_id.iloc[0]
+        want = reference(f[["window_start", "interactions"]], item_id=item, start=f.from_ts.iloc[0], **kw)
+        got = together[together.item_id == item]
+        assert [(r.window_start, r.interactions, r.is_trending) for r in got.itertuples()] == \
+            [(w[1], w[2], w[5]) for w in want]
+        np.testing.assert_allclose(got.score.to_numpy(), [w[4] for w in want], rtol=1e-9, atol=1e-9)

@@ -36,15 +36,16 @@ def _row_quantile(values: np.ndarray, n_valid: np.ndarray, q: float) -> np.ndarr
     return np.where(n_valid > 0, lo_v + (pos - lo) * (hi_v - lo_v), 0.0)
 
 
-def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, lookback_s: float
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Expected count and score of the windows ``ts`` (indexes into ``c``, the item's counts on a gap-free grid)."""
+def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, lookback_s: float,
+            first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Expected count and score of the windows ``ts`` (indexes into ``c``, counts on a gap-free grid). ``c`` may hold
+    many items' grids one after the other: ``first[j]`` is where the grid of window ``ts[j]``'s item begins."""
     per_day = max(1, int(round(86400 / step_s)))
     look = max(1, int(lookback_s // step_s))
-    # past[j, a-1] = count a windows before ts[j] (a = 1..look); NaN before the first window of the grid
+    # past[j, a-1] = count a windows before ts[j] (a = 1..look); NaN before the first window of the item's grid
     ages = np.arange(1, look + 1)
     pos = ts[:, None] - ages[None, :]
-    valid = pos >= 0
+    valid = pos >= (0 if first is None else first[:, None])
     past = np.where(valid, c[np.clip(pos, 0, None)], np.nan)
     w = np.where(valid, 0.5 ** (ages * step_s / half_life_s), 0.0)
     has_past = valid[:, 0]  # ts[j] > 0
@@ -70,47 +71,50 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
 
 
 def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestamp, half_life_s: float,
-                lookback_s: float, threshold: float, min_count: int, min_history_s: float = 2 * 86400
-                ) -> pd.DataFrame:
+                lookback_s: float, threshold: float, min_count: int, min_history_s: float = 2 * 86400,
+                chunk_rows: int = 4096) -> pd.DataFrame:
     """Many items at once: ``counts`` has (item_id, window_start, interactions, from_ts); each item's windows
-    >= its ``from_ts`` with interactions are scored. Plain numpy per item, one DataFrame out (no per-item pandas)."""
+    >= its ``from_ts`` with interactions are scored. Every item's gap-free grid goes into one array and the windows
+    are scored ``chunk_rows`` at a time, whatever item they belong to (no Python loop over items)."""
     if counts.empty:
         return pd.DataFrame([], columns=OUT_COLUMNS)
     # windows are aligned to the epoch (as Spark's window()): put the history start on the same grid
     h0 = int(pd.Timestamp(history_start).floor(pd.Timedelta(seconds=step_s)).value // 1_000_000_000)
-    items = counts["item_id"].to_numpy()
+    codes, names = pd.factorize(counts["item_id"], sort=False)
     ws = counts["window_start"].to_numpy().astype("datetime64[s]").astype(np.int64)
     starts = counts["from_ts"].to_numpy().astype("datetime64[s]").astype(np.int64)
     n = counts["interactions"].to_numpy().astype(float)
-    order = np.lexsort((ws, items))
-    items, ws, starts, n = items[order], ws[order], starts[order], n[order]
-    cuts = np.flatnonzero(items[1:] != items[:-1]) + 1
-    out_item, out_ws, out_n, out_e, out_s, out_t = [], [], [], [], [], []
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(items)], strict=True):
-        first = min(int(ws[a]), h0)
-        pos = (ws[a:b] - first) // step_s
-        c = np.bincount(pos, weights=n[a:b])
-        grid_start = first + np.arange(len(c), dtype=np.int64) * step_s
-        ts = np.flatnonzero((grid_start >= starts[a:b].min()) & (c > 0))
-        if len(ts) == 0:
-            continue
-        e, score = _scores(c, ts, step_s=step_s, half_life_s=half_life_s, lookback_s=lookback_s)
-        hist_idx = (h0 - first) // step_s
-        enough_history = (ts - hist_idx) * step_s >= min_history_s
-        out_item.append(np.full(len(ts), items[a], dtype=object))
-        out_ws.append(grid_start[ts])
-        out_n.append(c[ts])
-        out_e.append(e)
-        out_s.append(score)
-        out_t.append(enough_history & (score >= threshold) & (c[ts] >= min_count))
-    if not out_item:
+    k = len(names)
+    first = np.minimum(np.full(k, np.iinfo(np.int64).max), h0)  # per item: min(first window, history start)
+    np.minimum.at(first, codes, ws)
+    last = np.full(k, np.iinfo(np.int64).min)
+    np.maximum.at(last, codes, ws)
+    start = np.full(k, np.iinfo(np.int64).max)
+    np.minimum.at(start, codes, starts)
+    length = (last - first) // step_s + 1
+    offset = np.concatenate(([0], np.cumsum(length)[:-1]))
+    c = np.bincount(offset[codes] + (ws - first[codes]) // step_s, weights=n, minlength=int(length.sum()))
+    item = np.repeat(np.arange(k), length)  # the item of every grid cell
+    cell_start = first[item] + (np.arange(len(c)) - offset[item]) * step_s
+    ts = np.flatnonzero((cell_start >= start[item]) & (c > 0))
+    if len(ts) == 0:
         return pd.DataFrame([], columns=OUT_COLUMNS)
-    return pd.DataFrame({"item_id": np.concatenate(out_item),
-                         "window_start": pd.to_datetime(np.concatenate(out_ws), unit="s"),
-                         "interactions": np.concatenate(out_n).astype(np.int64),
-                         "expected": np.concatenate(out_e).astype(float),
-                         "score": np.concatenate(out_s).astype(float),
-                         "is_trending": np.concatenate(out_t).astype(bool)}, columns=OUT_COLUMNS)
+    e = np.empty(len(ts))
+    score = np.empty(len(ts))
+    for a in range(0, len(ts), chunk_rows):
+        part = ts[a:a + chunk_rows]
+        e[a:a + chunk_rows], score[a:a + chunk_rows] = _scores(
+            c, part, step_s=step_s, half_life_s=half_life_s, lookback_s=lookback_s, first=offset[item[part]])
+    it = item[ts]
+    hist_idx = (h0 - first[it]) // step_s
+    enough_history = ((ts - offset[it]) - hist_idx) * step_s >= min_history_s
+    return pd.DataFrame({"item_id": np.asarray(names, dtype=object)[it],
+                         "window_start": pd.to_datetime(cell_start[ts], unit="s"),
+                         "interactions": c[ts].astype(np.int64),
+                         "expected": e.astype(float),
+                         "score": score.astype(float),
+                         "is_trending": enough_history & (score >= threshold) & (c[ts] >= min_count)},
+                        columns=OUT_COLUMNS)
 
 
 def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Timestamp, history_start: pd.Timestamp,
