@@ -33,7 +33,7 @@ from interlake.errors import InterlakeError
 from interlake.fs import write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
-from interlake.ingest.quality import prepare_context, render_html, run_quality_gate
+from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
@@ -158,7 +158,6 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
         raise InterlakeError("no sources configured: add one under `sources:` in the config")
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
-    prepare_context()  # GX's set-up runs while Spark reads the first source
     ensure_ingest_tables(spark, cfg)
     results = []
     for src in selected:

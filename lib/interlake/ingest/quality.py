@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -47,44 +46,21 @@ def load_suite(name: str, params: dict[str, Any]):
 
 
 _CONTEXT: dict[str, Any] = {}
-_PREPARED: dict[str, Any] = {}  # a context built ahead by prepare_context(), taken by the next gate that needs one
-
-
-def _new_context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    return context
-
-
-def prepare_context() -> None:
-    """Import GX and build a context in a background thread (seconds of Python work), so a run's first gate does
-    not wait for it: call at the start of a run, while Spark reads. A failure here is left for the gate to hit."""
-    if "context" in _CONTEXT or "thread" in _PREPARED:
-        return
-
-    def build() -> None:
-        try:
-            _PREPARED["context"] = _new_context()
-        except Exception:  # noqa: BLE001  (the gate builds its own context and reports the error there)
-            log.debug("preparing the GX context failed; the gate will build one", exc_info=True)
-
-    _PREPARED["thread"] = threading.Thread(target=build, name="gx-context", daemon=True)
-    _PREPARED["thread"].start()
 
 
 def _batch_definition(kind: str, suite_name: str, session_id: int):
     """One ephemeral GX context per process (making one costs seconds), one data source per kind (spark for the
     accepted rows, pandas for the one-row run statistics), one asset per suite."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     if _CONTEXT.get("session") != session_id:  # a new Spark session: start over, nothing may point at the old one
         _CONTEXT.clear()
         _CONTEXT["session"] = session_id
     if "context" not in _CONTEXT:
-        if "thread" in _PREPARED:
-            _PREPARED.pop("thread").join()
-        _CONTEXT["context"] = _PREPARED.pop("context", None) or _new_context()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        _CONTEXT["context"] = context
     context = _CONTEXT["context"]
     key = (kind, suite_name)
     if key not in _CONTEXT:

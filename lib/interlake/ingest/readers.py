@@ -65,7 +65,7 @@ def _struct_field(rec: Column, dotted: str) -> Column:
     return rec
 
 
-def _record_values(variant: Column, src: SourceConfig, what: str = "$") -> dict[str, Column]:
+def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
     """The mapped fields of a VARIANT record as STRINGs (an object or array value as its JSON text).
 
     One cast of the record to a STRUCT of the mapped paths reads them all at once (several times faster than
@@ -74,7 +74,7 @@ def _record_values(variant: Column, src: SourceConfig, what: str = "$") -> dict[
     rtype = record_type(paths)
     if rtype is None:
         return {std: F.try_variant_get(variant, variant_path(path), "string") for std, path in src.fields.items()}
-    rec = F.try_variant_get(variant, what, rtype)
+    rec = F.try_variant_get(variant, "$", rtype)
     return {std: _struct_field(rec, path) for std, path in src.fields.items()}
 
 

@@ -48,7 +48,7 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
     valid = pos >= (0 if first is None else first[:, None])
     past = np.where(valid, c[np.clip(pos, 0, None)], np.nan)
     w = np.where(valid, 0.5 ** (ages * step_s / half_life_s), 0.0)
-    has_past = valid[:, 0]  # ts[j] > 0
+    has_past = valid[:, 0]  # ts[j] is not the first window of its item's grid
     with np.errstate(invalid="ignore", divide="ignore"):
         q90 = _row_quantile(past, valid.sum(axis=1), 0.9)
         capped = np.where(valid, np.minimum(past, 4 * q90[:, None] + 5), 0.0)
@@ -85,7 +85,7 @@ def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestam
     starts = counts["from_ts"].to_numpy().astype("datetime64[s]").astype(np.int64)
     n = counts["interactions"].to_numpy().astype(float)
     k = len(names)
-    first = np.minimum(np.full(k, np.iinfo(np.int64).max), h0)  # per item: min(first window, history start)
+    first = np.full(k, h0)  # per item: min(first window, history start)
     np.minimum.at(first, codes, ws)
     last = np.full(k, np.iinfo(np.int64).min)
     np.maximum.at(last, codes, ws)
