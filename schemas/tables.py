@@ -52,6 +52,10 @@ TRENDING_BATCH_COUNTS = "trending_batch_counts"
 TRENDING_ITEMS_DDL = ("window_start TIMESTAMP, window_end TIMESTAMP, item_id STRING, interactions BIGINT, "
                       "expected DOUBLE, score DOUBLE, is_trending BOOLEAN, is_final BOOLEAN, updated_at TIMESTAMP, "
                       "weighted_interactions DOUBLE")
+# window_date (GENERATED ALWAYS AS CAST(window_start AS DATE)) extends them too: the partition column, so each
+# micro-batch's MERGE rewrites only the days it touches, not the whole table
+TRENDING_ITEMS_GENERATED = {"window_date": ("DATE", "CAST(window_start AS DATE)")}
+TRENDING_ITEMS_PARTITION = ("window_date",)
 TRENDING_BATCH_COUNTS_DDL = ("window_start TIMESTAMP, window_end TIMESTAMP, item_id STRING, batch_id BIGINT, "
                              "interactions BIGINT, weighted DOUBLE")
 ITEM_POPULARITY_DDL = "item_id STRING, interactions BIGINT, weighted_score DOUBLE, rank INT, as_of TIMESTAMP"

@@ -107,6 +107,32 @@ def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_pa
     assert pop(many) == pop(cfg)
 
 
+def test_a_later_batch_leaves_earlier_days_files_alone(spark, tmp_path):
+    """trending_items is partitioned by window_date: once a day's windows are final, later micro-batches neither
+    rewrite its files (no whole-table rewrite per batch) nor change its rows."""
+    synthetic(tmp_path / "all")
+    (tmp_path / "in").mkdir()
+    for d in range(3):  # a rename keeps the modification time, so the file order
+        (tmp_path / "all" / f"day{d}.jsonl").rename(tmp_path / "in" / f"day{d}.jsonl")
+    cfg = config(tmp_path / "in", tmp_path / "lake", max_files_per_trigger=1)
+    run_trending(spark, cfg, once=True)
+
+    def day0():
+        df = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS))
+        first = df.agg(F.min("window_date")).first()[0]
+        rows = df.where(F.col("window_date") == first).select("*", "_metadata.file_path").collect()
+        return {r.file_path for r in rows}, sorted((r.window_start, r.item_id, r.interactions, r.score, r.is_final)
+                                                   for r in rows)
+
+    files, rows = day0()
+    assert files and rows and all(r[-1] for r in rows)
+    (tmp_path / "all" / "day3.jsonl").rename(tmp_path / "in" / "day3.jsonl")
+    assert run_trending(spark, cfg, once=True).batches == 1
+    assert day0() == (files, rows)
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{cfg.table_path(T.TRENDING_ITEMS)}`").first()
+    assert detail.partitionColumns == ["window_date"]
+
+
 def test_late_events_inside_and_outside_the_watermark(spark, tmp_path):
     t = (DAY0 + 10 * 3600) * 1000
     # the file source takes files in modification-time order: make that order explicit
@@ -144,7 +170,8 @@ def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
     assert after_gap.expected < 2 and not after_gap.is_trending
 
 
-def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path):
+@pytest.mark.parametrize("crash_at", ["trending_after_counts_2", "trending_after_items_2"])
+def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path, crash_at):
     root, cfg, _ = one_batch
     doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": BASE["spark"]["conf"]},
            "sources": {"q": {**QUEUE_SOURCE, "path": str(root / "in")}},
@@ -153,7 +180,7 @@ def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path):
     conf = tmp_path / "t.yaml"
     conf.write_text(yaml.safe_dump(doc))
     proc = subprocess.run([sys.executable, "-m", "interlake", "trending", "--conf", str(conf), "--once"],
-                          env={**os.environ, "INTERLAKE_CRASH_AT": "trending_after_counts_2"},
+                          env={**os.environ, "INTERLAKE_CRASH_AT": crash_at},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     restarted = parse_config(doc)

@@ -69,11 +69,15 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
 
 
 def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | None = None, name: str | None = None,
-                 partition_by: tuple[str, ...] = (), cluster_by: tuple[str, ...] = ()) -> DeltaTable:
-    """Create a Delta table from a DDL column list if missing (readable by delta-rs), register it, return it."""
+                 partition_by: tuple[str, ...] = (), cluster_by: tuple[str, ...] = (),
+                 generated: dict[str, tuple[str, str]] | None = None) -> DeltaTable:
+    """Create a Delta table from a DDL column list if missing (readable by delta-rs), register it, return it.
+    ``generated``: extra columns ``{name: (type, SQL expression)}`` Delta computes on every write."""
     builder = DeltaTable.createIfNotExists(spark).location(path)
     for field in spark.createDataFrame([], ddl).schema.fields:
         builder = builder.addColumn(field.name, field.dataType, nullable=field.nullable)
+    for column, (kind, expression) in (generated or {}).items():
+        builder = builder.addColumn(column, kind, generatedAlwaysAs=expression)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
     for key, value in READABLE_PROPERTIES.items():

@@ -7,8 +7,9 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
   3. per (window, item) counts of this batch -> MERGE into ``trending_batch_counts`` keyed by window, item and b:
      a batch replayed after a crash rewrites the same rows, never adds them twice
   4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
-     (see forecast.py), MERGEd by (window_start, item_id); in the same MERGE, windows whose end passed the
-     watermark become final
+     (see forecast.py), MERGEd by (window_start, item_id); then an UPDATE makes the windows whose end passed the
+     watermark final. The table is partitioned by ``window_date``, and both commits are bounded to the recent days
+     they can touch: a batch never rewrites the whole table
   5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
 Only the batch an earlier run planned but did not commit (checkpoint ``offsets/b`` without ``commits/b``) can be a
 replay of a batch that died half-written; it alone first deletes what its earlier attempt may have written
@@ -55,9 +56,9 @@ class TrendingResult:
     quarantined: int
 
 
-def _table(spark: SparkSession, cfg: Config, name: str, ddl: str) -> str:
+def _table(spark: SparkSession, cfg: Config, name: str, ddl: str, **layout) -> str:
     path = cfg.table_path(name)
-    ensure_table(spark, path, ddl, database=cfg.database, name=name)
+    ensure_table(spark, path, ddl, database=cfg.database, name=name, **layout)
     return path
 
 
@@ -94,12 +95,15 @@ class BatchWriter:
         self.lookback_s = 3 * self.half_life_s
         self.period = timedelta(seconds=duration_seconds(tr.popularity_period, "trending.popularity_period"))
         self.paths = {
-            "items": _table(spark, cfg, T.TRENDING_ITEMS, T.TRENDING_ITEMS_DDL),
+            "items": _table(spark, cfg, T.TRENDING_ITEMS, T.TRENDING_ITEMS_DDL,
+                            generated=T.TRENDING_ITEMS_GENERATED, partition_by=T.TRENDING_ITEMS_PARTITION),
             "counts": _table(spark, cfg, T.TRENDING_BATCH_COUNTS, T.TRENDING_BATCH_COUNTS_DDL),
             "popularity": _table(spark, cfg, T.ITEM_POPULARITY, T.ITEM_POPULARITY_DDL),
             "progress": _table(spark, cfg, T.STREAM_PROGRESS, T.STREAM_PROGRESS_DDL),
         }
         self.totals = TrendingResult(0, 0, 0, 0)
+        # tables made before window_date existed keep working, only without the partition bounds
+        self.items_partitioned = "window_date" in DeltaTable.forPath(spark, self.paths["items"]).toDF().columns
         # After a restart Spark re-runs only the last uncommitted batch (see unfinished_batch): only that one may
         # find rows of an earlier attempt to remove (deletes over whole tables, so not for every batch).
         self.replay_batch = replay_batch
@@ -143,7 +147,8 @@ class BatchWriter:
             stats = rows.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(~valid, 1)).alias("bad"),
                              F.count(F.when(late, 1)).alias("late"),
                              F.max(F.when(valid, F.col(C.EVENT_TS))).alias("mx"),
-                             F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn")).first()
+                             F.min(F.when(valid, F.col(C.EVENT_TS))).alias("mn"),
+                             F.min(F.when(valid & ~late, F.col(C.EVENT_TS))).alias("mn_on_time")).first()
             lap("parse_s")
             run_id = f"trending-{batch_id}"
             replay = batch_id == self.replay_batch
@@ -162,7 +167,8 @@ class BatchWriter:
             min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
             new_wm = max_ts - self.delay if max_ts else None
             if stats["mx"] is not None:
-                self._rescore(on_time, min_ts, new_wm, lap)
+                self._rescore(on_time, min_ts, new_wm, lap, batch_id=batch_id, batch_min=stats["mn_on_time"],
+                              old_watermark=watermark)
                 self._popularity(max_ts)
                 lap("popularity_s")
             elapsed = int((time.time() - started) * 1000)
@@ -207,23 +213,26 @@ class BatchWriter:
             DeltaTable.forPath(self.spark, self.paths["counts"]).delete(F.col("batch_id") == batch_id)
         counts.write.format("delta").mode("append").save(self.paths["counts"])
 
-    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None, lap) -> None:
+    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None, lap, *, batch_id: int,
+                 batch_min: datetime | None, old_watermark: datetime | None) -> None:
         spark = self.spark
         window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
                           f"{self.step_s} seconds" if self.step_s != self.window_s else None)
         touched = (on_time.groupBy(C.ITEM_ID).agg(F.min(window.start).alias("from_ts")))
         touched = touched.localCheckpoint(eager=True)
         lookback = F.make_dt_interval(secs=F.lit(float(self.lookback_s + self.step_s)))
+        # one row per (window, item, batch): summed per window in pandas, after the one shuffle into the groups
         counts = (spark.read.format("delta").load(self.paths["counts"]).alias("c")
                   .join(F.broadcast(touched).alias("t"), C.ITEM_ID)
                   .where(F.col("window_start") >= F.col("from_ts") - lookback)
-                  .groupBy(C.ITEM_ID, "window_start", "from_ts")
-                  .agg(F.sum("interactions").alias("interactions"), F.sum("weighted").alias("weighted")))
+                  .select(C.ITEM_ID, "window_start", "from_ts", "interactions", "weighted"))
         tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
         h_start = pd.Timestamp(history_start)
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
 
         def score(pdf: pd.DataFrame) -> pd.DataFrame:
+            pdf = pdf.groupby([C.ITEM_ID, "window_start", "from_ts"], sort=False, as_index=False)[
+                ["interactions", "weighted"]].sum()
             scored = score_items(pdf[[C.ITEM_ID, "window_start", "interactions", "from_ts"]], step_s=step_s,
                                  history_start=h_start, half_life_s=half, lookback_s=look, threshold=tr.threshold,
                                  min_count=tr.min_count, min_history_s=min_hist)
@@ -243,26 +252,42 @@ class BatchWriter:
                .withColumn("window_end", F.col("window_start") + F.make_dt_interval(secs=F.lit(float(self.window_s))))
                .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
                .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
-                       "is_final", "updated_at", F.col("weighted").alias("weighted_interactions"))
+                       "is_final", "updated_at", F.col("weighted").alias("weighted_interactions"),
+                       *([F.col("window_start").cast("date").alias("window_date")] if self.items_partitioned else []))
                .localCheckpoint(eager=True))  # the MERGE scans its source twice: score once
         lap("score_s")
         try:
-            merge = (DeltaTable.forPath(spark, self.paths["items"]).alias("t")
-                     .merge(out.alias("s"), "t.window_start = s.window_start AND t.item_id = s.item_id")
-                     .whenMatchedUpdateAll().whenNotMatchedInsertAll())
-            if watermark is not None:  # windows of other items whose end the watermark passed: final, same commit
-                merge = merge.whenNotMatchedBySourceUpdate(
-                    condition=(~F.col("t.is_final")) & (F.col("t.window_end") <= F.lit(watermark)),
-                    set={"is_final": F.lit(True)})
-            merge.execute()
+            # Every rescored window starts after the batch's earliest on-time event minus a window, so with this
+            # bound (a day of slack) the MERGE reads and rewrites only the recent days' partitions.
+            cond = "t.window_start = s.window_start AND t.item_id = s.item_id"
+            if self.items_partitioned and batch_min is not None:  # None: every valid event was too late
+                cond += f" AND t.window_date >= DATE'{self._day_before(batch_min).isoformat()}'"
+            items = DeltaTable.forPath(spark, self.paths["items"])
+            items.alias("t").merge(out.alias("s"), cond).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+            lap("items_merge_s")
+            crash_point(f"trending_after_items_{batch_id}")
+            if watermark is not None:
+                # Windows of other items whose end the watermark passed become final. A separate UPDATE, not a
+                # WHEN NOT MATCHED BY SOURCE clause of the MERGE: with that clause Delta rewrites every file of the
+                # table each batch. Windows that ended before the previous watermark are final already.
+                pending = ~F.col("is_final") & (F.col("window_end") <= F.lit(watermark))
+                if self.items_partitioned and old_watermark is not None:
+                    pending = pending & (F.col("window_date") >= F.lit(self._day_before(old_watermark)))
+                items.update(pending, {"is_final": F.lit(True)})
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
             for df in (touched, out):
                 df.unpersist()
-        lap("items_merge_s")
+        lap("finalize_s")
+
+    def _day_before(self, t: datetime):
+        """A lower bound of ``window_date`` for windows ending after ``t`` (a day of slack for time zones)."""
+        return (t - timedelta(seconds=self.window_s, days=1)).date()
 
     def _popularity(self, as_of: datetime) -> None:
         recent = (self.spark.read.format("delta").load(self.paths["items"])
                   .where(F.col("window_end") > F.lit(as_of - self.period)))
+        if self.items_partitioned:
+            recent = recent.where(F.col("window_date") >= F.lit(self._day_before(as_of - self.period)))
         w = Window.orderBy(F.desc("weighted_score"), F.desc("interactions"), C.ITEM_ID)
         pop = (recent.groupBy(C.ITEM_ID).agg(F.sum("interactions").alias("interactions"),
                                               F.sum("weighted_interactions").alias("weighted_score"))
