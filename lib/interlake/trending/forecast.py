@@ -42,28 +42,33 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
     many items' grids one after the other: ``first[j]`` is where the grid of window ``ts[j]``'s item begins."""
     per_day = max(1, int(round(86400 / step_s)))
     look = max(1, int(lookback_s // step_s))
-    # past[j, a-1] = count a windows before ts[j] (a = 1..look); NaN before the first window of the item's grid
     ages = np.arange(1, look + 1)
-    pos = ts[:, None] - ages[None, :]
-    valid = pos >= (0 if first is None else first[:, None])
-    past = np.where(valid, c[np.clip(pos, 0, None)], np.nan)
+    # past[j, a-1] = count a windows before ts[j] (a = 1..look): rows of a sliding window over the grid, newest
+    # first; NaN before the first window of the item's grid (k[j] = windows of the grid before ts[j])
+    window = np.lib.stride_tricks.sliding_window_view(np.concatenate((np.zeros(look), c)), look)
+    k = ts - (0 if first is None else first)
+    valid = ages[None, :] <= k[:, None]
+    past = np.where(valid, window[ts][:, ::-1], np.nan)
     w = np.where(valid, 0.5 ** (ages * step_s / half_life_s), 0.0)
-    has_past = valid[:, 0]  # ts[j] is not the first window of its item's grid
+    n_valid = np.minimum(k, look)
+    has_past = k > 0  # ts[j] is not the first window of its item's grid
+    phase = ages % per_day  # the time of day of each age; phase 0: the same time of day as the window
+    onehot = np.zeros((look, per_day))
+    onehot[np.arange(look), phase] = 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        q90 = _row_quantile(past, valid.sum(axis=1), 0.9)
+        q90 = _row_quantile(past, n_valid, 0.9)
         capped = np.where(valid, np.minimum(past, 4 * q90[:, None] + 5), 0.0)
-        wsum = w.sum(axis=1)
-        level = (w * capped).sum(axis=1) / wsum
-        same = (ages % per_day == 0)[None, :] & valid
-        n = same.sum(axis=1)
-        seasonal = np.where(n > 0, (w * capped * same).sum(axis=1) / (w * same).sum(axis=1), level)
+        wc = w * capped
+        by_phase = wc @ onehot  # weighted sum of the capped past per time of day
+        w_phase = w @ onehot    # and its weight
+        wsum = w_phase.sum(axis=1)
+        level = by_phase.sum(axis=1) / wsum
+        n = n_valid // per_day  # same-time-of-day windows seen
+        seasonal = np.where(n > 0, by_phase[:, 0] / w_phase[:, 0], level)
         e = (n * seasonal + 2 * level) / (n + 2)
-        phase = ages % per_day
-        onehot = np.zeros((look, per_day))
-        onehot[np.arange(look), phase] = 1.0
-        hour_mean = ((w * capped) @ onehot) / (w @ onehot)
-        resid = capped - np.nan_to_num(hour_mean)[:, phase]
-        var = (w * resid**2).sum(axis=1) / wsum
+        # weighted variance around each time of day's mean: sum w (x - m_p)^2 = sum w x^2 - sum_p (sum_p w x)^2 / w_p
+        explained = np.where(w_phase > 0, by_phase**2 / w_phase, 0.0).sum(axis=1)
+        var = np.maximum((wc * capped).sum(axis=1) - explained, 0.0) / wsum
         phi = np.where(level > 0, np.clip((var - level) / np.maximum(level, 1e-6) ** 2, 0.05, 5.0), 0.05)
     e = np.where(has_past, e, 0.0)
     phi = np.where(has_past, phi, 0.05)
