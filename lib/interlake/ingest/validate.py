@@ -70,7 +70,10 @@ def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | 
         check_timestamp(timestamp_format),
         check_time_range(now, max_future_seconds, min_timestamp),
     ]
-    field_reasons = F.filter(F.array(*checks), lambda r: r.isNotNull())
+    # Each message as a one-element array or an empty one, concatenated: all of it runs in generated code (a
+    # higher-order ``filter`` over ``array(*checks)`` would evaluate every check interpreted, row by row).
+    empty = F.array().cast("array<string>")
+    field_reasons = F.concat(*[F.when(c.isNotNull(), F.array(c)).otherwise(empty) for c in checks])
     reasons = F.when(F.col("parse_error").isNotNull(), F.array(F.col("parse_error"))).otherwise(field_reasons)
     return df.withColumn(C.REASONS, reasons)
 
