@@ -221,11 +221,28 @@ class BatchWriter:
         touched = (on_time.groupBy(C.ITEM_ID).agg(F.min(window.start).alias("from_ts")))
         touched = touched.localCheckpoint(eager=True)
         lookback = F.make_dt_interval(secs=F.lit(float(self.lookback_s + self.step_s)))
-        # one row per (window, item, batch): summed per window in pandas, after the one shuffle into the groups
-        counts = (spark.read.format("delta").load(self.paths["counts"]).alias("c")
-                  .join(F.broadcast(touched).alias("t"), C.ITEM_ID)
-                  .where(F.col("window_start") >= F.col("from_ts") - lookback)
+        # An item's history: windows before its first touched window (from_ts) do not change in this batch, so
+        # their sums come from trending_items (one row per window, whatever number of batches counted it); the
+        # touched windows and later ones are summed from trending_batch_counts (one row per window and batch,
+        # this batch's included). Reading only these keeps the read proportional to windows, not to batches, and a
+        # replayed batch still counts itself once. Summed per window in pandas, after the one shuffle into groups.
+        items = spark.read.format("delta").load(self.paths["items"])
+        batch_counts = spark.read.format("delta").load(self.paths["counts"])
+        if batch_min is not None:  # global bounds for partition pruning and file skipping (a day of slack)
+            if self.items_partitioned:
+                items = items.where(F.col("window_date") >= F.lit(
+                    self._day_before(batch_min - timedelta(seconds=self.lookback_s + self.step_s))))
+            batch_counts = batch_counts.where(
+                F.col("window_start") >= F.lit(batch_min - timedelta(seconds=self.window_s, days=1)))
+        settled = (items.join(F.broadcast(touched), C.ITEM_ID)
+                   .where((F.col("window_start") >= F.col("from_ts") - lookback)
+                          & (F.col("window_start") < F.col("from_ts")))
+                   .select(C.ITEM_ID, "window_start", "from_ts", "interactions",
+                           F.col("weighted_interactions").alias("weighted")))
+        recent = (batch_counts.join(F.broadcast(touched), C.ITEM_ID)
+                  .where(F.col("window_start") >= F.col("from_ts"))
                   .select(C.ITEM_ID, "window_start", "from_ts", "interactions", "weighted"))
+        counts = settled.unionByName(recent)
         tr, step_s, half, look = self.cfg.trending, self.step_s, self.half_life_s, self.lookback_s
         h_start = pd.Timestamp(history_start)
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
