@@ -7,9 +7,9 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
   3. per (window, item) counts of this batch -> MERGE into ``trending_batch_counts`` keyed by window, item and b:
      a batch replayed after a crash rewrites the same rows, never adds them twice
   4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
-     (see forecast.py), MERGEd by (window_start, item_id); then an UPDATE makes the windows whose end passed the
-     watermark final. The table is partitioned by ``window_date``, and both commits are bounded to the recent days
-     they can touch: a batch never rewrites the whole table
+     (see forecast.py) and MERGEd by (window_start, item_id), in the same MERGE as the other items' windows whose end
+     passed the watermark (made final). The table is partitioned by ``window_date``, and the MERGE is bounded to the
+     recent days it can touch: a batch never rewrites the whole table
   5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
 Only the batch an earlier run planned but did not commit (checkpoint ``offsets/b`` without ``commits/b``) can be a
 replay of a batch that died half-written; it alone first deletes what its earlier attempt may have written
@@ -270,31 +270,37 @@ class BatchWriter:
                .withColumn("is_final", final).withColumn("updated_at", F.current_timestamp())
                .select("window_start", "window_end", C.ITEM_ID, "interactions", "expected", "score", "is_trending",
                        "is_final", "updated_at", F.col("weighted").alias("weighted_interactions"),
-                       *([F.col("window_start").cast("date").alias("window_date")] if self.items_partitioned else []))
-               .localCheckpoint(eager=True))  # the MERGE scans its source twice: score once
+                       *([F.col("window_start").cast("date").alias("window_date")] if self.items_partitioned else [])))
+        # Windows of other items whose end the watermark passed become final in the same MERGE: their rows, read
+        # from the recent partitions, join the source with is_final set (one commit, not a MERGE and an UPDATE; not a
+        # WHEN NOT MATCHED BY SOURCE clause either: with that clause Delta rewrites every file of the table).
+        # Windows that ended before the previous watermark are final already.
+        if watermark is not None:
+            target = spark.read.format("delta").load(self.paths["items"])
+            pending = ~F.col("is_final") & (F.col("window_end") <= F.lit(watermark))
+            if self.items_partitioned and old_watermark is not None:
+                pending = pending & (F.col("window_date") >= F.lit(self._day_before(old_watermark)))
+            finalize = (target.where(pending).join(out.select("window_start", C.ITEM_ID),
+                                                   ["window_start", C.ITEM_ID], "left_anti")
+                        .withColumn("is_final", F.lit(True)).select(*out.columns))
+            out = out.unionByName(finalize)
+        out = out.localCheckpoint(eager=True)  # scored once, read once from the table: the MERGE scans it twice
         lap("score_s")
         try:
-            # Every rescored window starts after the batch's earliest on-time event minus a window, so with this
-            # bound (a day of slack) the MERGE reads and rewrites only the recent days' partitions.
+            # Every rescored window starts after the batch's earliest on-time event minus a window, and every window
+            # to finalize ends after the previous watermark, so with this bound (a day of slack) the MERGE reads and
+            # rewrites only the recent days' partitions.
             cond = "t.window_start = s.window_start AND t.item_id = s.item_id"
-            if self.items_partitioned and batch_min is not None:  # None: every valid event was too late
-                cond += f" AND t.window_date >= DATE'{self._day_before(batch_min).isoformat()}'"
+            bounds = ([batch_min] if batch_min is not None else []) + ([old_watermark] if watermark is not None else [])
+            if self.items_partitioned and bounds and None not in bounds:  # None: unbounded (first batch of a query)
+                cond += f" AND t.window_date >= DATE'{self._day_before(min(bounds)).isoformat()}'"
             items = DeltaTable.forPath(spark, self.paths["items"])
             items.alias("t").merge(out.alias("s"), cond).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
             lap("items_merge_s")
             crash_point(f"trending_after_items_{batch_id}")
-            if watermark is not None:
-                # Windows of other items whose end the watermark passed become final. A separate UPDATE, not a
-                # WHEN NOT MATCHED BY SOURCE clause of the MERGE: with that clause Delta rewrites every file of the
-                # table each batch. Windows that ended before the previous watermark are final already.
-                pending = ~F.col("is_final") & (F.col("window_end") <= F.lit(watermark))
-                if self.items_partitioned and old_watermark is not None:
-                    pending = pending & (F.col("window_date") >= F.lit(self._day_before(old_watermark)))
-                items.update(pending, {"is_final": F.lit(True)})
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
             for df in (touched, out):
                 df.unpersist()
-        lap("finalize_s")
 
     def _day_before(self, t: datetime):
         """A lower bound of ``window_date`` for windows ending after ``t`` (a day of slack for time zones)."""
