@@ -4,8 +4,8 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
   1. parse and validate exactly as batch ingestion does; bad records -> ``interactions_quarantine`` (run id
      ``trending-b``: a replayed batch deletes and rewrites its own rows)
   2. watermark = (max event time of batches < b) - ``watermark``; events older are dropped and counted
-  3. per (window, item) counts of this batch -> MERGE into ``trending_batch_counts`` keyed by window, item and b:
-     a batch replayed after a crash rewrites the same rows, never adds them twice
+  3. per (window, item) counts of this batch -> appended to ``trending_batch_counts``, keyed by window, item and b:
+     a batch replayed after a crash first deletes its earlier attempt's rows, so it never adds them twice
   4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
      (see forecast.py) and MERGEd by (window_start, item_id), in the same MERGE as the other items' windows whose end
      passed the watermark (made final). The table is partitioned by ``window_date``, and the MERGE is bounded to the
