@@ -294,8 +294,8 @@ class BatchWriter:
             bounds = ([batch_min] if batch_min is not None else []) + ([old_watermark] if watermark is not None else [])
             if self.items_partitioned and bounds and None not in bounds:  # None: unbounded (first batch of a query)
                 cond += f" AND t.window_date >= DATE'{self._day_before(min(bounds)).isoformat()}'"
-            items = DeltaTable.forPath(spark, self.paths["items"])
-            items.alias("t").merge(out.alias("s"), cond).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+            (DeltaTable.forPath(spark, self.paths["items"]).alias("t").merge(out.alias("s"), cond)
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
             lap("items_merge_s")
             crash_point(f"trending_after_items_{batch_id}")
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
