@@ -24,9 +24,6 @@ INTERACTIONS_COLUMNS = (
     ("source", "STRING"),
     ("ingested_at", "TIMESTAMP"),
 )
-# Lineage, extending the contract: the file an event was first taken from. The ingest job counts each file's accepted
-# rows from it after its MERGE. Nullable, as it is for tables made before it existed (added there on the next run).
-INTERACTIONS_LINEAGE = (("file", "STRING"),)
 INTERACTIONS_GENERATED = {"event_date": "CAST(event_ts AS DATE)"}
 INTERACTIONS_PARTITION = ("event_date",)
 VOCABULARY_CONSTRAINT = "interaction_type_in_vocabulary"

@@ -27,23 +27,9 @@ def test_interactions_table_has_the_contract_schema(spark, tmp_path):
     assert schema == StructType.fromDDL(
         "event_id STRING NOT NULL, user_id STRING NOT NULL, item_id STRING NOT NULL, "
         "interaction_type STRING NOT NULL, event_ts TIMESTAMP NOT NULL, event_date DATE NOT NULL, "
-        "source STRING NOT NULL, ingested_at TIMESTAMP NOT NULL, file STRING")
+        "source STRING NOT NULL, ingested_at TIMESTAMP NOT NULL")
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
     assert detail["partitionColumns"] == ["event_date"]
-
-
-def test_a_table_made_before_the_lineage_column_gets_it_and_keeps_its_rows(spark, tmp_path):
-    path = str(tmp_path / "interactions")
-    spark.sql(f"""CREATE TABLE delta.`{path}` (event_id STRING NOT NULL, user_id STRING NOT NULL,
-                  item_id STRING NOT NULL, interaction_type STRING NOT NULL, event_ts TIMESTAMP NOT NULL,
-                  event_date DATE NOT NULL GENERATED ALWAYS AS (CAST(event_ts AS DATE)), source STRING NOT NULL,
-                  ingested_at TIMESTAMP NOT NULL) USING delta PARTITIONED BY (event_date)""")
-    insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 10:00:00', 's', TIMESTAMP'2026-10-02 00:00:00')")
-    ensure_interactions_table(spark, path, VOCAB)
-    got = spark.read.format("delta").load(path).select("event_id", "source", "file")
-    expected = spark.createDataFrame([Row(event_id="e1", source="s", file=None)],
-                                     "event_id STRING NOT NULL, source STRING NOT NULL, file STRING")
-    assert_df_equality(got, expected)
 
 
 def test_event_date_is_generated_from_event_ts(spark, tmp_path):

@@ -1,10 +1,9 @@
 """The ingest ledger: which files were taken, with their reconciliation, and the state of each run.
 
-A run writes its ledger rows as ``pending`` before touching any other table (with each file's rows read and
-quarantined) and rewrites them as ``committed`` last (with the accepted and duplicate rows its MERGE settled).
+A run writes its ledger rows as ``pending`` before touching any other table and flips them to ``committed`` last.
 Recovery of a dead run asks the interactions table's Delta history whether that run's MERGE committed (the MERGE
-carries the run id in its commit's userMetadata): if it did, the run is committed as a live run would be; if not, the
-run's quarantine and ledger rows are deleted and its files are taken again."""
+carries the run id in its commit's userMetadata): if it did, the run's ledger rows are committed; if not, the run's
+quarantine and ledger rows are deleted and its files are taken again."""
 
 from __future__ import annotations
 
@@ -38,13 +37,17 @@ def source_state(spark: SparkSession, ledger_path: str, source: str
     return pending, {f: (size, modified) for f, (size, modified, _) in latest.items()}
 
 
-def upsert(spark: SparkSession, ledger_path: str, rows: list[tuple]) -> None:
-    """Write (or rewrite) a run's ledger rows, keyed by source, file and run: pending ones before the run writes,
-    then the same rows with their final counts and ``committed``. ``rows`` follow LEDGER_DDL."""
+def upsert_pending(spark: SparkSession, ledger_path: str, rows: list[tuple]) -> None:
+    """Write (or rewrite, on a retry) this run's ledger rows as pending. ``rows`` follow LEDGER_DDL."""
     df = spark.createDataFrame(rows, T.LEDGER_DDL)
     (DeltaTable.forPath(spark, ledger_path).alias("t")
      .merge(df.alias("s"), "t.source = s.source AND t.file = s.file AND t.run_id = s.run_id")
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+
+def set_status(spark: SparkSession, ledger_path: str, run_id: str, source: str, status: str) -> None:
+    DeltaTable.forPath(spark, ledger_path).update(
+        (F.col("run_id") == run_id) & (F.col("source") == source), {"status": F.lit(status)})
 
 
 def delete_run(spark: SparkSession, ledger_path: str, run_id: str, source: str) -> None:

@@ -1,12 +1,10 @@
 """Batch ingestion: discover -> read -> standardize -> validate -> quality gate -> MERGE, per source.
 
 Write protocol of one source in one run (every step idempotent, so a crash anywhere is repaired by re-running):
-  1. ledger rows for the run's files, status ``pending``, with each file's rows read and quarantined
+  1. ledger rows for the run's files, status ``pending``, with their reconciliation counts
   2. quarantine rows of the run (any left by an earlier attempt of the same run are deleted first)
-  3. insert-only MERGE of the batch's distinct events into ``interactions`` (each with the file it came from), tagged
-     with the run id (commit userMetadata): the events already stored are the MERGE's matches, not inserted
-  4. ledger rows -> ``committed``, with each file's accepted rows counted from what the MERGE stored (the rest of its
-     valid rows are duplicates)
+  3. insert-only MERGE of the new events into ``interactions``, tagged with the run id (commit userMetadata)
+  4. ledger rows -> ``committed``
 A Delta write conflict with a concurrent run (another source) re-plans steps 1-3 and retries.
 
 Example:
@@ -115,15 +113,15 @@ def with_conflict_retry(fn, retries: int, what: str):
 STORED = (C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE, C.SOURCE, C.FILE)
 
 
-def batch_events(valid: DataFrame) -> DataFrame:
-    """The valid rows' distinct events: one row per ``event_id``, attributed to the file that wins among the batch's
-    copies (first by source, then file: which copy of one file wins changes nothing, they carry the same values).
-    One narrow aggregate; the raw text never travels through the shuffle. The insert-only MERGE that follows needs
-    its source free of duplicates."""
+def new_events(valid: DataFrame, existing_ids: DataFrame) -> DataFrame:
+    """The valid rows' distinct events not already stored: one row per ``event_id``, attributed to the file that
+    wins among the batch's copies (first by source, then file: which copy of one file wins changes nothing, they
+    carry the same values). One narrow aggregate and an anti join; the raw text never travels through the shuffle."""
     first = F.min(F.struct(C.SOURCE, C.FILE)).alias("_winner")
-    return (valid.groupBy(C.EVENT_ID, C.EVENT_DATE)
-            .agg(first, F.first(C.USER_ID).alias(C.USER_ID), F.first(C.ITEM_ID).alias(C.ITEM_ID),
-                 F.first(C.INTERACTION_TYPE).alias(C.INTERACTION_TYPE), F.first(C.EVENT_TS).alias(C.EVENT_TS))
+    deduped = (valid.groupBy(C.EVENT_ID, C.EVENT_DATE)
+               .agg(first, F.first(C.USER_ID).alias(C.USER_ID), F.first(C.ITEM_ID).alias(C.ITEM_ID),
+                    F.first(C.INTERACTION_TYPE).alias(C.INTERACTION_TYPE), F.first(C.EVENT_TS).alias(C.EVENT_TS)))
+    return (deduped.join(existing_ids.select(C.EVENT_ID, C.EVENT_DATE), [C.EVENT_ID, C.EVENT_DATE], "left_anti")
             .select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
                     F.col("_winner.source").alias(C.SOURCE), F.col("_winner.file").alias(C.FILE)))
 
@@ -177,39 +175,13 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
     for run_id in pending:
         if L.merge_committed(spark, interactions, run_id):
             log.info("recovery: run %s of %s merged before it died; committing its ledger rows", run_id, source)
-            commit_run(spark, cfg, source, run_id)
+            L.set_status(spark, ledger_path, run_id, source, L.COMMITTED)
         else:
             log.info("recovery: run %s of %s died before its merge; undoing it, its files are taken again",
                      run_id, source)
             DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
                 (F.col("run_id") == run_id) & (F.col("source") == source))
             L.delete_run(spark, ledger_path, run_id, source)
-
-
-def commit_run(spark: SparkSession, cfg: Config, source: str, run_id: str) -> list[FileReport]:
-    """Complete a run's reconciliation from what its MERGE really stored and flip its ledger rows to ``committed``
-    (one ledger MERGE). The same step ends a run and repairs a run that died after its MERGE.
-
-    The pending rows carry each file's rows read and quarantined; accepted = the rows of ``interactions`` the run
-    inserted from that file (its ``ingested_at`` and source: file statistics skip every other file of the table),
-    duplicate = the rest. Counted after the MERGE, so an event a concurrent run stored first is a duplicate here."""
-    ledger_path = cfg.table_path(T.LEDGER)
-    rows = (spark.read.format("delta").load(ledger_path)
-            .where((F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == source)).collect())
-    if not rows:
-        return []
-    ingested_at = rows[0][C.INGESTED_AT]
-    stored = {r[C.FILE]: r["n"] for r in spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
-              .where((F.col(C.INGESTED_AT) == F.lit(ingested_at)) & (F.col(C.SOURCE) == source))
-              .groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
-    info = {r[C.FILE]: r for r in rows}
-    reports = file_counts({f: (r["rows_read"], r["rows_quarantined"]) for f, r in info.items()}, stored, source,
-                          sorted(info))
-    L.upsert(spark, ledger_path, [
-        (source, rep.file, info[rep.file]["file_size"], info[rep.file]["file_modified"], rep.rows_read,
-         rep.rows_accepted, rep.rows_duplicate, rep.rows_quarantined, run_id, ingested_at, L.COMMITTED)
-        for rep in reports])
-    return reports
 
 
 def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
@@ -277,53 +249,93 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
 
         def write_once():
             attempts.append(1)
-            _write(spark, cfg, src, run_id, now, valid.select(*STORED), quarantine, dates, info, per_file,
-                   retry=len(attempts) > 1)
+            return _write(spark, cfg, src, run_id, now, valid.select(*STORED), quarantine, dates, info, per_file,
+                          retry=len(attempts) > 1)
 
-        with_conflict_retry(write_once, retries, f"{src.name} merge")
+        files = with_conflict_retry(write_once, retries, f"{src.name} merge")
     finally:
         checked.unpersist()
-    files = with_conflict_retry(lambda: commit_run(spark, cfg, src.name, run_id), retries, f"{src.name} ledger")
+    with_conflict_retry(lambda: L.set_status(spark, cfg.table_path(T.LEDGER), run_id, src.name, L.COMMITTED),
+                        retries, f"{src.name} ledger")
     crash_point("after_ledger_commit")
     progress(log, "committed", source=src.name, files=len(files),
-             accepted=sum(f.rows_accepted for f in files), duplicate=sum(f.rows_duplicate for f in files),
-             quarantined=sum(f.rows_quarantined for f in files))
+             accepted=sum(f.rows_accepted for f in files), quarantined=sum(f.rows_quarantined for f in files))
     return SourceResult(src.name, "ok", files=files, quality_report=report)
 
 
 def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, valid: DataFrame,
            quarantine: DataFrame, dates: list, info: dict[str, FileInfo], per_file: dict[str, tuple[int, int]], *,
-           retry: bool = False) -> None:
-    """Steps 1-3 of the write protocol. The ledger rows are written ``pending`` with each file's rows read and
-    quarantined; which valid rows are new events and which duplicates is settled by the MERGE itself (an insert-only
-    MERGE is an anti join against the stored events: not done twice) and counted by ``commit_run``."""
-    ledger_rows = []
-    for file in sorted(info):
-        f, (read, bad) = info[file], per_file.get(file, (0, 0))
-        modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
-        ledger_rows.append((src.name, file, f.size, modified, read, 0, read - bad, bad, run_id, now, L.PENDING))
-    L.upsert(spark, cfg.table_path(T.LEDGER), ledger_rows)
-    crash_point("after_ledger_pending")
+           retry: bool = False) -> list[FileReport]:
+    interactions_path = cfg.table_path(T.INTERACTIONS)
+    target = DeltaTable.forPath(spark, interactions_path)
+    existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
+    # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
+    # result would be silently recomputed against the post-MERGE table (every event "already stored").
+    fresh = new_events(valid, existing).localCheckpoint(eager=True)
+    try:
+        accepted = {r[C.FILE]: r["n"] for r in fresh.groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
+        reports = file_counts(per_file, accepted, src.name, sorted(info))
+        progress(log, "classified", source=src.name, new_events=sum(accepted.values()))
+        ledger_rows = []
+        for rep in reports:
+            f = info[rep.file]
+            modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
+            ledger_rows.append((src.name, rep.file, f.size, modified, rep.rows_read, rep.rows_accepted,
+                                rep.rows_duplicate, rep.rows_quarantined, run_id, now, L.PENDING))
+        L.upsert_pending(spark, cfg.table_path(T.LEDGER), ledger_rows)
+        crash_point("after_ledger_pending")
 
-    if retry:  # a full-table scan: only worth it when an earlier attempt of this run may have written rows
-        DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
-            (F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
-    quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
-    crash_point("after_quarantine")
-    progress(log, "quarantine written", source=src.name)
+        if retry:  # a full-table scan: only worth it when an earlier attempt of this run may have written rows
+            DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
+                (F.col(C.RUN_ID) == run_id) & (F.col(C.SOURCE) == src.name))
+        quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
+        crash_point("after_quarantine")
+        progress(log, "quarantine written", source=src.name)
 
-    if dates:
-        new_rows = batch_events(valid).withColumn(C.INGESTED_AT, F.lit(now).cast("timestamp"))
-        date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
-        condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
-        spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
-        try:
-            (DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS)).alias("t").merge(new_rows.alias("s"), condition)
-             .whenNotMatchedInsertAll().execute())
-        finally:
-            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-    crash_point("after_merge")
-    progress(log, "merged", source=src.name)
+        new_rows = fresh.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
+                                C.SOURCE, F.lit(now).cast("timestamp").alias(C.INGESTED_AT))
+        if dates:
+            date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+            condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
+            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
+            try:
+                (target.alias("t").merge(new_rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+            finally:
+                spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+            expected = sum(r.rows_accepted for r in reports)
+            inserted = _rows_inserted(target, run_id)
+            if inserted is not None and inserted != expected:
+                # A concurrent run inserted some of the same events between our classification and our MERGE:
+                # those rows are duplicates after all. Recount from what this run really stored.
+                reports = _recount_after_race(spark, cfg, src, now, fresh, reports)
+                L.upsert_pending(spark, cfg.table_path(T.LEDGER), [
+                    (src.name, r.file, info[r.file].size,
+                     datetime.fromtimestamp(info[r.file].modified_ms / 1000, UTC).replace(tzinfo=None),
+                     r.rows_read, r.rows_accepted, r.rows_duplicate, r.rows_quarantined, run_id, now, L.PENDING)
+                    for r in reports])
+        crash_point("after_merge")
+        progress(log, "merged", source=src.name)
+        return reports
+    finally:
+        fresh.unpersist()  # releases the checkpoint's blocks
+
+
+def _rows_inserted(target: DeltaTable, run_id: str) -> int | None:
+    rows = (target.history(20).where(F.col("userMetadata") == L.run_metadata(run_id))
+            .select(F.col("operationMetrics")["numTargetRowsInserted"].alias("n")).collect())
+    return int(rows[0]["n"]) if rows and rows[0]["n"] is not None else None
+
+
+def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, now: datetime, fresh: DataFrame,
+                        reports: list[FileReport]) -> list[FileReport]:
+    mine = (spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS))
+            .where((F.col(C.INGESTED_AT) == F.lit(now).cast("timestamp")) & (F.col(C.SOURCE) == src.name))
+            .select(F.col(C.EVENT_ID).alias("_mine")))
+    stored = fresh.join(mine, F.col(C.EVENT_ID) == F.col("_mine"), "left")
+    lost = {r[C.FILE]: r["n"] for r in stored.where(F.col("_mine").isNull()).groupBy(C.FILE)
+            .agg(F.count(F.lit(1)).alias("n")).collect()}
+    return [FileReport(r.source, r.file, r.rows_read, r.rows_accepted - lost.get(r.file, 0),
+                       r.rows_duplicate + lost.get(r.file, 0), r.rows_quarantined) for r in reports]
 
 
 def _write_gate_report(spark: SparkSession, cfg: Config, source: str, run_id: str, gate) -> str:

@@ -23,9 +23,8 @@ def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
 
 def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[str, ...],
                               database: str | None = None) -> DeltaTable:
-    """Create ``interactions`` if missing (the contract's columns NOT NULL, generated partition column, then the
-    nullable lineage column ``file``, added to a table made without it) and make its CHECK constraint allow exactly
-    ``vocabulary``.
+    """Create ``interactions`` if missing (all NOT NULL, generated partition column) and make its
+    CHECK constraint allow exactly ``vocabulary``.
 
     Example:
         >>> ensure_interactions_table(spark, "/lake/interactions", ("view", "purchase"))
@@ -34,16 +33,10 @@ def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[
     for name, kind in T.INTERACTIONS_COLUMNS:
         builder = builder.addColumn(name, kind, nullable=False,
                                     generatedAlwaysAs=T.INTERACTIONS_GENERATED.get(name))
-    for name, kind in T.INTERACTIONS_LINEAGE:
-        builder = builder.addColumn(name, kind, nullable=True)
     builder = builder.partitionedBy(*T.INTERACTIONS_PARTITION)
     for key, value in READABLE_PROPERTIES.items():
         builder = builder.property(key, value)
     table = builder.execute()
-    present = set(table.toDF().columns)
-    missing = [f"{name} {kind}" for name, kind in T.INTERACTIONS_LINEAGE if name not in present]
-    if missing:  # a table made before the lineage columns existed: they are added, null for its earlier rows
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({', '.join(missing)})")
     sync_vocabulary_constraint(spark, path, vocabulary)
     if database:
         register_table(spark, database, T.INTERACTIONS, path)
