@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from chispa import assert_df_equality
 from interlake.config import SourceConfig
+from interlake.ingest.pipeline import new_events
 from interlake.ingest.readers import _flatten_schema, queue_records, record_type, variant_path
 from interlake.ingest.standardize import event_id, parse_timestamp, standardize
 from interlake.ingest.validate import split_valid_quarantine, with_reasons
@@ -114,6 +115,23 @@ def test_split_valid_quarantine(spark):
     valid, bad = split_valid_quarantine(checked)
     assert [r.raw for r in valid.collect()] == ["ok"]
     assert [r.raw for r in bad.collect()] == ["bad"]
+
+
+def test_new_events_one_row_per_event_first_copy_wins_stored_ones_left_out(spark):
+    ddl = ("event_id STRING, user_id STRING, item_id STRING, interaction_type STRING, event_ts TIMESTAMP, "
+           "event_date DATE, source STRING, file STRING")
+    t, d = dt.datetime(2026, 10, 1, 10), dt.date(2026, 10, 1)
+    valid = spark.createDataFrame([
+        ("e1", "u1", "i1", "view", t, d, "s", "b.csv"), ("e1", "u1", "i1", "view", t, d, "s", "a.csv"),
+        ("e1", "u1", "i1", "view", t, d, "s", "b.csv"),  # three copies in two files: a.csv comes first
+        ("e2", "u2", "i2", "purchase", t, d, "s", "b.csv"),
+        ("e3", "u3", "i3", "view", t, d, "s", "c.csv"),  # already stored
+    ], ddl)
+    existing = spark.createDataFrame([("e3", d)], "event_id STRING, event_date DATE")
+    got = new_events(valid, existing, [("s", "a.csv"), ("s", "b.csv"), ("s", "c.csv")])
+    expected = spark.createDataFrame([("e1", "u1", "i1", "view", t, d, "s", "a.csv"),
+                                      ("e2", "u2", "i2", "purchase", t, d, "s", "b.csv")], ddl)
+    assert_df_equality(got, expected, ignore_nullable=True, ignore_row_order=True)
 
 
 def test_variant_paths_and_schema_flattening():

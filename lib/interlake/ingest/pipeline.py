@@ -113,17 +113,23 @@ def with_conflict_retry(fn, retries: int, what: str):
 STORED = (C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE, C.SOURCE, C.FILE)
 
 
-def new_events(valid: DataFrame, existing_ids: DataFrame) -> DataFrame:
-    """The valid rows' distinct events not already stored: one row per ``event_id``, attributed to the file that
-    wins among the batch's copies (first by source, then file: which copy of one file wins changes nothing, they
-    carry the same values). One narrow aggregate and an anti join; the raw text never travels through the shuffle."""
-    first = F.min(F.struct(C.SOURCE, C.FILE)).alias("_winner")
-    deduped = (valid.groupBy(C.EVENT_ID, C.EVENT_DATE)
-               .agg(first, F.first(C.USER_ID).alias(C.USER_ID), F.first(C.ITEM_ID).alias(C.ITEM_ID),
-                    F.first(C.INTERACTION_TYPE).alias(C.INTERACTION_TYPE), F.first(C.EVENT_TS).alias(C.EVENT_TS)))
+def new_events(valid: DataFrame, existing_ids: DataFrame, copies: list[tuple[str, str]]) -> DataFrame:
+    """The valid rows' distinct events not already stored: one row per ``event_id``, attributed to the copy that wins
+    among the batch's copies, the first of ``copies`` (every ``(source, file)`` of ``valid``, in the order that
+    decides; which copy of one file wins changes nothing, they carry the same values).
+
+    The event's four values are the grouping key with its id (the id is their hash, so they are equal in every copy)
+    and the winner is the minimum of an integer (the copy's place in ``copies``, from a broadcast lookup): a hash
+    aggregate. Aggregating strings instead (first value, smallest source and file) makes Spark sort every row twice.
+    Then an anti join against the stored ids; the raw text never travels through the shuffle."""
+    order = valid.sparkSession.createDataFrame(
+        [(s, f, i) for i, (s, f) in enumerate(copies)], f"{C.SOURCE} STRING, {C.FILE} STRING, _copy INT")
+    key = [C.EVENT_ID, C.EVENT_DATE, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS]
+    deduped = (valid.join(F.broadcast(order), [C.SOURCE, C.FILE], "left")
+               .groupBy(*key).agg(F.min("_copy").alias("_copy"))
+               .join(F.broadcast(order), "_copy", "left"))
     return (deduped.join(existing_ids.select(C.EVENT_ID, C.EVENT_DATE), [C.EVENT_ID, C.EVENT_DATE], "left_anti")
-            .select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EVENT_DATE,
-                    F.col("_winner.source").alias(C.SOURCE), F.col("_winner.file").alias(C.FILE)))
+            .select(*STORED))
 
 
 def file_counts(per_file: dict[str, tuple[int, int]], accepted: dict[str, int], source: str,
@@ -271,7 +277,7 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
     existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
     # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
     # result would be silently recomputed against the post-MERGE table (every event "already stored").
-    fresh = new_events(valid, existing).localCheckpoint(eager=True)
+    fresh = new_events(valid, existing, [(src.name, f) for f in sorted(per_file)]).localCheckpoint(eager=True)
     try:
         accepted = {r[C.FILE]: r["n"] for r in fresh.groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
         reports = file_counts(per_file, accepted, src.name, sorted(info))
