@@ -8,14 +8,23 @@ Two phases on one lakehouse, one session:
      including query start, parsing, validation, counting, scoring and every Delta commit.
   2. latency: the continuous query runs (trigger ``--trigger``); the remaining files land one at a time and the
      delay from a file landing to its batch's counts being in ``trending_items`` is measured.
+  3. live, at the production trigger: ``--rate`` events/s (default 50,000) for ``--minutes`` minutes (default 4:
+     12,000,000 queue records, re-stamped copies of the generator's records whose event times follow the arrival
+     clock, right after the data's last event) land as one file every 10 seconds, in real time, while the query runs
+     with its production trigger (1 minute). In phases 1-2 a micro-batch holds days of event time (the generator's
+     14 days replayed in minutes), so every batch re-scores dozens of windows per item; in a live stream, as here, a
+     batch holds a minute of it. The job sustains the rate if every micro-batch ends within the trigger interval and
+     the last file's events are in the table soon after it lands; capacity = events / processing time.
 Also a floor: the same backlog files read by a plain ``spark.read.json`` into a no-op sink (what parsing alone
 costs on this machine). Micro-batch processing time p50/p95 comes from ``stream_progress`` (all batches of both
 phases). Also prints the surges found and false flags per item-week against the generator's truth.
 """
 
 import argparse
+import copy
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -51,6 +60,8 @@ def main() -> None:
                     help="trending.max_files_per_trigger in phase 1 (0: no cap, the job's default)")
     ap.add_argument("--latency-files", type=int, default=3)
     ap.add_argument("--trigger", default="10 seconds", help="trigger of the continuous query in phase 2")
+    ap.add_argument("--rate", type=int, default=50_000, help="events/s arriving in phase 3 (0: skip phase 3)")
+    ap.add_argument("--minutes", type=int, default=4, help="how long phase 3 feeds files at --rate")
     args = ap.parse_args()
     setup_logging()  # one line per micro-batch, with the time of each step
     t = time.time()
@@ -114,6 +125,12 @@ def main() -> None:
     surges = {(s["item_id"], s["window_start"]) for s in truth["surges"]}
     found, false = len(surges & flagged), len(flagged - surges)
     n_items = items.select("item_id").distinct().count()
+
+    # phase 3: live, --rate events/s for --minutes, under the production trigger
+    live = None
+    if args.rate:
+        last_ms = int(max(r.max_event_ts for r in prog if r.max_event_ts).timestamp() * 1000)
+        live = live_feed(spark, cfg, doc, lines, landing, work, args.rate, args.minutes, last_ms)
     weeks = truth["days"] / 7
     print(f"{sum(r.input_rows for r in prog):,} queue records in {len(staged)} files, {n_items:,} items, "
           f"{len(prog)} micro-batches")
@@ -128,12 +145,78 @@ def main() -> None:
           + f" ({len(later)} files of ~{later[0][1]:,} events under the continuous query)")
     print(f"surges found              : {found}/{len(surges)}; false flags: {false} "
           f"({false / max(1, n_items) / weeks:.4f} per item-week)")
+    if live:
+        total, batches, after_last_s = live
+        secs = np.array([b[1] for b in batches])
+        print(f"live, trigger 1 minute    : {total:,} events landed at {args.rate:,} events/s over {args.minutes} min "
+              f"(a file every 10 s): {len(batches)} micro-batches of "
+              f"{', '.join(f'{b[0]:,}' for b in batches)} events; processing "
+              f"{', '.join(f'{x:.1f}s' for x in secs)} (max {secs.max():.1f}s = {secs.max() / 60:.0%} of the trigger); "
+              f"all in the table {after_last_s:.0f}s after the last file landed; capacity "
+              f"{total / secs.sum():,.0f} events/s (events / processing time)")
     print(json.dumps({"events_per_s": drained / drain_s, "p50_s": float(np.percentile(ms, 50) / 1000),
                       "p95_s": float(np.percentile(ms, 95) / 1000), "delays_s": delays, "surges_found": found,
                       "surges": len(surges), "false_flags": false,
-                      "floor_events_per_s": drained / floor_s}))
+                      "floor_events_per_s": drained / floor_s,
+                      "live_events": live[0] if live else None,
+                      "live_batches": live[1] if live else None,
+                      "live_after_last_file_s": live[2] if live else None}))
     spark.stop()
     cleanup(work)
+
+
+TS = re.compile(r'(\\?"ts\\?":)\d+')  # in an object value, or in a value that is a string holding JSON
+
+
+def processed(cfg, since: int) -> int:
+    """Input rows of the stream_progress rows after the first ``since`` (batch ids count from 0, one row each)."""
+    t = DeltaTable(cfg.table_path(T.STREAM_PROGRESS)).to_pyarrow_table(columns=["batch_id", "input_rows"])
+    return sum(n for b, n in zip(t["batch_id"].to_pylist(), t["input_rows"].to_pylist(), strict=True) if b >= since)
+
+
+def live_feed(spark, cfg, doc, lines, landing, work, rate, minutes, last_ms):
+    """Phase 3: files of ``rate`` * 10 records (the generator's records cycled, the event time of the j-th one
+    re-stamped to ``last_ms`` + 1 s + j / rate; records whose ts is not a number stay as they are and are quarantined)
+    are written first, then land one every 10 s while the query runs with a 1-minute trigger. Returns (records,
+    [(input rows, processing s) per micro-batch], s from the last landing to its rows being processed)."""
+    per_file, n_files = rate * 10, minutes * 6
+    staged = []
+    for f in range(n_files):
+        out = []
+        for j in range(f * per_file, (f + 1) * per_file):
+            ts = last_ms + 1000 + j * 1000 // rate
+            out.append(TS.sub(lambda m, ts=ts: f"{m.group(1)}{ts}", lines[j % len(lines)], count=1))
+        p = work / f"live-{f:03d}.jsonl"
+        p.write_text("\n".join(out) + "\n")
+        staged.append(p)
+    doc = copy.deepcopy(doc)
+    doc["trending"]["trigger"] = "1 minute"
+    doc["trending"].pop("max_files_per_trigger", None)  # a micro-batch takes whatever arrived since the last one
+    live_cfg = parse_config(doc, cfg.path)
+    since = progress_rows(live_cfg)  # the batch id of the first live batch
+    total = per_file * n_files
+    stop = threading.Event()
+    waited: list[float] = []
+
+    def feeder() -> None:
+        time.sleep(15)  # let the query start
+        start = time.time()
+        for k, p in enumerate(staged):
+            time.sleep(max(0.0, start + 10 * k - time.time()))
+            dest = landing / p.name
+            shutil.move(str(p), dest)
+            os.utime(dest, None)
+        landed = time.time()
+        while processed(live_cfg, since) < total:  # input rows count every record, quarantined ones too
+            time.sleep(1)
+        waited.append(time.time() - landed)
+        stop.set()
+
+    threading.Thread(target=feeder, daemon=True).start()
+    run_trending(spark, live_cfg, once=False, stop_event=stop)
+    prog = (spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).where(f"batch_id >= {since}")
+            .orderBy("batch_id").collect())
+    return sum(r.input_rows for r in prog), [(r.input_rows, r.processing_ms / 1000) for r in prog], waited[0]
 
 
 if __name__ == "__main__":
