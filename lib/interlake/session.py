@@ -127,6 +127,9 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         # Small-machine Delta defaults (config may override): log replay in a few tasks, not 50.
         .config("spark.databricks.delta.snapshotPartitions", "4")
         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        # VACUUM lists a table's folders in this many tasks: Spark's default, 10,000, made every VACUUM of a small
+        # table run ~10,000 near-empty tasks on two cores (111 s vs 9.5 s for a 5-partition table, measured).
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "8")
         # The jobs cache each batch's checked rows for a few scans; on one small machine CPU is scarcer than
         # memory, and compressing the cached columns cost ~15% of the cache's build time (measured, README).
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
