@@ -1,9 +1,11 @@
 """Trending benchmark: N events (default 2,000,000, 10,000 items) as queue-dump files through the trending job.
 
     python bench/trending.py [--events 2000000] [--items 10000] [--files 20] [--files-per-batch 5]
+                             [--rate 50000] [--minutes 4]
 
-Two phases on one lakehouse, one session:
-  1. throughput: all but the last ``--latency-files`` files land as a backlog and the job drains it
+Three phases on one lakehouse, one session (phase 3 writes ~3 GB of staged files and runs ~7 minutes; --rate 0 skips
+it):
+  1. backlog throughput: all but the last ``--latency-files`` files land as a backlog and the job drains it
      (``--once``, ``max_files_per_trigger`` files per micro-batch): sustained events/s = events / wall time,
      including query start, parsing, validation, counting, scoring and every Delta commit.
   2. latency: the continuous query runs (trigger ``--trigger``); the remaining files land one at a time and the
@@ -16,8 +18,9 @@ Two phases on one lakehouse, one session:
      batch holds a minute of it. The job sustains the rate if every micro-batch ends within the trigger interval and
      the last file's events are in the table soon after it lands; capacity = events / processing time.
 Also a floor: the same backlog files read by a plain ``spark.read.json`` into a no-op sink (what parsing alone
-costs on this machine). Micro-batch processing time p50/p95 comes from ``stream_progress`` (all batches of both
-phases). Also prints the surges found and false flags per item-week against the generator's truth.
+costs on this machine). Micro-batch processing time p50/p95 comes from ``stream_progress`` (all batches of phases
+1 and 2; phase 3 prints each of its batches). Also prints the surges found and false flags per item-week against
+the generator's truth.
 """
 
 import argparse

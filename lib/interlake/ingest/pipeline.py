@@ -116,7 +116,8 @@ STORED = (C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS, C.EV
 def new_events(valid: DataFrame, existing_ids: DataFrame, copies: list[tuple[str, str]]) -> DataFrame:
     """The valid rows' distinct events not already stored: one row per ``event_id``, attributed to the copy that wins
     among the batch's copies, the first of ``copies`` (every ``(source, file)`` of ``valid``, in the order that
-    decides; which copy of one file wins changes nothing, they carry the same values).
+    decides; which copy of one file wins changes nothing, they carry the same values). A copy missing from ``copies``
+    would come out without a source, which the table's NOT NULL check refuses: never dropped silently.
 
     The event's four values are the grouping key with its id (the id is their hash, so they are equal in every copy)
     and the winner is the minimum of an integer (the copy's place in ``copies``, from a broadcast lookup): a hash
