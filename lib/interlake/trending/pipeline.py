@@ -6,11 +6,13 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
   2. watermark = (max event time of batches < b) - ``watermark``; events older are dropped and counted
   3. per (window, item) counts of this batch -> appended to ``trending_batch_counts``, keyed by window, item and b:
      a batch replayed after a crash first deletes its earlier attempt's rows, so it never adds them twice
-  4. ``trending_items`` rows of the touched items are recomputed from the summed counts and re-scored
-     (see forecast.py) and MERGEd by (window_start, item_id), in the same MERGE as the other items' windows whose end
-     passed the watermark (made final). The table is partitioned by ``window_date``, and the MERGE is bounded to the
-     recent days it can touch: a batch never rewrites the whole table
-  5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch
+  4. ``trending_items`` rows of the touched items are recomputed from the summed counts (earlier batches' from the
+     table, this batch's from memory) and re-scored (see forecast.py) and MERGEd by (window_start, item_id), in the
+     same MERGE as the other items' windows whose end passed the watermark (made final). The table is partitioned by
+     ``window_date``, and the MERGE is bounded to the recent days it can touch: a batch never rewrites the whole table
+  5. ``item_popularity`` is rewritten; a ``stream_progress`` row (keyed by b) records the batch, last: the quarantine
+     and counts appends of steps 1 and 3 run in background threads next to step 4 (on two cores a Delta commit
+     leaves the CPU mostly idle) and are joined before it
 Only the batch an earlier run planned but did not commit (checkpoint ``offsets/b`` without ``commits/b``) can be a
 replay of a batch that died half-written; it alone first deletes what its earlier attempt may have written
 (quarantine, counts, progress rows of b), every other batch only appends.
@@ -23,12 +25,13 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from delta.tables import DeltaTable
-from pyspark import StorageLevel
+from pyspark import InheritableThread, StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -54,6 +57,29 @@ class TrendingResult:
     input_rows: int
     dropped_late: int
     quarantined: int
+
+
+def in_background(step: Callable[[], None]) -> Callable[..., None]:
+    """Run ``step`` (Spark jobs) in a thread that inherits the calling thread's Spark job properties, next to
+    what the caller does meanwhile: on two cores a Delta commit leaves them mostly idle. Returns ``join``,
+    which waits for it and raises its error (``join(raise_error=False)`` only waits)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001  (handed to join)
+            errors.append(exc)
+
+    thread = InheritableThread(target=run, daemon=True)
+    thread.start()
+
+    def join(raise_error: bool = True) -> None:
+        thread.join()
+        if errors and raise_error:
+            raise errors[0]
+
+    return join
 
 
 def _table(spark: SparkSession, cfg: Config, name: str, ddl: str, **layout) -> str:
@@ -132,16 +158,19 @@ class BatchWriter:
             steps[name] = round(time.time() - started - sum(steps.values()), 2)
 
         spark, cfg = self.spark, self.cfg
-        # Only what later steps use is kept, the raw text only for the rows quarantine needs (as ingestion does).
+        # Only what later steps use is kept: the three standard values every row needs, and file, raw text and
+        # reasons only for the rows quarantine takes (NULL on a valid row: a valid row is one without reasons).
         bad = F.size(C.REASONS) > 0
         rows = (self._standard(batch)
-                .select(C.SOURCE, C.FILE, F.when(bad, F.col(C.RAW)).alias(C.RAW), C.REASONS, C.ITEM_ID,
-                        C.INTERACTION_TYPE, C.EVENT_TS)
+                .select(C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS,
+                        *[F.when(bad, F.col(c)).alias(c) for c in (C.FILE, C.RAW, C.REASONS)])
                 .persist(StorageLevel.MEMORY_AND_DISK_DESER))
+        pending: list[Callable[..., None]] = []  # joins of the writes running next to the scoring (in_background)
+        counts = None
         try:
             prev = self._event_time_range(batch_id)
             watermark = prev["mx"] - self.delay if prev["mx"] is not None else None
-            valid = F.size(C.REASONS) == 0
+            valid = F.col(C.REASONS).isNull()
             late = valid & F.col(C.EVENT_TS).isNotNull() & (
                 F.col(C.EVENT_TS) < F.lit(watermark) if watermark else F.lit(False))
             stats = rows.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(~valid, 1)).alias("bad"),
@@ -155,22 +184,27 @@ class BatchWriter:
             if replay:
                 DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(F.col(C.RUN_ID) == run_id)
             if stats["bad"]:
-                rows.where(~valid).select(C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
-                                          F.current_timestamp().alias(C.INGESTED_AT)) \
-                    .write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
+                source = self.src.name if self.parse else T.INTERACTIONS
+                quarantine = rows.where(~valid).select(
+                    F.lit(source).alias(C.SOURCE), C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
+                    F.current_timestamp().alias(C.INGESTED_AT))
+                pending.append(in_background(
+                    lambda: quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))))
             on_time = rows.where(valid & ~late)
-            lap("quarantine_s")
-            self._merge_counts(on_time, batch_id, replay)
+            counts, written = self._merge_counts(on_time, batch_id, replay)
+            pending.append(written)
             lap("counts_s")
-            crash_point(f"trending_after_counts_{batch_id}")
             max_ts = max([t for t in (prev["mx"], stats["mx"]) if t is not None], default=None)
             min_ts = min([t for t in (prev["mn"], stats["mn"]) if t is not None], default=None)
             new_wm = max_ts - self.delay if max_ts else None
             if stats["mx"] is not None:
-                self._rescore(on_time, min_ts, new_wm, lap, batch_id=batch_id, batch_min=stats["mn_on_time"],
+                self._rescore(counts, min_ts, new_wm, lap, batch_id=batch_id, batch_min=stats["mn_on_time"],
                               old_watermark=watermark)
                 self._popularity(max_ts)
                 lap("popularity_s")
+            while pending:  # every write of the batch is committed before its progress row
+                pending.pop(0)()
+            lap("writes_wait_s")
             elapsed = int((time.time() - started) * 1000)
             progress = spark.createDataFrame(
                 [(batch_id, stats["n"], stats["n"] - stats["bad"] - stats["late"], stats["bad"], stats["late"],
@@ -180,7 +214,11 @@ class BatchWriter:
                 DeltaTable.forPath(spark, self.paths["progress"]).delete(F.col("batch_id") == batch_id)
             progress.write.format("delta").mode("append").save(self.paths["progress"])
         finally:
+            for join in pending:  # a step failed: the writes still end before their rows are released
+                join(raise_error=False)
             rows.unpersist()
+            if counts is not None:
+                counts.unpersist()
         self.range = (batch_id, {"mx": max_ts, "mn": min_ts})
         self.totals = TrendingResult(self.totals.batches + 1, self.totals.input_rows + stats["n"],
                                      self.totals.dropped_late + stats["late"],
@@ -200,7 +238,10 @@ class BatchWriter:
         return (self.spark.read.format("delta").load(self.paths["progress"]).where(F.col("batch_id") < batch_id)
                 .agg(F.max("max_event_ts").alias("mx"), F.min("min_event_ts").alias("mn")).first()).asDict()
 
-    def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> None:
+    def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> tuple[DataFrame, Callable[..., None]]:
+        """This batch's per-(window, item) counts, checkpointed (a few rows per item: scoring reads them instead of the
+        batch's rows again), and the join of their append to ``trending_batch_counts``, which runs in the
+        background: scoring takes this batch's counts from memory and only earlier batches' from the table."""
         weights = F.create_map(*[F.lit(x) for kv in self.cfg.interaction_types.items() for x in kv])
         window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
                           f"{self.step_s} seconds" if self.step_s != self.window_s else None)
@@ -208,26 +249,32 @@ class BatchWriter:
                   .agg(F.count(F.lit(1)).alias("interactions"),
                        F.sum(F.element_at(weights, F.col(C.INTERACTION_TYPE))).alias("weighted"))
                   .select(F.col("w.start").alias("window_start"), F.col("w.end").alias("window_end"), C.ITEM_ID,
-                          F.lit(batch_id).cast("long").alias("batch_id"), "interactions", "weighted"))
+                          F.lit(batch_id).cast("long").alias("batch_id"), "interactions", "weighted")
+                  .localCheckpoint(eager=True))
         if replay:  # a replayed batch first removes what its earlier attempt wrote, then writes the same rows again
             DeltaTable.forPath(self.spark, self.paths["counts"]).delete(F.col("batch_id") == batch_id)
-        counts.write.format("delta").mode("append").save(self.paths["counts"])
 
-    def _rescore(self, on_time: DataFrame, history_start: datetime, watermark: datetime | None, lap, *, batch_id: int,
-                 batch_min: datetime | None, old_watermark: datetime | None) -> None:
+        def write() -> None:
+            counts.write.format("delta").mode("append").save(self.paths["counts"])
+            crash_point(f"trending_after_counts_{batch_id}")
+
+        return counts, in_background(write)
+
+    def _rescore(self, this_batch: DataFrame, history_start: datetime, watermark: datetime | None, lap, *,
+                 batch_id: int, batch_min: datetime | None, old_watermark: datetime | None) -> None:
         spark = self.spark
-        window = F.window(C.EVENT_TS, f"{self.window_s} seconds",
-                          f"{self.step_s} seconds" if self.step_s != self.window_s else None)
-        touched = (on_time.groupBy(C.ITEM_ID).agg(F.min(window.start).alias("from_ts")))
+        # each touched item and its first window this batch counted (from the batch's few counts per item)
+        touched = this_batch.groupBy(C.ITEM_ID).agg(F.min("window_start").alias("from_ts"))
         touched = touched.localCheckpoint(eager=True)
         lookback = F.make_dt_interval(secs=F.lit(float(self.lookback_s + self.step_s)))
         # An item's history: windows before its first touched window (from_ts) do not change in this batch, so
         # their sums come from trending_items (one row per window, whatever number of batches counted it); the
-        # touched windows and later ones are summed from trending_batch_counts (one row per window and batch,
-        # this batch's included). Reading only these keeps the read proportional to windows, not to batches, and a
-        # replayed batch still counts itself once. Summed per window in pandas, after the one shuffle into groups.
+        # touched windows and later ones are summed from trending_batch_counts (one row per window and batch) of the
+        # batches before this one, and this batch's counts from memory (their append runs meanwhile). Reading only
+        # these keeps the read proportional to windows, not to batches, and a replayed batch counts itself once
+        # whatever its earlier attempt wrote. Summed per window in pandas, after the one shuffle into groups.
         items = spark.read.format("delta").load(self.paths["items"])
-        batch_counts = spark.read.format("delta").load(self.paths["counts"])
+        batch_counts = spark.read.format("delta").load(self.paths["counts"]).where(F.col("batch_id") < batch_id)
         if batch_min is not None:  # global bounds for partition pruning and file skipping (a day of slack)
             if self.items_partitioned:
                 items = items.where(F.col("window_date") >= F.lit(
@@ -239,7 +286,7 @@ class BatchWriter:
                           & (F.col("window_start") < F.col("from_ts")))
                    .select(C.ITEM_ID, "window_start", "from_ts", "interactions",
                            F.col("weighted_interactions").alias("weighted")))
-        recent = (batch_counts.join(F.broadcast(touched), C.ITEM_ID)
+        recent = (batch_counts.select(*this_batch.columns).unionByName(this_batch).join(F.broadcast(touched), C.ITEM_ID)
                   .where(F.col("window_start") >= F.col("from_ts"))
                   .select(C.ITEM_ID, "window_start", "from_ts", "interactions", "weighted"))
         counts = settled.unionByName(recent)
