@@ -191,7 +191,7 @@ class BatchWriter:
                 pending.append(in_background(
                     lambda: quarantine.write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))))
             on_time = rows.where(valid & ~late)
-            counts, written = self._merge_counts(on_time, batch_id, replay)
+            counts, written = self._count_batch(on_time, batch_id, replay)
             pending.append(written)
             lap("counts_s")
             max_ts = max([t for t in (prev["mx"], stats["mx"]) if t is not None], default=None)
@@ -238,7 +238,7 @@ class BatchWriter:
         return (self.spark.read.format("delta").load(self.paths["progress"]).where(F.col("batch_id") < batch_id)
                 .agg(F.max("max_event_ts").alias("mx"), F.min("min_event_ts").alias("mn")).first()).asDict()
 
-    def _merge_counts(self, on_time: DataFrame, batch_id: int, replay: bool) -> tuple[DataFrame, Callable[..., None]]:
+    def _count_batch(self, on_time: DataFrame, batch_id: int, replay: bool) -> tuple[DataFrame, Callable[..., None]]:
         """This batch's per-(window, item) counts, checkpointed (a few rows per item: scoring reads them instead of the
         batch's rows again), and the join of their append to ``trending_batch_counts``, which runs in the
         background: scoring takes this batch's counts from memory and only earlier batches' from the table."""
@@ -264,8 +264,8 @@ class BatchWriter:
                  batch_id: int, batch_min: datetime | None, old_watermark: datetime | None) -> None:
         spark = self.spark
         # each touched item and its first window this batch counted (from the batch's few counts per item)
+        # (an aggregate of checkpointed rows: computed once, within the one job below that checkpoints ``out``)
         touched = this_batch.groupBy(C.ITEM_ID).agg(F.min("window_start").alias("from_ts"))
-        touched = touched.localCheckpoint(eager=True)
         lookback = F.make_dt_interval(secs=F.lit(float(self.lookback_s + self.step_s)))
         # An item's history: windows before its first touched window (from_ts) do not change in this batch, so
         # their sums come from trending_items (one row per window, whatever number of batches counted it); the
@@ -346,8 +346,7 @@ class BatchWriter:
             lap("items_merge_s")
             crash_point(f"trending_after_items_{batch_id}")
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
-            for df in (touched, out):
-                df.unpersist()
+            out.unpersist()
 
     def _day_before(self, t: datetime):
         """A lower bound of ``window_date`` for windows ending after ``t`` (a day of slack for time zones)."""
