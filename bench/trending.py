@@ -32,6 +32,7 @@ import shutil
 import sys
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +150,7 @@ def main() -> None:
     print(f"surges found              : {found}/{len(surges)}; false flags: {false} "
           f"({false / max(1, n_items) / weeks:.4f} per item-week)")
     if live:
-        total, batches, after_last_s = live
+        total, batches, after_last_s, live_delays = live
         secs = np.array([b[1] for b in batches])
         print(f"live, trigger 1 minute    : {total:,} events landed at {args.rate:,} events/s over {args.minutes} min "
               f"(a file every 10 s): {len(batches)} micro-batches of "
@@ -157,13 +158,19 @@ def main() -> None:
               f"{', '.join(f'{x:.1f}s' for x in secs)} (max {secs.max():.1f}s = {secs.max() / 60:.0%} of the trigger); "
               f"all in the table {after_last_s:.0f}s after the last file landed; capacity "
               f"{total / secs.sum():,.0f} events/s (events / processing time)")
+        print(f"live micro-batch processing: p50 {np.percentile(secs, 50):.1f}s  p95 {np.percentile(secs, 95):.1f}s "
+              f"({np.percentile(secs, 95) / 60:.0%} of the 1-minute trigger); file landed -> in table: p50 "
+              f"{np.percentile(live_delays, 50):.1f}s  p95 {np.percentile(live_delays, 95):.1f}s  max "
+              f"{max(live_delays):.1f}s ({len(live_delays)} files; a file waits for the next trigger, then for its "
+              f"batch)")
     print(json.dumps({"events_per_s": drained / drain_s, "p50_s": float(np.percentile(ms, 50) / 1000),
                       "p95_s": float(np.percentile(ms, 95) / 1000), "delays_s": delays, "surges_found": found,
                       "surges": len(surges), "false_flags": false,
                       "floor_events_per_s": drained / floor_s,
                       "live_events": live[0] if live else None,
                       "live_batches": live[1] if live else None,
-                      "live_after_last_file_s": live[2] if live else None}))
+                      "live_after_last_file_s": live[2] if live else None,
+                      "live_delays_s": live[3] if live else None}))
     spark.stop()
     cleanup(work)
 
@@ -181,7 +188,8 @@ def live_feed(spark, cfg, doc, lines, landing, work, rate, minutes, last_ms):
     """Phase 3: files of ``rate`` * 10 records (the generator's records cycled, the event time of the j-th one
     re-stamped to ``last_ms`` + 1 s + j / rate; records whose ts is not a number stay as they are and are quarantined)
     are written first, then land one every 10 s while the query runs with a 1-minute trigger. Returns (records,
-    [(input rows, processing s) per micro-batch], s from the last landing to its rows being processed)."""
+    [(input rows, processing s) per micro-batch], s from the last landing to its rows being processed, [s from each
+    file landing to its micro-batch's progress row])."""
     per_file, n_files = rate * 10, minutes * 6
     staged = []
     for f in range(n_files):
@@ -200,6 +208,7 @@ def live_feed(spark, cfg, doc, lines, landing, work, rate, minutes, last_ms):
     total = per_file * n_files
     stop = threading.Event()
     waited: list[float] = []
+    landed_at: dict[str, float] = {}
 
     def feeder() -> None:
         time.sleep(15)  # let the query start
@@ -209,6 +218,7 @@ def live_feed(spark, cfg, doc, lines, landing, work, rate, minutes, last_ms):
             dest = landing / p.name
             shutil.move(str(p), dest)
             os.utime(dest, None)
+            landed_at[p.name] = time.time()
         landed = time.time()
         while processed(live_cfg, since) < total:  # input rows count every record, quarantined ones too
             time.sleep(1)
@@ -219,7 +229,25 @@ def live_feed(spark, cfg, doc, lines, landing, work, rate, minutes, last_ms):
     run_trending(spark, live_cfg, once=False, stop_event=stop)
     prog = (spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).where(f"batch_id >= {since}")
             .orderBy("batch_id").collect())
-    return sum(r.input_rows for r in prog), [(r.input_rows, r.processing_ms / 1000) for r in prog], waited[0]
+    done = {r.batch_id: r.updated_at.replace(tzinfo=UTC).timestamp() for r in prog}
+    batch_of = file_batches(f"{cfg.lakehouse}/_checkpoints/trending")
+    delays = [done[batch_of[name]] - t for name, t in sorted(landed_at.items())]
+    return (sum(r.input_rows for r in prog), [(r.input_rows, r.processing_ms / 1000) for r in prog], waited[0],
+            delays)
+
+
+def file_batches(checkpoint: str) -> dict[str, int]:
+    """File name -> the micro-batch that took it, from the file stream source's log in the query's checkpoint
+    (``sources/0/<batch>``, and the ``.compact`` files that fold earlier batches in: a version line, then a JSON
+    entry per file)."""
+    out = {}
+    for f in Path(checkpoint, "sources", "0").iterdir():
+        if not f.name.split(".")[0].isdigit() or f.name.endswith(".crc"):  # skip the checksum files
+            continue
+        for line in f.read_text().splitlines()[1:]:
+            entry = json.loads(line)
+            out[entry["path"].rsplit("/", 1)[-1]] = entry["batchId"]
+    return out
 
 
 if __name__ == "__main__":
