@@ -160,6 +160,39 @@ def test_late_events_inside_and_outside_the_watermark(spark, tmp_path):
     assert finals[("i1", 10)] and not finals[("i1", 13)]  # watermark 11:00: the 10:00 window is closed
 
 
+@pytest.mark.parametrize("slide", ["30 minutes", "45 minutes"])
+def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_path, slide):
+    t = (DAY0 + 10 * 3600) * 1000
+    stamps = [t + m * 60_000 for m in (0, 10, 29, 30, 31, 44, 45, 59, 60, 95, 140)]  # minutes after 10:00
+    write(tmp_path / "in/a.jsonl",
+          "\n".join(queue_line(f"u{i}", "i1", "view", s, offset=i) for i, s in enumerate(stamps)) + "\n")
+    cfg = config(tmp_path / "in", tmp_path / "lake", slide=slide)  # 45: windows not aligned to the hour
+    run_trending(spark, cfg, once=True)
+    events = spark.createDataFrame([(s,) for s in stamps], "ms BIGINT").select(F.timestamp_millis("ms").alias("ts"))
+    expected = (events.groupBy(F.window("ts", "1 hour", slide).alias("w")).count()
+                .select("w.start", "w.end", "count").collect())
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
+        "window_start", "window_end", "interactions").collect()
+    assert sorted(map(tuple, got)) == sorted(map(tuple, expected))
+    assert len(got) == (6 if slide == "30 minutes" else 4)  # 09:30, 10:00 ... 12:00; epoch-aligned 45-minute starts
+
+
+def test_every_copy_of_a_repeated_bad_line_is_quarantined(spark, tmp_path):
+    t = (DAY0 + 10 * 3600) * 1000
+    no_user = queue_line(None, "i1", "view", t + 1)
+    write(tmp_path / "in/a.jsonl", "\n".join([queue_line("u1", "i1", "view", t), "{broken", "{broken", no_user,
+                                              no_user]) + "\n")
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    result = run_trending(spark, cfg, once=True)
+    assert result.quarantined == 4 and result.input_rows == 5
+    q = sorted((r.raw, tuple(r.reasons), r.run_id) for r in
+               spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect())
+    assert q == sorted([("{broken", ("line is not valid JSON",), "trending-0")] * 2
+                       + [(no_user, ("user_id is missing or empty",), "trending-0")] * 2)
+    progress = spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).first()
+    assert (progress.input_rows, progress.accepted, progress.quarantined) == (5, 1, 4)
+
+
 def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
     _, cfg, _ = one_batch
     rows = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("item_id = 's-hot'").orderBy(
