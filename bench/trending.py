@@ -19,7 +19,8 @@ it):
      the last file's events are in the table soon after it lands; capacity = events / processing time.
 Also a floor: the same backlog files read by a plain ``spark.read.json`` into a no-op sink (what parsing alone
 costs on this machine). Micro-batch processing time p50/p95 comes from ``stream_progress`` (all batches of phases
-1 and 2; phase 3 prints each of its batches). Also prints the surges found and false flags per item-week against
+1 and 2; phase 3 prints each of its batches, their p50/p95 and each file's delay from landing to its batch's
+progress row). Also prints the surges found and false flags per item-week against
 the generator's truth.
 """
 
