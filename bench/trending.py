@@ -243,7 +243,7 @@ def file_batches(checkpoint: str) -> dict[str, int]:
     entry per file)."""
     out = {}
     for f in Path(checkpoint, "sources", "0").iterdir():
-        if not f.name.split(".")[0].isdigit() or f.name.endswith(".crc"):  # skip the checksum files
+        if not f.name.split(".")[0].isdigit():  # "<batch>" and "<batch>.compact"; not the hidden ".<batch>.crc"
             continue
         for line in f.read_text().splitlines()[1:]:
             entry = json.loads(line)
