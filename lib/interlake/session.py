@@ -131,11 +131,11 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         # table run ~10,000 near-empty tasks on two cores (111 s vs 9.5 s for a 5-partition table, measured).
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "8")
         # The jobs cache each batch's checked rows for a few scans; on one small machine CPU is scarcer than
-        # memory, and compressing the cached columns cost ~15% of the cache's build time (measured, README).
+        # memory, and compressing the cached columns cost ~15% of the cache's build time (measured: bench/RESULTS.md).
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
         # Joins whose shuffled partitions all fit in 256 MB are run as shuffled hash joins, not sort-merge: the
         # anti joins of ingest (its classification and its insert-only MERGE against the stored event ids) then
-        # skip sorting both sides by 64-character ids (side by side: ~5% less time per source, README).
+        # skip sorting both sides by 64-character ids (side by side: ~5% less time per source: bench/RESULTS.md).
         .config("spark.sql.adaptive.maxShuffledHashJoinLocalMapThreshold", "256m")
     )
     catalog = settings.conf.get("spark.sql.catalogImplementation")
