@@ -98,16 +98,20 @@ def test_many_items_in_one_call_equal_one_call_per_item():
     assert set(together.item_id) == {"a", "b", "c"}
 
 
-def test_row_quantile_equals_numpy_on_the_valid_prefix():
-    from interlake.trending.forecast import _row_quantile
+@pytest.mark.parametrize("exact_f32", [True, False])
+def test_padded_quantile_equals_numpy_on_the_values_alone(exact_f32):
+    """Rows of n_valid values after zeros (the grid's padding before an item's first window, as the scorer lays out
+    each look-back, oldest first): the quantile of the values alone, sorted as float32 (integer counts) or float64."""
+    from interlake.trending.forecast import _padded_quantile
 
     rng = np.random.default_rng(0)
     n_valid = rng.integers(0, 31, 200)
-    values = np.full((200, 30), np.nan)
+    values = np.zeros((200, 30))
     for row, n in enumerate(n_valid):
-        values[row, :n] = rng.poisson(5, n) * rng.random(n)
-    got = _row_quantile(values, n_valid, 0.9)
-    want = [np.quantile(values[row, :n], 0.9) if n else 0.0 for row, n in enumerate(n_valid)]
+        counts = rng.poisson(5, n) * (rng.random(n) < 0.8)  # integers, zeros among them
+        values[row, 30 - n:] = counts if exact_f32 else counts * rng.random(n)
+    got = _padded_quantile(values, n_valid, 0.9, exact_f32)
+    want = [np.quantile(values[row, 30 - n:], 0.9) if n else 0.0 for row, n in enumerate(n_valid)]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert (n_valid == 0).any() and (n_valid == 30).any()
 
