@@ -140,3 +140,24 @@ def test_many_items_in_one_call_equal_each_item_alone():
         assert [(r.window_start, r.interactions, r.is_trending) for r in got.itertuples()] == \
             [(w[1], w[2], w[5]) for w in want]
         np.testing.assert_allclose(got.score.to_numpy(), [w[4] for w in want], rtol=1e-9, atol=1e-9)
+
+
+def test_rows_of_one_window_are_summed_and_carried_columns_with_them():
+    """The stream hands the scorer one row per window and batch that counted it: split rows score like their sum,
+    and a carried column (the weighted counts) comes back summed per scored window."""
+    rng = np.random.default_rng(11)
+    t0 = pd.Timestamp("2026-09-01")
+    hours = np.sort(rng.choice(24 * 6, 100, replace=False))
+    whole = pd.DataFrame({"item_id": "i", "window_start": t0 + pd.to_timedelta(hours, unit="h"),
+                          "interactions": rng.poisson(8, 100) + 2, "from_ts": t0 + pd.Timedelta(days=2)})
+    whole["weighted"] = whole.interactions * 1.5
+    first = whole.assign(interactions=whole.interactions // 2, weighted=whole.weighted / 3)
+    split = pd.concat([first, whole.assign(interactions=whole.interactions - first.interactions,
+                                           weighted=whole.weighted - first.weighted)]).sample(frac=1, random_state=2)
+    kw = dict(step_s=3600, history_start=t0, half_life_s=86400, lookback_s=3 * 86400, threshold=3.0, min_count=5,
+              min_history_s=86400, carry=("weighted",))
+    got = score_items(split, **kw).sort_values("window_start").reset_index(drop=True)
+    want = score_items(whole, **kw).sort_values("window_start").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+    assert len(got) > 50
+    np.testing.assert_allclose(got.weighted, got.interactions * 1.5, rtol=1e-12)

@@ -81,12 +81,16 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
 
 def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestamp, half_life_s: float,
                 lookback_s: float, threshold: float, min_count: int, min_history_s: float = 2 * 86400,
-                chunk_rows: int = 4096) -> pd.DataFrame:
-    """Many items at once: ``counts`` has (item_id, window_start, interactions, from_ts); each item's windows
-    >= its ``from_ts`` with interactions are scored. Every item's gap-free grid goes into one array and the windows
-    are scored ``chunk_rows`` at a time, whatever item they belong to (no Python loop over items)."""
+                chunk_rows: int = 512, carry: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Many items at once: ``counts`` has (item_id, window_start, interactions, from_ts), any number of rows per item
+    and window (they are summed); each item's windows >= its ``from_ts`` with interactions are scored. Every item's
+    gap-free grid goes into one array and the windows are scored ``chunk_rows`` at a time, whatever item they belong
+    to (no Python loop over items); 512 rows keep a chunk's look-back matrices (~2 MB each) in the CPU's cache, 2x
+    faster than 4096 here. ``carry``: more numeric columns of ``counts``, summed per window like
+    ``interactions`` and returned with the scored windows."""
+    columns = OUT_COLUMNS + list(carry)
     if counts.empty:
-        return pd.DataFrame([], columns=OUT_COLUMNS)
+        return pd.DataFrame([], columns=columns)
     # windows are aligned to the epoch (as Spark's window()): put the history start on the same grid
     h0 = int(pd.Timestamp(history_start).floor(pd.Timedelta(seconds=step_s)).value // 1_000_000_000)
     codes, names = pd.factorize(counts["item_id"], sort=False)
@@ -107,12 +111,13 @@ def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestam
     # for an item with a full look-back of history): a look-back row never reaches into another item's counts.
     pad = np.clip(int(lookback_s // step_s) - (start - first) // step_s, 0, max(1, int(lookback_s // step_s)))
     offset = np.concatenate(([0], np.cumsum(length + pad)[:-1])) + pad  # where each item's grid begins
-    c = np.bincount(offset[codes] + (ws - first[codes]) // step_s, weights=n, minlength=int((length + pad).sum()))
+    cell = offset[codes] + (ws - first[codes]) // step_s  # every row's cell
+    c = np.bincount(cell, weights=n, minlength=int((length + pad).sum()))
     item = np.repeat(np.arange(k), length + pad)  # the item of every cell
     cell_start = first[item] + (np.arange(len(c)) - offset[item]) * step_s  # (padding: before the item's grid)
     ts = np.flatnonzero((cell_start >= start[item]) & (c > 0))
     if len(ts) == 0:
-        return pd.DataFrame([], columns=OUT_COLUMNS)
+        return pd.DataFrame([], columns=columns)
     e = np.empty(len(ts))
     score = np.empty(len(ts))
     exact_f32 = bool(c.max() < EXACT_IN_FLOAT32 and np.all(n == np.floor(n)))
@@ -124,13 +129,15 @@ def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestam
     it = item[ts]
     hist_idx = (h0 - first[it]) // step_s
     enough_history = ((ts - offset[it]) - hist_idx) * step_s >= min_history_s
-    return pd.DataFrame({"item_id": np.asarray(names, dtype=object)[it],
-                         "window_start": pd.to_datetime(cell_start[ts], unit="s"),
-                         "interactions": c[ts].astype(np.int64),
-                         "expected": e.astype(float),
-                         "score": score.astype(float),
-                         "is_trending": enough_history & (score >= threshold) & (c[ts] >= min_count)},
-                        columns=OUT_COLUMNS)
+    out = {"item_id": np.asarray(names, dtype=object)[it],
+           "window_start": pd.to_datetime(cell_start[ts], unit="s"),
+           "interactions": c[ts].astype(np.int64),
+           "expected": e.astype(float),
+           "score": score.astype(float),
+           "is_trending": enough_history & (score >= threshold) & (c[ts] >= min_count)}
+    for name in carry:
+        out[name] = np.bincount(cell, weights=counts[name].to_numpy().astype(float), minlength=len(c))[ts]
+    return pd.DataFrame(out, columns=columns)
 
 
 def score_item(counts: pd.DataFrame, *, item_id: str, step_s: int, start: pd.Timestamp, history_start: pd.Timestamp,

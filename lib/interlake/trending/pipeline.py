@@ -272,7 +272,7 @@ class BatchWriter:
         # touched windows and later ones are summed from trending_batch_counts (one row per window and batch) of the
         # batches before this one, and this batch's counts from memory (their append runs meanwhile). Reading only
         # these keeps the read proportional to windows, not to batches, and a replayed batch counts itself once
-        # whatever its earlier attempt wrote. Summed per window in pandas, after the one shuffle into groups.
+        # whatever its earlier attempt wrote. Summed per window by the scorer, after the one shuffle into groups.
         items = spark.read.format("delta").load(self.paths["items"])
         batch_counts = spark.read.format("delta").load(self.paths["counts"]).where(F.col("batch_id") < batch_id)
         if batch_min is not None:  # global bounds for partition pruning and file skipping (a day of slack)
@@ -295,15 +295,11 @@ class BatchWriter:
         min_hist = duration_seconds(tr.min_history, "trending.min_history")
 
         def score(pdf: pd.DataFrame) -> pd.DataFrame:
-            pdf = pdf.groupby([C.ITEM_ID, "window_start", "from_ts"], sort=False, as_index=False)[
-                ["interactions", "weighted"]].sum()
-            scored = score_items(pdf[[C.ITEM_ID, "window_start", "interactions", "from_ts"]], step_s=step_s,
-                                 history_start=h_start, half_life_s=half, lookback_s=look, threshold=tr.threshold,
-                                 min_count=tr.min_count, min_history_s=min_hist)
-            # the weighted counts ride along in pandas: no Spark join of the scored windows back to the history
-            weighted = pdf[[C.ITEM_ID, "window_start", "weighted"]].astype({"window_start": "datetime64[ns]"})
-            return scored.astype({"window_start": "datetime64[ns]"}).merge(
-                weighted, on=[C.ITEM_ID, "window_start"], how="inner")
+            # rows of one window from several batches are summed on the scorer's grid, the weighted counts with them
+            # (carried through: no join of the scored windows back to the history, in Spark or pandas)
+            return score_items(pdf, step_s=step_s, history_start=h_start, half_life_s=half, lookback_s=look,
+                               threshold=tr.threshold, min_count=tr.min_count, min_history_s=min_hist,
+                               carry=("weighted",))
 
         # items in a few hash groups, each scored in one Python call (per-item pandas calls cost ms each)
         groups = int(spark.conf.get("spark.sql.shuffle.partitions"))
