@@ -48,15 +48,15 @@ def reference(counts, *, item_id, step_s, start, history_start, half_life_s, loo
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_vectorized_scores_equal_the_per_window_definition(seed):
+@pytest.mark.parametrize("seed, lookback_s", [(1, 9 * 86400), (2, 9 * 86400), (3, 9 * 86400), (4, 1800)])
+def test_vectorized_scores_equal_the_per_window_definition(seed, lookback_s):
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp("2026-09-01")
     hours = np.sort(rng.choice(24 * 30, 400, replace=False))  # gaps, partial look-back at the start
     counts = pd.DataFrame({"window_start": t0 + pd.to_timedelta(hours, unit="h"),
                            "interactions": rng.poisson(6, len(hours)) + (hours == hours[-5]) * 80})
     kw = dict(item_id="i1", step_s=3600, start=t0 + pd.Timedelta(days=1), history_start=t0 - pd.Timedelta(hours=3),
-              half_life_s=3 * 86400, lookback_s=9 * 86400, threshold=4.0, min_count=10, min_history_s=2 * 86400)
+              half_life_s=3 * 86400, lookback_s=lookback_s, threshold=4.0, min_count=10, min_history_s=2 * 86400)
     got = score_item(counts, **kw)
     want = reference(counts, **kw)
     assert len(got) == len(want) > 300
@@ -67,10 +67,11 @@ def test_vectorized_scores_equal_the_per_window_definition(seed):
     assert got.is_trending.any()  # the injected burst is flagged
 
 
-def test_first_window_of_an_item_has_no_forecast():
+@pytest.mark.parametrize("lookback_s", [3 * 86400, 1800])  # 1800: a look-back shorter than one window
+def test_first_window_of_an_item_has_no_forecast(lookback_s):
     counts = pd.DataFrame({"window_start": [pd.Timestamp("2026-09-01 05:00")], "interactions": [30]})
     got = score_item(counts, item_id="new", step_s=3600, start=pd.Timestamp("2026-09-01"),
-                     history_start=pd.Timestamp("2026-09-01 05:00"), half_life_s=86400, lookback_s=3 * 86400,
+                     history_start=pd.Timestamp("2026-09-01 05:00"), half_life_s=86400, lookback_s=lookback_s,
                      threshold=4.0, min_count=10, min_history_s=0)
     assert got.to_dict("records") == [{"item_id": "new", "window_start": pd.Timestamp("2026-09-01 05:00"),
                                        "interactions": 30, "expected": 0.0, "score": 30 / np.sqrt(1.0),

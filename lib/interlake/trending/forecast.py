@@ -107,9 +107,10 @@ def score_items(counts: pd.DataFrame, *, step_s: int, history_start: pd.Timestam
     start = np.full(k, np.iinfo(np.int64).max)
     np.minimum.at(start, codes, starts)
     length = (last - first) // step_s + 1
+    look = max(1, int(lookback_s // step_s))  # windows in a look-back, as _scores counts them
     # Zeros before an item's grid, as many as the look-back of its first scored window reaches before the grid (none
     # for an item with a full look-back of history): a look-back row never reaches into another item's counts.
-    pad = np.clip(int(lookback_s // step_s) - (start - first) // step_s, 0, max(1, int(lookback_s // step_s)))
+    pad = np.clip(look - (start - first) // step_s, 0, look)
     offset = np.concatenate(([0], np.cumsum(length + pad)[:-1])) + pad  # where each item's grid begins
     cell = offset[codes] + (ws - first[codes]) // step_s  # every row's cell
     c = np.bincount(cell, weights=n, minlength=int((length + pad).sum()))
