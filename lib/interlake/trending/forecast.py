@@ -18,6 +18,8 @@ It is a pure function of the counts before t, so it does not depend on how the s
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -40,6 +42,22 @@ def _padded_quantile(past: np.ndarray, n_valid: np.ndarray, q: float, exact_f32:
     return np.where(n_valid > 0, lo_v + (pos - lo) * (hi_v - lo_v), 0.0)
 
 
+@lru_cache(maxsize=8)
+def _age_weights(look: int, per_day: int, step_s: int, half_life_s: float) -> tuple[np.ndarray, ...]:
+    """The look-back's weights, the same for every chunk of a call (made once, not per chunk): ``by_column[i, p]`` is
+    the weight of the age in column i of a look-back row (oldest first) if its time of day is p, else 0;
+    ``weight_upto[v]`` sums the weights of ages 1..v per time of day; ``per_column`` is each column's weight."""
+    ages = np.arange(1, look + 1)
+    by_age = np.zeros((look, per_day))  # phase 0: the same time of day as the window
+    by_age[np.arange(look), ages % per_day] = 0.5 ** (ages * step_s / half_life_s)
+    weight_upto = np.vstack((np.zeros((1, per_day)), np.cumsum(by_age, axis=0)))
+    by_column = np.ascontiguousarray(by_age[::-1])
+    arrays = (by_column, weight_upto, by_column.sum(axis=1))
+    for a in arrays:
+        a.flags.writeable = False  # shared between calls
+    return arrays
+
+
 def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, lookback_s: float,
             first: np.ndarray, exact_f32: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Expected count and score of the windows ``ts`` (indexes into ``c``). ``c`` holds many items' gap-free grids of
@@ -49,17 +67,12 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
     the quantile."""
     per_day = max(1, int(round(86400 / step_s)))
     look = max(1, int(lookback_s // step_s))
-    ages = np.arange(1, look + 1)
     # past[j, look - a] = count a windows before ts[j] (a = 1..look), oldest first: rows of a sliding window over c
     past = np.lib.stride_tricks.sliding_window_view(c, look)[ts - look]
     k = ts - first  # windows of the item's grid before ts[j]
     n_valid = np.minimum(k, look)
     has_past = k > 0  # ts[j] is not the first window of its item's grid
-    # the weight of each age, in the column of its time of day (phase 0: the same time of day as the window)
-    by_age = np.zeros((look, per_day))
-    by_age[np.arange(look), ages % per_day] = 0.5 ** (ages * step_s / half_life_s)
-    weight_upto = np.vstack((np.zeros((1, per_day)), np.cumsum(by_age, axis=0)))  # row v: ages 1..v
-    by_column = np.ascontiguousarray(by_age[::-1])  # the same, in the order of past's columns
+    by_column, weight_upto, per_column = _age_weights(look, per_day, int(step_s), float(half_life_s))
     with np.errstate(invalid="ignore", divide="ignore"):
         q90 = _padded_quantile(past, n_valid, 0.9, exact_f32)
         capped = np.minimum(past, (4 * q90 + 5)[:, None])
@@ -72,7 +85,7 @@ def _scores(c: np.ndarray, ts: np.ndarray, *, step_s: int, half_life_s: float, l
         e = (n * seasonal + 2 * level) / (n + 2)
         # weighted variance around each time of day's mean: sum w (x - m_p)^2 = sum w x^2 - sum_p (sum_p w x)^2 / w_p
         explained = np.where(w_phase > 0, by_phase**2 / w_phase, 0.0).sum(axis=1)
-        var = np.maximum((capped * capped) @ by_column.sum(axis=1) - explained, 0.0) / wsum
+        var = np.maximum((capped * capped) @ per_column - explained, 0.0) / wsum
         phi = np.where(level > 0, np.clip((var - level) / np.maximum(level, 1e-6) ** 2, 0.05, 5.0), 0.05)
     e = np.where(has_past, e, 0.0)
     phi = np.where(has_past, phi, 0.05)
