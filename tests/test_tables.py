@@ -87,3 +87,24 @@ def test_table_is_registered_by_name(spark, tmp_path):
     ensure_interactions_table(spark, path, VOCAB, database="interlake")
     insert(spark, path, "('e1','u1','i1','view', TIMESTAMP'2026-10-01 10:00:00', 's', current_timestamp())")
     assert spark.sql(f"SELECT event_id FROM interlake.{T.INTERACTIONS}").collect() == [Row(event_id="e1")]
+
+
+def test_lakehouse_registration_reads_the_catalog_and_repairs_a_stale_entry(spark, tmp_path):
+    from interlake.tables.catalog import register_lakehouse, registered_locations
+
+    lake = tmp_path / "lake"
+    for name, n in (("a_table", 2), ("b_table", 3)):
+        spark.range(n).write.format("delta").save(str(lake / name))
+    (lake / "_checkpoints").mkdir()  # not a table
+    register_lakehouse(spark, str(lake), "reg_test")
+    assert {k: v.removeprefix("file:") for k, v in registered_locations(spark, "reg_test").items()} == {
+        "a_table": str(lake / "a_table"), "b_table": str(lake / "b_table")}
+    # an entry left pointing at another folder (a moved lakehouse) is repaired; the other folder keeps its data
+    elsewhere = tmp_path / "elsewhere"
+    spark.range(5).write.format("delta").save(str(elsewhere))
+    spark.sql("DROP TABLE reg_test.a_table")
+    spark.sql(f"CREATE TABLE reg_test.a_table USING DELTA LOCATION '{elsewhere}'")
+    assert spark.table("reg_test.a_table").count() == 5
+    register_lakehouse(spark, str(lake), "reg_test")
+    assert (spark.table("reg_test.a_table").count(), spark.table("reg_test.b_table").count()) == (2, 3)
+    assert spark.read.format("delta").load(str(elsewhere)).count() == 5

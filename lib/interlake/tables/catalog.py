@@ -1,7 +1,9 @@
 """Catalog registration: every Delta table under the lakehouse is queryable as ``<database>.<table>``.
 
 The Delta log is the truth; the catalog is an index of it. Registration is idempotent and repairs an entry
-that points elsewhere (e.g. a test or a moved lakehouse)."""
+that points elsewhere (e.g. a test or a moved lakehouse). Which entries exist, and where they point, is read from
+the catalog alone (one ``SHOW TABLE EXTENDED``), never from the tables' Delta logs: every job registers the
+lakehouse when its session starts, so this is on the path of every run, including a no-op re-run."""
 
 from __future__ import annotations
 
@@ -13,23 +15,47 @@ from pyspark.sql import SparkSession
 log = logging.getLogger(__name__)
 
 
-def _location_of(spark: SparkSession, qualified: str) -> str | None:
-    try:
-        rows = spark.sql(f"DESCRIBE DETAIL {qualified}").collect()
-    except Exception:  # a stale or broken entry is repaired below
-        return "?"
-    return rows[0]["location"] if rows else None
+def _same_location(a: str, b: str) -> bool:
+    def norm(p: str) -> str:
+        return p.removeprefix("file://").removeprefix("file:").rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def registered_locations(spark: SparkSession, database: str) -> dict[str, str]:
+    """``{table name: location}`` of the database's catalog entries (temporary views left out), from the
+    catalog's metadata: no Delta log is read, so a lakehouse of many tables is checked in one short statement."""
+    out = {}
+    for row in spark.sql(f"SHOW TABLE EXTENDED IN {database} LIKE '*'").collect():
+        if row["isTemporary"]:
+            continue
+        for line in (row["information"] or "").splitlines():
+            if line.startswith("Location: "):
+                out[row["tableName"]] = line.removeprefix("Location: ").strip()
+    return out
+
+
+def register_tables(spark: SparkSession, database: str, tables: dict[str, str]) -> None:
+    """Register ``{name: path}`` as external Delta tables of ``database``: entries that already point at the
+    path are left alone, entries that point elsewhere are replaced (the entry only: never the data)."""
+    if not tables:
+        return
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    current = registered_locations(spark, database)
+    for name, path in tables.items():
+        qualified = f"{database}.{name}"
+        try:
+            if name in current:
+                if _same_location(current[name], path):
+                    continue
+                spark.sql(f"DROP TABLE IF EXISTS {qualified}")  # external table: drops the entry, never the data
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION '{path}'")
+        except Exception as exc:  # a table that cannot be registered must not stop a job
+            log.warning("could not register %s at %s: %s", qualified, path, str(exc).splitlines()[0])
 
 
 def register_table(spark: SparkSession, database: str, name: str, path: str) -> None:
-    qualified = f"{database}.{name}"
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
-    if spark.catalog.tableExists(qualified):
-        location = _location_of(spark, qualified) or ""
-        if location.removeprefix("file:").rstrip("/") == path.removeprefix("file:").rstrip("/"):
-            return
-        spark.sql(f"DROP TABLE IF EXISTS {qualified}")  # external table: drops the entry, never the data
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION '{path}'")
+    register_tables(spark, database, {name: path})
 
 
 def lakehouse_tables(lakehouse: str) -> dict[str, str]:
@@ -45,8 +71,7 @@ def lakehouse_tables(lakehouse: str) -> dict[str, str]:
 
 
 def register_lakehouse(spark: SparkSession, lakehouse: str, database: str) -> None:
-    for name, path in lakehouse_tables(lakehouse).items():
-        try:
-            register_table(spark, database, name, path)
-        except Exception as exc:  # a table that cannot be registered must not stop a job
-            log.warning("could not register %s.%s at %s: %s", database, name, path, str(exc).splitlines()[0])
+    try:
+        register_tables(spark, database, lakehouse_tables(lakehouse))
+    except Exception as exc:  # the catalog itself unusable: jobs still run on paths
+        log.warning("could not register the tables of %s in %s: %s", lakehouse, database, str(exc).splitlines()[0])
