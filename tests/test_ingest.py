@@ -223,3 +223,52 @@ def test_missing_source_folder_fails_that_source_only(spark, make_config, tmp_pa
     assert [(s.source, s.status) for s in result.sources] == [("shop", "ok"), ("gone", "failed")]
     assert "does not exist" in result.sources[1].message and not result.ok
     assert os.path.exists(cfg.table_path(T.INTERACTIONS))
+
+
+def noop_statuses(result):
+    return None if result is None else [(s.source, s.status) for s in result.sources]
+
+
+def test_a_rerun_with_nothing_new_is_answered_without_spark(spark, make_config, tmp_path):
+    """``nothing_new`` (what the CLI asks before starting Spark) agrees with the job: sure only when every file of
+    every selected folder is in the ledger as it was taken, and None (run the job) for anything else."""
+    from interlake.ingest import ledger as L
+    from interlake.ingest.noop import nothing_new
+
+    # a name Spark spells with URI escapes (space, brackets), with legal path characters (+ = ,) left as they are,
+    # and whose brackets a Spark reader would take for a glob pattern
+    write(tmp_path / "in/shop/export 1+a=b,c[1].csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/q/a.jsonl", queue_line("u2", "i2", "view", T0 * 1000) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    assert nothing_new(cfg) is None  # no ledger yet: the job creates the tables
+    first = ingest(spark, cfg, now=NOW)
+    assert [(s.source, [(f.rows_read, f.rows_accepted) for f in s.files]) for s in first.sources] == [
+        ("shop", [(1, 1)]), ("q", [(1, 1)])]  # the file with spaces, brackets, + = and a comma in its name too
+    assert noop_statuses(nothing_new(cfg)) == [("shop", "no new files"), ("q", "no new files")]
+    assert noop_statuses(nothing_new(cfg, ["q"])) == [("q", "no new files")]
+
+    write(tmp_path / "in/q/b.jsonl", queue_line("u3", "i3", "view", T0 * 1000) + "\n")  # a new file
+    assert nothing_new(cfg) is None and nothing_new(cfg, ["q"]) is None
+    assert noop_statuses(nothing_new(cfg, ["shop"])) == [("shop", "no new files")]  # the other source has none
+    assert [s.status for s in ingest(spark, cfg, now=NOW).sources] == ["no new files", "ok"]
+    assert noop_statuses(nothing_new(cfg)) == [("shop", "no new files"), ("q", "no new files")]
+
+    os.utime(tmp_path / "in/q/a.jsonl", (1_700_000_000, 1_700_000_000))  # a file changed since it was taken
+    assert nothing_new(cfg, ["q"]) is None
+    write(tmp_path / "in/q/_SUCCESS", "x")  # names Spark skips, and empty files, are skipped here too
+    write(tmp_path / "in/q/.hidden.jsonl", "x")
+    write(tmp_path / "in/q/empty.jsonl", "")
+    assert [f.rows_read for s in ingest(spark, cfg, ["q"], now=NOW).sources for f in s.files] == [1]
+    assert noop_statuses(nothing_new(cfg, ["q"])) == [("q", "no new files")]
+
+    # a run of a source left pending (it died): its recovery needs Spark
+    L.upsert_pending(spark, cfg.table_path(T.LEDGER), [
+        ("q", "file:/x/c.jsonl", 1, NOW, 1, 1, 0, 0, "dead-run", NOW, L.PENDING)])
+    assert nothing_new(cfg, ["q"]) is None
+    assert noop_statuses(nothing_new(cfg, ["shop"])) == [("shop", "no new files")]
+
+    with pytest.raises(ConfigError, match="no source named 'nope'"):
+        nothing_new(cfg, ["nope"])
+    remote = make_config(lakehouse="s3a://bucket/lake", sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    assert nothing_new(remote) is None  # not local: the job decides

@@ -107,3 +107,10 @@ def test_two_concurrent_runs_for_different_sources(spark, tmp_path, write_yaml):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert str(len(ids)) in out
+    # a scheduled re-run that finds nothing new needs no JVM: with no Java to start it still answers
+    proc = run_cli(["ingest", "--conf", conf], {"JAVA_HOME": str(tmp_path / "no-java")})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert sorted(out.splitlines()[:2]) == ["q: no new files", "shop: no new files"]
+    assert ": ok; 0 files, 0 read" in out
+    assert snapshot(spark, cfg) == (interactions, quarantine, ledger)

@@ -95,10 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.conf)
     if args.command == "ingest":
+        from interlake.ingest.noop import nothing_new
         from interlake.ingest.pipeline import ingest, print_report
 
-        spark = _session(cfg, "ingest")
-        result = ingest(spark, cfg, sources=args.source)
+        # a re-run that finds nothing new is answered without starting Spark (see ingest/noop.py)
+        result = nothing_new(cfg, args.source)
+        if result is None:
+            result = ingest(_session(cfg, "ingest"), cfg, sources=args.source)
         print_report(result)
         return 0 if result.ok else 1
     if args.command == "train":

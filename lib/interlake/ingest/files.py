@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from pyspark.sql import SparkSession
 
@@ -31,7 +33,34 @@ def list_files(spark: SparkSession, folder: str) -> list[FileInfo]:
     found = []
     for status in fs.listStatus(path):
         name = status.getPath().getName()
-        if status.isFile() and not name.startswith((".", "_")) and status.getLen() > 0:
+        if status.isFile() and _candidate(name, status.getLen()):
             found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
                                   int(status.getModificationTime())))
     return sorted(found, key=lambda f: f.file)
+
+
+def _candidate(name: str, size: int) -> bool:
+    return not name.startswith((".", "_")) and size > 0
+
+
+def list_local_files(folder: str) -> list[FileInfo] | None:
+    """``list_files`` of a local folder without Spark (None when ``folder`` is a URI or missing). A name is spelled
+    as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
+    never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file."""
+    if "://" in folder or not os.path.isdir(folder):
+        return None
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink():  # Hadoop and Python may see a link's size or time differently: not sure
+                return None
+            if entry.is_file():
+                stat = entry.stat()
+                if _candidate(entry.name, stat.st_size):
+                    found.append(FileInfo(_spark_file_uri(entry.path), stat.st_size, stat.st_mtime_ns // 1_000_000))
+    return sorted(found, key=lambda f: f.file)
+
+
+def _spark_file_uri(path: str) -> str:
+    """``file:/...`` with the path quoted as java.net.URI quotes a Hadoop path (its legal path characters kept)."""
+    return "file:" + quote(os.path.abspath(path), safe="/!*'();:@&=+$,~")

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from interlake.schemas import tables as T
 
 PENDING, COMMITTED = "pending", "committed"
+STATE_COLUMNS = ("file", "file_size", "file_modified", "status", "run_id", "ingested_at")
 
 
 def run_metadata(run_id: str) -> str:
@@ -28,7 +29,12 @@ def source_state(spark: SparkSession, ledger_path: str, source: str
     """One read of the ledger for ``source``: (runs still pending, ``{file: (size, modified)}`` of the latest
     committed take of each file)."""
     rows = (spark.read.format("delta").load(ledger_path).where(F.col("source") == source)
-            .select("file", "file_size", "file_modified", "status", "run_id", "ingested_at").collect())
+            .select(*STATE_COLUMNS).collect())
+    return state_of(rows)
+
+
+def state_of(rows) -> tuple[list[str], dict[str, tuple[int, datetime]]]:
+    """``source_state`` of one source's ledger rows (mappings with ``STATE_COLUMNS``, timestamps naive UTC)."""
     pending = sorted({r["run_id"] for r in rows if r["status"] == PENDING})
     latest: dict[str, tuple] = {}
     for r in rows:

@@ -193,8 +193,14 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
 
 def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
     """The files of ``src`` not taken yet, or changed (size or modification time) since they were taken."""
+    return new_files(list_files(spark, src.path), taken)
+
+
+def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
+    """The files of a folder's ``listing`` not in ``taken`` (the ledger's latest take of each file), or changed
+    (size or modification time) since they were taken."""
     todo = []
-    for f in list_files(spark, src.path):
+    for f in listing:
         modified = datetime.fromtimestamp(f.modified_ms / 1000, UTC).replace(tzinfo=None)
         previous = taken.get(f.file)
         if previous is None or previous[0] != f.size or abs((previous[1] - modified).total_seconds()) > 0.001:

@@ -11,6 +11,9 @@ Example:
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -130,7 +133,14 @@ def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> Dat
     """Read ``files`` of one source into the raw standard shape, after checking its mapped fields exist."""
     readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json,
                "queue_dump": _read_queue_dump}
-    return readers[src.format](spark, src, files)
+    return readers[src.format](spark, src, [reader_path(f) for f in files])
+
+
+def reader_path(file_uri: str) -> str:
+    """A file as Spark's readers take it. Files are known by the URI Hadoop lists them with (``file:/a%201.csv``,
+    as ``_metadata.file_path`` spells it), but a reader takes a Hadoop path string, where ``%20`` is three
+    characters and ``[]{}*?`` are glob patterns: so decode the escapes and escape the glob characters."""
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", unquote(file_uri))
 
 
 def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
