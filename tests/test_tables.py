@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 
 import pytest
 from chispa import assert_df_equality
@@ -89,16 +90,28 @@ def test_table_is_registered_by_name(spark, tmp_path):
     assert spark.sql(f"SELECT event_id FROM interlake.{T.INTERACTIONS}").collect() == [Row(event_id="e1")]
 
 
+def entry_created(spark):
+    """The catalog entries' own creation times (not the Delta table's): they change when an entry is re-created."""
+    return sorted((r.tableName, [x for x in r.information.splitlines() if x.startswith("Created Time")])
+                  for r in spark.sql("SHOW TABLE EXTENDED IN reg_test LIKE '*'").collect())
+
+
 def test_lakehouse_registration_reads_the_catalog_and_repairs_a_stale_entry(spark, tmp_path):
+    from urllib.parse import unquote
+
     from interlake.tables.catalog import register_lakehouse, registered_locations
 
-    lake = tmp_path / "lake"
+    lake = tmp_path / "my lake"  # the catalog spells this location file:/.../my%20lake/...
     for name, n in (("a_table", 2), ("b_table", 3)):
         spark.range(n).write.format("delta").save(str(lake / name))
     (lake / "_checkpoints").mkdir()  # not a table
     register_lakehouse(spark, str(lake), "reg_test")
-    assert {k: v.removeprefix("file:") for k, v in registered_locations(spark, "reg_test").items()} == {
+    assert {k: unquote(v.removeprefix("file:")) for k, v in registered_locations(spark, "reg_test").items()} == {
         "a_table": str(lake / "a_table"), "b_table": str(lake / "b_table")}
+    created = entry_created(spark)
+    time.sleep(1.1)  # the catalog's Created Time has one-second resolution
+    register_lakehouse(spark, str(lake), "reg_test")  # entries already right are left alone, not re-created
+    assert entry_created(spark) == created
     # an entry left pointing at another folder (a moved lakehouse) is repaired; the other folder keeps its data
     elsewhere = tmp_path / "elsewhere"
     spark.range(5).write.format("delta").save(str(elsewhere))

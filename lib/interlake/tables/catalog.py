@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from urllib.parse import unquote
 
 from pyspark.sql import SparkSession
 
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _same_location(a: str, b: str) -> bool:
-    def norm(p: str) -> str:
-        return p.removeprefix("file://").removeprefix("file:").rstrip("/")
+    def norm(p: str) -> str:  # the catalog spells a location as a URI (file:/a%20b), a config as a path
+        return unquote(p.removeprefix("file://").removeprefix("file:")).rstrip("/")
 
     return norm(a) == norm(b)
 
