@@ -31,6 +31,8 @@ $(JARS)/.resolved: pom.xml $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/interlake generate --out $(SAMPLE) --users 2000 --items 400 --days 14 --seed 7
 	$(VENV)/bin/interlake ingest --conf $(CONF)
+	@echo "re-running ingest: nothing is new, so it answers from the ledger without starting Spark"
+	$(VENV)/bin/interlake ingest --conf $(CONF)
 	$(VENV)/bin/interlake train --conf $(CONF)
 	$(VENV)/bin/interlake trending --conf $(CONF) --once
 	$(VENV)/bin/interlake tables --conf $(CONF)
