@@ -272,3 +272,23 @@ def test_a_rerun_with_nothing_new_is_answered_without_spark(spark, make_config, 
         nothing_new(cfg, ["nope"])
     remote = make_config(lakehouse="s3a://bucket/lake", sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
     assert nothing_new(remote) is None  # not local: the job decides
+
+
+def test_nothing_new_defers_to_the_job_when_it_cannot_be_sure(spark, make_config, tmp_path):
+    from interlake.ingest.noop import ledger_rows, nothing_new
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    assert ingest(spark, cfg, now=NOW).ok
+    assert noop_statuses(nothing_new(cfg)) == [("shop", "no new files")]
+    assert [(r["source"], r["file"].rsplit("/", 1)[-1], r["status"]) for r in ledger_rows(
+        cfg.table_path(T.LEDGER))] == [("shop", "a.csv", "committed")]
+    # a symbolic link in the folder: Hadoop and Python may not see the same size and time
+    os.symlink(tmp_path / "in/shop/a.csv", tmp_path / "in/shop/link.csv")
+    assert nothing_new(cfg) is None
+    os.remove(tmp_path / "in/shop/link.csv")
+    assert noop_statuses(nothing_new(cfg)) == [("shop", "no new files")]
+    # a ledger whose data files alone are not its rows (deletion vectors): only Spark reads it right
+    spark.sql(f"ALTER TABLE delta.`{cfg.table_path(T.LEDGER)}` "
+              "SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
+    assert ledger_rows(cfg.table_path(T.LEDGER)) is None and nothing_new(cfg) is None
