@@ -46,12 +46,14 @@ from _common import cleanup, setup  # noqa: E402
 from interlake.config import parse_config  # noqa: E402
 from interlake.log import setup_logging  # noqa: E402
 from interlake.schemas import tables as T  # noqa: E402
+from interlake.tables.without_spark import to_arrow  # noqa: E402
 from interlake.trending.pipeline import run_trending  # noqa: E402
 
 
 def progress_rows(cfg) -> int:
     try:
-        return len(DeltaTable(cfg.table_path(T.STREAM_PROGRESS)).to_pyarrow_table(columns=["batch_id"]))
+        path = cfg.table_path(T.STREAM_PROGRESS)
+        return len(to_arrow(DeltaTable(path), path, ["batch_id"]))
     except Exception:  # noqa: BLE001  (the table is created by the first run)
         return 0
 
@@ -181,7 +183,8 @@ TS = re.compile(r'(\\?"ts\\?":)\d+')  # in an object value, or in a value that i
 
 def processed(cfg, since: int) -> int:
     """Input rows of the stream_progress rows after the first ``since`` (batch ids count from 0, one row each)."""
-    t = DeltaTable(cfg.table_path(T.STREAM_PROGRESS)).to_pyarrow_table(columns=["batch_id", "input_rows"])
+    path = cfg.table_path(T.STREAM_PROGRESS)
+    t = to_arrow(DeltaTable(path), path, ["batch_id", "input_rows"])
     return sum(n for b, n in zip(t["batch_id"].to_pylist(), t["input_rows"].to_pylist(), strict=True) if b >= since)
 
 

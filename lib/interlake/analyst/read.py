@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from interlake.errors import InterlakeError
+from interlake.tables.without_spark import to_arrow
 
 
 def table_uri(name: str, *, conf: str | None = None, lakehouse: str | None = None) -> str:
@@ -32,5 +33,5 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         table = DeltaTable(uri, version=version)
     except TableNotFoundError:
         raise InterlakeError(f"no Delta table at {uri}: `interlake tables` lists the tables there") from None
-    arrow = table.to_pyarrow_table(columns=columns)
+    arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
     return arrow if as_arrow else arrow.to_pandas()

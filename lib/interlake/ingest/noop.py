@@ -25,6 +25,7 @@ from interlake.ingest.files import list_local_files
 from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id
 from interlake.log import progress
 from interlake.schemas import tables as T
+from interlake.tables.without_spark import to_arrow
 
 log = logging.getLogger("interlake.ingest.pipeline")  # the job's progress lines, whichever path wrote them
 
@@ -35,24 +36,19 @@ def _naive_utc(value):
 
 
 def ledger_rows(ledger_path: str) -> list[dict] | None:
-    """Every ledger row (``source`` and ``ledger.STATE_COLUMNS``) read with delta-rs, or None when it cannot be."""
+    """Every ledger row (``source`` and ``ledger.STATE_COLUMNS``) read without Spark, or None when that is not sure
+    to give the rows (deletion vectors, column mapping) or fails."""
     if "://" in ledger_path or not os.path.isdir(os.path.join(ledger_path, "_delta_log")):
         return None
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
         from deltalake import DeltaTable
 
         table = DeltaTable(ledger_path)
         protocol, meta = table.protocol(), table.metadata()
-        if (protocol.reader_features or protocol.min_reader_version > 1 or meta.partition_columns
+        if (protocol.reader_features or protocol.min_reader_version > 1
                 or meta.configuration.get("delta.columnMapping.mode", "none") != "none"):
-            return None  # deletion vectors, column mapping, partitions: the data files alone are not the rows
-        # The log from delta-rs, the data files with pyarrow: delta-rs' own scan (to_pyarrow_table) aborts the
-        # process at exit in ~3 of 4 runs here ("terminate called without an active exception", delta-rs #2184).
-        parts = [pq.read_table(uri.removeprefix("file://"), columns=["source", *L.STATE_COLUMNS])
-                 for uri in table.file_uris()]
-        rows = pa.concat_tables(parts).to_pylist() if parts else []
+            return None  # deletion vectors, column mapping: the data files alone are not the rows
+        rows = to_arrow(table, ledger_path, ["source", *L.STATE_COLUMNS]).to_pylist()
     except Exception as exc:  # noqa: BLE001  (any doubt: the job decides, with Spark)
         log.debug("ledger not readable without Spark (%s): running the job", exc)
         return None
