@@ -4,7 +4,7 @@ delta-rs' own scan (``DeltaTable.to_pyarrow_table``, a dataset on its Rust files
 it exits in some runs ("terminate called without an active exception", delta-rs #2184): measured here in 3 of 20
 runs reading ``trending_items`` and 19 of 25 reading ``ingest_ledger``, though the rows were read right. A script or
 a schedule then sees exit code 134. For a local table the same dataset (delta-rs' file list, partition values and
-schema) is read through pyarrow's own local filesystem: 0 aborts in 105 runs, the same rows.
+schema) is read through pyarrow's own local filesystem: 0 aborts in 140 runs, the same rows.
 
 Example:
     >>> to_arrow(DeltaTable("/lake/interactions"), "/lake/interactions", columns=["user_id"])
