@@ -5,9 +5,10 @@ ledger (a small Delta table) and a listing of each source's folder. With Spark i
 Delta's first snapshot (~16 s on the 2-core machine: bench/ingest.py); without it, well under a second.
 
 ``nothing_new`` answers only when it is sure, and otherwise returns None (run the job): the lakehouse and every
-selected source folder are local, delta-rs reads the ledger, no run of a selected source is left pending (its
-recovery needs Spark), and every file of every folder is in the ledger with the size and modification time it was
-taken with (the same comparison as the job's: ``pipeline.new_files``). It only reads.
+selected source folder are local, the ledger reads right without Spark (delta-rs for its log, pyarrow for its
+files; no deletion vectors or column mapping), no run of a selected source is left pending (its recovery needs
+Spark), and every file of every folder is in the ledger with the size and modification time it was taken with (the
+same comparison as the job's: ``pipeline.new_files``). It only reads.
 
 Example:
     >>> result = nothing_new(cfg) or ingest(build_session(...), cfg)
