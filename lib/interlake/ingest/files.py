@@ -44,7 +44,8 @@ def _candidate(name: str, size: int) -> bool:
 
 
 def list_local_files(folder: str) -> list[FileInfo] | None:
-    """``list_files`` of a local folder without Spark (None when ``folder`` is a URI or missing). A name is spelled
+    """``list_files`` of a local folder without Spark (None when ``folder`` is a URI, is missing or holds a symbolic
+    link, whose size or time Hadoop and Python may not see alike). A name is spelled
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file."""
     if "://" in folder or not os.path.isdir(folder):
