@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from interlake.config import SparkSettings, _is_uri
@@ -79,8 +80,8 @@ def build_session(
     # Runtime SQL settings apply to an existing session too; static ones only applied above.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     for key, value in settings.conf.items():
-        if key.startswith("spark.sql.") and not _is_static(key):
-            spark.conf.set(key, value)
+        if key.startswith("spark.sql."):
+            _set_runtime(spark, key, value)
     if register:
         from interlake.tables.catalog import register_lakehouse
 
@@ -88,12 +89,15 @@ def build_session(
     return spark
 
 
-_STATIC = ("spark.sql.extensions", "spark.sql.catalog", "spark.sql.warehouse.dir", "spark.sql.catalogImplementation",
-           "spark.sql.hive.", "spark.sql.legacy.")
-
-
-def _is_static(key: str) -> bool:
-    return key.startswith(_STATIC)
+def _set_runtime(spark: SparkSession, key: str, value: str) -> None:
+    """Set a SQL setting on a running session; a static one (``spark.sql.extensions``, the catalog, the codegen
+    cache size ...) cannot change after the session started, and was given to the builder of a new one."""
+    try:
+        spark.conf.set(key, value)
+    except AnalysisException as exc:
+        if exc.getCondition() != "CANNOT_MODIFY_STATIC_CONFIG":
+            raise
+        log.debug("spark.conf %s is static: applied only when this process's session is built", key)
 
 
 def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
