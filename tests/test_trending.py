@@ -11,6 +11,7 @@ import yaml
 from interlake.config import parse_config
 from interlake.schemas import tables as T
 from interlake.trending.pipeline import run_trending, unfinished_batch
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from tests.conftest import BASE
@@ -94,6 +95,8 @@ def test_quarantine_progress_and_popularity(spark, one_batch):
     pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").collect()
     assert [r.rank for r in pop] == list(range(1, len(pop) + 1)) and len(pop) == 20
     assert pop[0].weighted_score >= pop[-1].weighted_score
+    # a queue source's query creates the tables it uses, not interactions or the ingest ledger
+    assert not os.path.exists(cfg.table_path(T.INTERACTIONS)) and not os.path.exists(cfg.table_path(T.LEDGER))
 
 
 def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_path):
@@ -105,6 +108,17 @@ def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_pa
     def pop(c):
         return sorted(map(tuple, spark.read.format("delta").load(c.table_path(T.ITEM_POPULARITY)).collect()))
     assert pop(many) == pop(cfg)
+    # and it is the popularity of the final trending_items: its last 7 days (popularity_period) as of the last event
+    as_of = spark.read.format("delta").load(many.table_path(T.ITEM_POPULARITY)).first().as_of
+    items = spark.read.format("delta").load(many.table_path(T.TRENDING_ITEMS)).where(
+        F.col("window_end") > F.lit(as_of) - F.expr("INTERVAL 7 DAYS"))
+    expected = (items.groupBy("item_id").agg(F.sum("interactions").alias("interactions"),
+                                             F.sum("weighted_interactions").alias("weighted_score"))
+                .withColumn("rank", F.row_number().over(
+                    Window.orderBy(F.desc("weighted_score"), F.desc("interactions"), "item_id")).cast("int"))
+                .withColumn("as_of", F.lit(as_of)))
+    assert pop(many) == sorted(map(tuple, expected.select("item_id", "interactions", "weighted_score", "rank",
+                                                          "as_of").collect()))
 
 
 def test_a_later_batch_leaves_earlier_days_files_alone(spark, tmp_path):

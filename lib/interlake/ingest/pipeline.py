@@ -147,11 +147,16 @@ def file_counts(per_file: dict[str, tuple[int, int]], accepted: dict[str, int], 
 
 # ---------------------------------------------------------------- the job
 
-def ensure_ingest_tables(spark: SparkSession, cfg: Config) -> None:
+def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool = True,
+                         ledger: bool = True) -> None:
+    """Create ``interactions_quarantine`` and, unless told not to, ``interactions`` and ``ingest_ledger`` if missing
+    (a caller that does not use a table does not pay for it: creating ``interactions`` takes seconds)."""
     def create():
-        ensure_interactions_table(spark, cfg.table_path(T.INTERACTIONS), cfg.vocabulary, cfg.database)
+        if interactions:
+            ensure_interactions_table(spark, cfg.table_path(T.INTERACTIONS), cfg.vocabulary, cfg.database)
         ensure_table(spark, cfg.table_path(T.QUARANTINE), T.QUARANTINE_DDL, database=cfg.database, name=T.QUARANTINE)
-        ensure_table(spark, cfg.table_path(T.LEDGER), T.LEDGER_DDL, database=cfg.database, name=T.LEDGER)
+        if ledger:
+            ensure_table(spark, cfg.table_path(T.LEDGER), T.LEDGER_DDL, database=cfg.database, name=T.LEDGER)
 
     with_conflict_retry(create, cfg.ingest.conflict_retries, "create tables")
 

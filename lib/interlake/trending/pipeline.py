@@ -380,7 +380,8 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
                  stop_event: threading.Event | None = None) -> TrendingResult:
     """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C,
     ``timeout_s`` or ``stop_event`` (for callers embedding the job, e.g. a notebook or a benchmark)."""
-    ensure_ingest_tables(spark, cfg)  # quarantine (and interactions, for the Delta source)
+    # quarantine, and interactions for the Delta source only: a queue source's query never reads it
+    ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
     stream, parse = stream_source(spark, cfg)
     checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
     writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
