@@ -90,14 +90,19 @@ def build_session(
 
 
 def _set_runtime(spark: SparkSession, key: str, value: str) -> None:
-    """Set a SQL setting on a running session; a static one (``spark.sql.extensions``, the catalog, the codegen
-    cache size ...) cannot change after the session started, and was given to the builder of a new one."""
+    """Set a SQL setting on a running session. A static one (``spark.sql.extensions``, the catalog, the codegen
+    cache size ...) is fixed when the session starts (the builder of a new session was given it): if the running
+    session has another value, a warning says so, and the job goes on."""
     try:
         spark.conf.set(key, value)
     except AnalysisException as exc:
         if exc.getCondition() != "CANNOT_MODIFY_STATIC_CONFIG":
             raise
-        log.debug("spark.conf %s is static: applied only when this process's session is built", key)
+        current = spark.conf.get(key)  # the session's value, Spark's default included
+        if current != str(value):
+            log.warning("spark.conf %s=%s not applied: it is a static setting and this process's session already "
+                        "runs with %s; set it where the session is built (spark-submit --conf, the cluster)",
+                        key, value, current)
 
 
 def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
