@@ -292,3 +292,42 @@ def test_nothing_new_defers_to_the_job_when_it_cannot_be_sure(spark, make_config
     spark.sql(f"ALTER TABLE delta.`{cfg.table_path(T.LEDGER)}` "
               "SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
     assert ledger_rows(cfg.table_path(T.LEDGER)) is None and nothing_new(cfg) is None
+
+
+def test_yaml_booleans_and_yes_no_in_a_type_map_match_the_files_text(spark, tmp_path):
+    """A YAML key `true` is the text `true` the files hold (not Python's `True`), and `yes` / `no` stay text
+    (YAML 1.2), so a type map over boolean or yes/no values matches; a Spark option `true` reaches Spark as `true`."""
+    from interlake.config import load_config
+
+    write(tmp_path / "in/likes/a.jsonl", "\n".join(json.dumps(r) for r in [
+        {"u": "u1", "i": "i1", "liked": True, "t": T0}, {"u": "u2", "i": "i2", "liked": False, "t": T0}]) + "\n")
+    write(tmp_path / "in/survey/a.csv", f"u,i,answer,t\nu3,i3,yes,{T0}\nu4,i4,no,{T0}\n")
+    fields = "{user_id: u, item_id: i, interaction_type: %s, timestamp: t}"
+    (tmp_path / "conf.yaml").write_text(f"""
+lakehouse: {tmp_path / "lake"}
+spark: {{master: "local[2]", conf: {{spark.sql.shuffle.partitions: 2, spark.sql.adaptive.enabled: true}}}}
+interaction_types: {{view: {{weight: 1}}, add_to_cart: {{weight: 4}}, purchase: {{weight: 8}}}}
+sources:
+  likes:
+    format: jsonl
+    path: {tmp_path / "in/likes"}
+    fields: {fields % "liked"}
+    interaction_type_map: {{true: add_to_cart, false: view}}
+    timestamp_format: epoch_s
+  survey:
+    format: csv
+    path: {tmp_path / "in/survey"}
+    options: {{header: true}}
+    fields: {fields % "answer"}
+    interaction_type_map: {{yes: purchase, no: view}}
+    timestamp_format: epoch_s
+""")
+    cfg = load_config(str(tmp_path / "conf.yaml"))
+    assert dict(cfg.sources["likes"].interaction_type_map) == {"true": "add_to_cart", "false": "view"}
+    assert dict(cfg.sources["survey"].interaction_type_map) == {"yes": "purchase", "no": "view"}
+    assert cfg.sources["survey"].options["header"] == "true"
+    assert cfg.spark.conf["spark.sql.adaptive.enabled"] == "true"
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("u1", "i1", "add_to_cart", ts(T0), "likes"), ("u2", "i2", "view", ts(T0), "likes"),
+        ("u3", "i3", "purchase", ts(T0), "survey"), ("u4", "i4", "view", ts(T0), "survey")]

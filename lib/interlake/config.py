@@ -31,6 +31,24 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true / false (in any of YAML's three spellings) are booleans;
+    ``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` stay text, as they are in the files (a type map's key ``no``)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+
+
+def _text(value: Any) -> str:
+    """A YAML scalar as the text Spark and the files spell it: booleans ``true`` / ``false``, not Python's
+    ``True``; everything else ``str()``."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def duration_seconds(text: str, key: str) -> float:
     """``"2 hours"`` -> 7200.0; a one-line ConfigError naming ``key`` otherwise."""
     m = _DURATION.match(str(text))
@@ -84,7 +102,7 @@ class _Section:
             elif kind is str:
                 if isinstance(value, (dict, list)):
                     raise TypeError
-                value = str(value)
+                value = _text(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{self.key(name)}: {value!r} is not a {kind.__name__}") from None
         if choices is not None and value not in choices:
@@ -110,7 +128,7 @@ class _Section:
         raw = self.data.get(name) or {}
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{self.key(name)}: expected a mapping, got {raw!r}")
-        return MappingProxyType({str(k): str(v) for k, v in raw.items()})
+        return MappingProxyType({_text(k): _text(v) for k, v in raw.items()})
 
 
 @dataclass(frozen=True)
@@ -403,7 +421,7 @@ def load_config(path: str | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"--conf {path}: cannot read the file ({exc.strerror}); pass an existing YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506  (a safe loader: SafeLoader's subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
