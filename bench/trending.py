@@ -9,7 +9,7 @@ it):
      (``--once``, ``max_files_per_trigger`` files per micro-batch): sustained events/s = events / wall time,
      including query start, parsing, validation, counting, scoring and every Delta commit. Then the same backlog
      again into a fresh lakehouse in the same process: the rate once the JVM is warm (a new process spends about
-     half of a one-batch drain on JIT compilation and class loading).
+     half of a one-batch drain warming up its JVM: JIT compilation, class loading, Spark's generated code).
   2. latency: the continuous query runs (trigger ``--trigger``); the remaining files land one at a time and the
      delay from a file landing to its batch's counts being in ``trending_items`` is measured.
   3. live, at the production trigger: ``--rate`` events/s (default 50,000) for ``--minutes`` minutes (default 4:
@@ -147,7 +147,7 @@ def main() -> None:
     print(f"sustained throughput      : {drained / drain_s:,.0f} events/s ({drained:,} events of a backlog in "
           f"{drain_s:.1f}s, {args.files_per_batch or 'all available'} files per micro-batch, query start included)")
     print(f"same backlog, JVM warm    : {drained / warm_s:,.0f} events/s ({warm_s:.1f}s: again into a fresh lakehouse "
-          f"in this process, as a long-running process drains it, without the first run's JIT and class loading)")
+          f"in this process, as a long-running process drains it, without the first run's JVM warm-up)")
     print(f"floor, same files         : {drained / floor_s:,.0f} events/s (plain spark.read.json to a no-op sink, "
           f"{floor_s:.1f}s): the job takes {drain_s / floor_s:.1f}x the time of parsing alone")
     p50, p95 = np.percentile(ms, 50) / 1000, np.percentile(ms, 95) / 1000
@@ -189,8 +189,9 @@ TS = re.compile(r'(\\?"ts\\?":)\d+')  # in an object value, or in a value that i
 
 def warm_backlog(spark, doc, landing: Path, folder: Path, path: str) -> float:
     """Phase 1 again, timed the same way, in this process whose JVM phase 1 warmed up: the backlog's files (same
-    modification times) into a fresh lakehouse and catalog database. A new process pays JIT compilation and class
-    loading during its first micro-batches; a query that keeps running, or a second run in one process, does not."""
+    modification times) into a fresh lakehouse and catalog database. A new process pays its JVM's warm-up (JIT
+    compilation, class loading, Spark's generated code) during its first micro-batches; a query that keeps running,
+    or a second run in one process, does not."""
     (folder / "landing").mkdir(parents=True)
     for f in sorted(landing.glob("*.jsonl")):
         shutil.copy2(f, folder / "landing" / f.name)
