@@ -296,7 +296,8 @@ def test_nothing_new_defers_to_the_job_when_it_cannot_be_sure(spark, make_config
 
 def test_yaml_booleans_and_yes_no_in_a_type_map_match_the_files_text(spark, tmp_path):
     """A YAML key `true` is the text `true` the files hold (not Python's `True`), and `yes` / `no` stay text
-    (YAML 1.2), so a type map over boolean or yes/no values matches; a Spark option `true` reaches Spark as `true`."""
+    (YAML 1.2), so a type map over boolean or yes/no values matches; where Spark reads a value (reader options,
+    spark.conf) `true` and YAML 1.1's `yes` / `on` reach it as `true`, as Spark spells booleans."""
     from interlake.config import load_config
 
     write(tmp_path / "in/likes/a.jsonl", "\n".join(json.dumps(r) for r in [
@@ -305,7 +306,8 @@ def test_yaml_booleans_and_yes_no_in_a_type_map_match_the_files_text(spark, tmp_
     fields = "{user_id: u, item_id: i, interaction_type: %s, timestamp: t}"
     (tmp_path / "conf.yaml").write_text(f"""
 lakehouse: {tmp_path / "lake"}
-spark: {{master: "local[2]", conf: {{spark.sql.shuffle.partitions: 2, spark.sql.adaptive.enabled: true}}}}
+spark: {{master: "local[2]", conf: {{spark.sql.shuffle.partitions: 2, spark.sql.adaptive.enabled: true,
+                                     spark.sql.ansi.enabled: on, spark.sql.adaptive.skewJoin.enabled: No}}}}
 interaction_types: {{view: {{weight: 1}}, add_to_cart: {{weight: 4}}, purchase: {{weight: 8}}}}
 sources:
   likes:
@@ -317,7 +319,7 @@ sources:
   survey:
     format: csv
     path: {tmp_path / "in/survey"}
-    options: {{header: true}}
+    options: {{header: yes}}
     fields: {fields % "answer"}
     interaction_type_map: {{yes: purchase, no: view}}
     timestamp_format: epoch_s
@@ -326,7 +328,9 @@ sources:
     assert dict(cfg.sources["likes"].interaction_type_map) == {"true": "add_to_cart", "false": "view"}
     assert dict(cfg.sources["survey"].interaction_type_map) == {"yes": "purchase", "no": "view"}
     assert cfg.sources["survey"].options["header"] == "true"
-    assert cfg.spark.conf["spark.sql.adaptive.enabled"] == "true"
+    assert {k: v for k, v in cfg.spark.conf.items() if k != "spark.sql.shuffle.partitions"} == {
+        "spark.sql.adaptive.enabled": "true", "spark.sql.ansi.enabled": "true",
+        "spark.sql.adaptive.skewJoin.enabled": "false"}
     assert ingest(spark, cfg, now=NOW).ok
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
         ("u1", "i1", "add_to_cart", ts(T0), "likes"), ("u2", "i2", "view", ts(T0), "likes"),

@@ -22,3 +22,48 @@ def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail
             f"the cluster)"]
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", TEST_SPARK_CONF["spark.sql.shuffle.partitions"])
+
+
+def test_a_value_spark_refuses_is_a_one_line_config_error_and_the_session_goes_on(spark, tmp_path):
+    """On a running session (a notebook's): Spark's own check, as a ConfigError naming the key; nothing changed."""
+    import pytest
+    from interlake.errors import ConfigError
+
+    conf = {**TEST_SPARK_CONF, "spark.sql.ansi.enabled": "maybe"}
+    with pytest.raises(ConfigError, match=r"^spark\.conf\.spark\.sql\.ansi\.enabled: \[INVALID_CONF_VALUE"):
+        build_session(SparkSettings(master="local[2]", conf=conf), str(tmp_path / "lake"), register=False)
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+    assert spark.sql("SELECT 1 AS x").first().x == 1
+
+
+def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_path):
+    """A new session is not launched with a config's spark.sql.* values: a bad one used to make every call fail and
+    PySpark's error conversion recurse, so the job hung. Now: one line, exit 2, in seconds. A good static one still
+    reaches the new session, and YAML's `off` reaches Spark as `false`."""
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE
+
+    def run(conf: dict, sql: str) -> subprocess.CompletedProcess:
+        doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": conf}}
+        path = write_yaml(doc)
+        with open(path) as f:  # a plain `off`, as a person writes it (safe_dump quotes it)
+            text = f.read().replace("'off'", "off")
+        with open(path, "w") as f:
+            f.write(text)
+        return subprocess.run([sys.executable, "-m", "interlake", "sql", sql, "--conf", path],
+                              capture_output=True, text=True, timeout=180)
+
+    bad = run({**TEST_SPARK_CONF, "spark.sql.shuffle.partitions": "eight"}, "SELECT 1")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        "interlake sql: error: spark.conf.spark.sql.shuffle.partitions: [INVALID_CONF_VALUE.TYPE_MISMATCH] The value "
+        "'eight' in the config \"spark.sql.shuffle.partitions\" is invalid. It should be a/an 'int' value.")
+    assert "Traceback" not in bad.stderr
+    good = run({**TEST_SPARK_CONF, "spark.sql.codegen.cache.maxEntries": 321,
+                "spark.sql.adaptive.skewJoin.enabled": "off"},
+               "SELECT '${spark.sql.codegen.cache.maxEntries}' AS cache, "
+               "'${spark.sql.adaptive.skewJoin.enabled}' AS skew")
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert good.stdout.splitlines()[2].split() == ["321", "false"]

@@ -32,20 +32,36 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans: only true / false (in any of YAML's three spellings) are booleans;
-    ``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` stay text, as they are in the files (a type map's key ``no``)."""
+    """PyYAML's safe loader with YAML 1.2 booleans: only true / false (in any of YAML's three spellings) are booleans.
+    A plain ``yes``, ``no``, ``on`` or ``off`` (YAML 1.1 booleans) loads as a :class:`_Yaml11Word`: its text where a
+    config names data (a type map's key ``no`` matches a file's ``no``), a boolean where Spark reads it (``spark.conf``,
+    reader ``options``: ``header: yes`` still means true, as it always did)."""
 
 
+class _Yaml11Word(str):
+    """A plain yes / no / on / off from a config file: text that YAML 1.1 read as a boolean."""
+
+    def as_bool(self) -> bool:
+        return self.lower() in ("yes", "on")
+
+
+_YAML11_WORD = "tag:interlake,2026:yaml11-boolean-word"
 _Yaml12Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 _Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                                     list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(_YAML11_WORD, re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"),
+                                    list("yYnNoO"))
+_Yaml12Loader.add_constructor(_YAML11_WORD, lambda loader, node: _Yaml11Word(loader.construct_scalar(node)))
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, *, for_spark: bool = False) -> str:
     """A YAML scalar as the text Spark and the files spell it: booleans ``true`` / ``false``, not Python's
-    ``True``; everything else ``str()``."""
+    ``True``; a plain yes / no / on / off as ``true`` / ``false`` ``for_spark`` (Spark's booleans take only those),
+    else as written; everything else ``str()``."""
+    if isinstance(value, _Yaml11Word) and for_spark:
+        value = value.as_bool()
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
@@ -124,11 +140,12 @@ class _Section:
     def section(self, name: str, known: tuple[str, ...] | None = None) -> _Section:
         return _Section(self.data.get(name), self.key(name), known)
 
-    def string_map(self, name: str) -> Mapping[str, str]:
+    def string_map(self, name: str, *, for_spark: bool = False) -> Mapping[str, str]:
+        """A mapping of text; ``for_spark``: its values are Spark settings or reader options (see ``_text``)."""
         raw = self.data.get(name) or {}
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{self.key(name)}: expected a mapping, got {raw!r}")
-        return MappingProxyType({_text(k): _text(v) for k, v in raw.items()})
+        return MappingProxyType({_text(k): _text(v, for_spark=for_spark) for k, v in raw.items()})
 
 
 @dataclass(frozen=True)
@@ -293,7 +310,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         path=resolve_path(sec.get("path", str)),
         fields=MappingProxyType({k: sec.section("fields").get(k, str) for k in fields_sec.data}),
         constants=sec.string_map("constants"),
-        options=sec.string_map("options"),
+        options=sec.string_map("options", for_spark=True),
         interaction_type_map=sec.string_map("interaction_type_map"),
         timestamp_format=sec.get("timestamp_format", str, "iso8601"),
         max_quarantine_share=(sec.share("max_quarantine_share", 0.0) if "max_quarantine_share" in sec.data else None),
@@ -308,7 +325,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         raise ConfigError(f"database: {database!r} must be lower-case letters, digits and _, starting with a letter")
 
     spark_sec = top.section("spark", ("master", "conf"))
-    spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf"))
+    spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf", for_spark=True))
 
     types_sec = top.section("interaction_types")
     if not types_sec.data:

@@ -6,6 +6,10 @@ via ``spark.jars``, Delta extension and catalog, UTC, a Derby metastore and ware
 Under ``spark-submit`` or on Databricks (a gateway already exists): no master and no jars are added; Delta's
 extension and catalog are set only where the submit did not set them.
 
+A config's ``spark.sql.*`` settings (other than the catalog and extensions a session is launched with) are checked by
+Spark and applied once the JVM is up: a value Spark refuses is a one-line ConfigError, not a session that fails every
+call (see ``_LAUNCH_SQL``).
+
 Derby admits one JVM at a time. The first local process takes an OS lock on the lakehouse's metastore and uses
 Derby; a concurrent process gets a session catalog instead. Either way every Delta table under the lakehouse is
 registered by name when the session starts, so ``interlake.interactions`` resolves in both.
@@ -22,16 +26,27 @@ import os
 import sys
 from pathlib import Path
 
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import SparkSession
 
 from interlake.config import SparkSettings, _is_uri
+from interlake.errors import ConfigError
 from interlake.jars import local_jars
 
 log = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+# SQL settings a new session is launched with (they choose its catalog and extensions). A config's other
+# spark.sql.* settings are applied once the JVM is up and Spark has checked their values (_apply_sql_settings): a bad
+# value launched with the session (`spark.sql.ansi.enabled: maybe`) makes every later call fail, and PySpark's error
+# conversion, which itself reads those settings, then recurses without end: the job hung instead of failing.
+_LAUNCH_SQL = ("spark.sql.catalogImplementation", "spark.sql.extensions", "spark.sql.warehouse.dir",
+               "spark.sql.catalog.spark_catalog")
+
+
+def _at_launch(key: str) -> bool:
+    return not key.startswith("spark.sql.") or key in _LAUNCH_SQL
 _METASTORE_LOCK = None  # held for the life of the process: the OS releases it when the process dies
 
 
@@ -73,11 +88,11 @@ def build_session(
     active = SparkSession.getActiveSession()
     if active is not None:
         spark = active
-    elif under_spark_submit():
-        spark = _cluster_session(settings, app_name)
     else:
-        spark = _local_session(settings, lakehouse, app_name)
-    # Runtime SQL settings apply to an existing session too; static ones only applied above.
+        spark = _cluster_session(settings, app_name) if under_spark_submit() else \
+            _local_session(settings, lakehouse, app_name)
+        _apply_sql_settings(spark, settings)
+    # Runtime SQL settings apply to an existing session too; static ones only to a new one (above).
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     for key, value in settings.conf.items():
         if key.startswith("spark.sql."):
@@ -89,12 +104,41 @@ def build_session(
     return spark
 
 
+def _refused(key: str, exc: IllegalArgumentException) -> ConfigError:
+    """Spark refused a setting's value: one line naming the config key, with Spark's reason."""
+    return ConfigError(f"spark.conf.{key}: {str(exc).splitlines()[0]}")
+
+
+def _check_sql_value(spark: SparkSession, key: str, value: str) -> None:
+    """Spark's own check of a SQL setting's value, on a standalone SQLConf (no session touched)."""
+    try:
+        spark.sparkContext._jvm.org.apache.spark.sql.internal.SQLConf().setConfString(key, value)
+    except IllegalArgumentException as exc:
+        raise _refused(key, exc) from None
+
+
+def _apply_sql_settings(spark: SparkSession, settings: SparkSettings) -> None:
+    """A new session's spark.sql.* settings that were not launched with it: each value checked by Spark first, the
+    static ones (the codegen cache size ...) written to the context's configuration before the session's state is
+    built from it (nothing has used the new session yet); runtime ones are set on the session by the caller."""
+    jvm = spark.sparkContext._jvm
+    live = spark.sparkContext._jsc.sc().conf()
+    for key, value in settings.conf.items():
+        if _at_launch(key):
+            continue
+        _check_sql_value(spark, key, value)
+        if jvm.org.apache.spark.sql.internal.SQLConf.isStaticConfigKey(key) and not live.contains(key):
+            live.set(key, value)
+
+
 def _set_runtime(spark: SparkSession, key: str, value: str) -> None:
     """Set a SQL setting on a running session. A static one (``spark.sql.extensions``, the catalog, the codegen
     cache size ...) is fixed when the session starts (the builder of a new session was given it): if the running
     session has another value, a warning says so, and the job goes on."""
     try:
         spark.conf.set(key, value)
+    except IllegalArgumentException as exc:  # a value Spark refuses: the config must change
+        raise _refused(key, exc) from None
     except AnalysisException as exc:
         if exc.getCondition() != "CANNOT_MODIFY_STATIC_CONFIG":
             raise
@@ -115,7 +159,7 @@ def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
     if not submitted.contains("spark.sql.catalog.spark_catalog"):
         builder = builder.config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
     for key, value in settings.conf.items():
-        if not submitted.contains(key):
+        if not submitted.contains(key) and _at_launch(key):
             builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -169,6 +213,6 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         java_opts.append(user_java)
     builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_opts))
     for key, value in settings.conf.items():
-        if key != "spark.driver.extraJavaOptions":
+        if key != "spark.driver.extraJavaOptions" and _at_launch(key):
             builder = builder.config(key, value)
     return builder.getOrCreate()
