@@ -47,6 +47,8 @@ _LAUNCH_SQL = ("spark.sql.catalogImplementation", "spark.sql.extensions", "spark
 
 def _at_launch(key: str) -> bool:
     return not key.startswith("spark.sql.") or key in _LAUNCH_SQL
+
+
 _METASTORE_LOCK = None  # held for the life of the process: the OS releases it when the process dies
 
 
