@@ -67,3 +67,22 @@ def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_pat
                "'${spark.sql.adaptive.skewJoin.enabled}' AS skew")
     assert good.returncode == 0, good.stderr[-2000:]
     assert good.stdout.splitlines()[2].split() == ["321", "false"]
+
+
+def test_a_jvm_setting_that_stops_the_jvm_is_named_in_one_line(write_yaml, tmp_path):
+    """A JVM that cannot start (here: a heap size Java refuses) prints its own reason; the job then names the
+    config's JVM settings in one line (exit 2), instead of PySpark's 'Java gateway process exited'."""
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE
+
+    doc = {**BASE, "lakehouse": str(tmp_path / "lake"),
+           "spark": {"master": "local[1]", "conf": {**TEST_SPARK_CONF, "spark.driver.memory": "lots"}}}
+    proc = subprocess.run([sys.executable, "-m", "interlake", "sql", "SELECT 1", "--conf", write_yaml(doc)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "interlake sql: error: the Spark JVM did not start (its own message is above); check the JVM settings under "
+        "spark.conf: spark.driver.memory=lots")
+    assert "Invalid maximum heap size" in proc.stderr and "Traceback" not in proc.stderr

@@ -26,11 +26,11 @@ import os
 import sys
 from pathlib import Path
 
-from pyspark.errors import AnalysisException, IllegalArgumentException
+from pyspark.errors import AnalysisException, IllegalArgumentException, PySparkRuntimeError
 from pyspark.sql import SparkSession
 
 from interlake.config import SparkSettings, _is_uri
-from interlake.errors import ConfigError
+from interlake.errors import ConfigError, SetupError
 from interlake.jars import local_jars
 
 log = logging.getLogger(__name__)
@@ -217,4 +217,14 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
     for key, value in settings.conf.items():
         if key != "spark.driver.extraJavaOptions" and _at_launch(key):
             builder = builder.config(key, value)
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        if exc.getCondition() != "JAVA_GATEWAY_EXITED":
+            raise
+        jvm = {k: v for k, v in settings.conf.items() if k.startswith(("spark.driver.", "spark.executor."))}
+        if jvm:  # the JVM printed its reason just before: point at the settings it was started with
+            raise ConfigError("the Spark JVM did not start (its own message is above); check the JVM settings under "
+                              "spark.conf: " + ", ".join(f"{k}={v}" for k, v in jvm.items())) from None
+        raise SetupError("the Spark JVM did not start (its own message is above); check that JDK 17 is installed "
+                         "(`java -version`) and run `make setup`") from None
