@@ -1,9 +1,14 @@
-"""The one session builder: a config's Spark settings on a session that is already running."""
+"""The one session builder: a config's Spark settings, on a session already running and on a new one."""
 
+import subprocess
+import sys
+
+import pytest
 from interlake.config import SparkSettings
+from interlake.errors import ConfigError
 from interlake.session import build_session
 
-from tests.conftest import TEST_SPARK_CONF
+from tests.conftest import BASE, TEST_SPARK_CONF
 
 
 def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail_it(spark, tmp_path, caplog):
@@ -26,9 +31,6 @@ def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail
 
 def test_a_value_spark_refuses_is_a_one_line_config_error_and_the_session_goes_on(spark, tmp_path):
     """On a running session (a notebook's): Spark's own check, as a ConfigError naming the key; nothing changed."""
-    import pytest
-    from interlake.errors import ConfigError
-
     conf = {**TEST_SPARK_CONF, "spark.sql.ansi.enabled": "maybe"}
     with pytest.raises(ConfigError, match=r"^spark\.conf\.spark\.sql\.ansi\.enabled: \[INVALID_CONF_VALUE"):
         build_session(SparkSettings(master="local[2]", conf=conf), str(tmp_path / "lake"), register=False)
@@ -40,11 +42,6 @@ def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_pat
     """A new session is not launched with a config's spark.sql.* values: a bad one used to make every call fail and
     PySpark's error conversion recurse, so the job hung. Now: one line, exit 2, in seconds. A good static one still
     reaches the new session, and YAML's `off` reaches Spark as `false`."""
-    import subprocess
-    import sys
-
-    from tests.conftest import BASE
-
     def run(conf: dict, sql: str) -> subprocess.CompletedProcess:
         doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": conf}}
         path = write_yaml(doc)
@@ -72,11 +69,6 @@ def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_pat
 def test_a_jvm_setting_that_stops_the_jvm_is_named_in_one_line(write_yaml, tmp_path):
     """A JVM that cannot start (here: a heap size Java refuses) prints its own reason; the job then names the
     config's JVM settings in one line (exit 2), instead of PySpark's 'Java gateway process exited'."""
-    import subprocess
-    import sys
-
-    from tests.conftest import BASE
-
     doc = {**BASE, "lakehouse": str(tmp_path / "lake"),
            "spark": {"master": "local[1]", "conf": {**TEST_SPARK_CONF, "spark.driver.memory": "lots"}}}
     proc = subprocess.run([sys.executable, "-m", "interlake", "sql", "SELECT 1", "--conf", write_yaml(doc)],

@@ -120,23 +120,22 @@ def _check_sql_value(spark: SparkSession, key: str, value: str) -> None:
 
 
 def _apply_sql_settings(spark: SparkSession, settings: SparkSettings) -> None:
-    """A new session's spark.sql.* settings that were not launched with it: each value checked by Spark first, the
-    static ones (the codegen cache size ...) written to the context's configuration before the session's state is
-    built from it (nothing has used the new session yet); runtime ones are set on the session by the caller."""
-    jvm = spark.sparkContext._jvm
+    """A new session's static spark.sql.* settings (the codegen cache size ...) that were not launched with it:
+    checked by Spark, then written to the context's configuration before the session's state is built from it
+    (nothing has used the new session yet). Runtime ones are set, and checked, on the session by the caller."""
+    is_static = spark.sparkContext._jvm.org.apache.spark.sql.internal.SQLConf.isStaticConfigKey
     live = spark.sparkContext._jsc.sc().conf()
     for key, value in settings.conf.items():
-        if _at_launch(key):
-            continue
-        _check_sql_value(spark, key, value)
-        if jvm.org.apache.spark.sql.internal.SQLConf.isStaticConfigKey(key) and not live.contains(key):
+        if not _at_launch(key) and is_static(key) and not live.contains(key):
+            _check_sql_value(spark, key, value)
             live.set(key, value)
 
 
 def _set_runtime(spark: SparkSession, key: str, value: str) -> None:
-    """Set a SQL setting on a running session. A static one (``spark.sql.extensions``, the catalog, the codegen
-    cache size ...) is fixed when the session starts (the builder of a new session was given it): if the running
-    session has another value, a warning says so, and the job goes on."""
+    """Set a SQL setting on a running session; a value Spark refuses is a ConfigError. A static one
+    (``spark.sql.extensions``, the catalog, the codegen cache size ...) is fixed when the session starts (a new
+    session got it before its state was built): if the running session has another value, a warning says so, and
+    the job goes on."""
     try:
         spark.conf.set(key, value)
     except IllegalArgumentException as exc:  # a value Spark refuses: the config must change
