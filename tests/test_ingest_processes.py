@@ -4,11 +4,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from interlake.config import load_config
-from interlake.ingest.pipeline import ingest
+from interlake.ingest.pipeline import ensure_ingest_tables, ingest
+from interlake.locks import exclusive
 from interlake.schemas import tables as T
 
 from tests.conftest import BASE
@@ -114,3 +116,54 @@ def test_two_concurrent_runs_for_different_sources(spark, tmp_path, write_yaml):
     assert sorted(out.splitlines()[:2]) == ["q: no new files", "shop: no new files"]
     assert ": ok; 0 files, 0 read" in out
     assert snapshot(spark, cfg) == (interactions, quarantine, ledger)
+
+
+def started_with_stderr(args):
+    """A CLI process whose stderr lines are collected as they come (``lines``), for waiting on a log line."""
+    proc = run_cli(args)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    return proc, lines, reader
+
+
+def wait_for_line(proc, lines, text, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(text in line for line in lines):
+            return
+        assert proc.poll() is None, f"exited {proc.returncode} before logging {text!r}: {''.join(lines)[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {text!r} in {timeout} s: {''.join(lines)[-3000:]}")
+
+
+def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, reference, tmp_path):
+    """A schedule whose runs overlap: two runs of one source both waiting while a third holds the source's lock,
+    then released together. One takes the files, the other waits for it and finds nothing new: the tables equal
+    one run's (before the lock, both took the same files and wrote their quarantine and ledger rows twice)."""
+    root, expected = reference
+    import yaml
+
+    conf = tmp_path / "same.yaml"
+    conf.write_text(yaml.safe_dump(conf_doc(tmp_path / "lake", root / "in")))
+    cfg = load_config(str(conf))
+    ensure_ingest_tables(spark, cfg)
+    runs = []
+    with exclusive(cfg.lakehouse, "ingest-q", timeout_s=0, what="test", setting="x"):
+        for _ in range(2):
+            proc, lines, reader = started_with_stderr(["ingest", "--conf", str(conf), "--source", "q"])
+            runs.append((proc, lines, reader))
+            wait_for_line(proc, lines, "source q: another run holds")
+        _, _, ledger = snapshot(spark, cfg)
+        assert ledger == []  # nothing written while they wait
+    outs = []
+    for proc, lines, reader in runs:
+        out = proc.stdout.read()
+        proc.wait(timeout=600)
+        reader.join(timeout=60)
+        assert proc.returncode == 0, "".join(lines)[-3000:]
+        outs.append(out)
+    assert sorted("q: no new files" in out for out in outs) == [False, True]  # the second found them taken
+    assert any("source q: the other run finished; going on" in line for _, lines, _ in runs for line in lines)
+    assert ingest(spark, cfg, ["shop"]).ok  # then the other source, as the reference run takes them
+    assert snapshot(spark, cfg) == expected

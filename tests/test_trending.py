@@ -4,12 +4,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import yaml
 from interlake.config import parse_config
 from interlake.ingest.pipeline import ingest
+from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
 from interlake.trending.pipeline import run_trending, unfinished_batch
 from pyspark.sql import Window
@@ -252,6 +254,40 @@ def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path, c
     result = run_trending(spark, restarted, once=True)
     assert result.batches >= 1
     assert items_table(spark, restarted) == items_table(spark, cfg)
+
+
+def test_a_second_query_waits_for_the_running_one_then_goes_on_from_its_checkpoint(spark, one_batch, tmp_path):
+    """Two trending queries on one lakehouse: the second waits for the first (here: gives up after its
+    lock_timeout, naming the first), which stops cleanly on SIGTERM; then the second goes on from the checkpoint
+    and the table equals one uninterrupted run's. (Before the lock, the second query took the first one's batch in
+    progress for a crashed one and deleted its rows.)"""
+    root, cfg, _ = one_batch
+    doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": BASE["spark"]["conf"]},
+           "sources": {"q": {**QUEUE_SOURCE, "path": str(root / "in")}},
+           "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours", "baseline_half_life": "2 days",
+                        "min_count": 20, "threshold": 6.0, "max_files_per_trigger": 1, "trigger": "1 second",
+                        "lock_timeout": "2 seconds"}}
+    conf = tmp_path / "t.yaml"
+    conf.write_text(yaml.safe_dump(doc))
+    first = subprocess.Popen([sys.executable, "-m", "interlake", "trending", "--conf", str(conf)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "lake/_locks/trending.lock"
+    try:
+        deadline = time.time() + 300
+        while not (lock.exists() and f'"pid": {first.pid},' in lock.read_text()):
+            assert first.poll() is None and time.time() < deadline, first.communicate()[1][-2000:]
+            time.sleep(0.2)
+        second = parse_config(doc)
+        with pytest.raises(LockTimeout, match=f"trending: another run still holds .*pid {first.pid} on .*"
+                                              r"raise trending.lock_timeout \(2 seconds\)"):
+            run_trending(spark, second, once=True)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]  # stopped cleanly after its current batch
+    assert "SIGTERM: stopping the trending query" in err
+    run_trending(spark, second, once=True)
+    assert items_table(spark, second) == items_table(spark, cfg)
 
 
 def test_only_a_planned_but_uncommitted_batch_is_a_replay(spark, tmp_path):

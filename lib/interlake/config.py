@@ -214,6 +214,7 @@ class IngestSettings:
     min_timestamp: str = "2000-01-01"
     max_id_length: int = 512
     conflict_retries: int = 10
+    lock_timeout: str = "1 hour"  # how long a run waits for another run of the same source (interlake.locks)
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class TrendingSettings:
     popularity_period: str = "7 days"
     min_history: str = "2 days"
     max_files_per_trigger: int | None = None
+    lock_timeout: str = "1 hour"  # how long a query waits for another trending query of the lakehouse (interlake.locks)
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         min_timestamp=ing.get("min_timestamp", str, IngestSettings.min_timestamp),
         max_id_length=ing.positive("max_id_length", int, IngestSettings.max_id_length),
         conflict_retries=ing.positive("conflict_retries", int, IngestSettings.conflict_retries),
+        lock_timeout=ing.get("lock_timeout", str, IngestSettings.lock_timeout),
     )
+    duration_seconds(ingest.lock_timeout, "ingest.lock_timeout")
 
     tr = top.section("train", tuple(TrainSettings.__dataclass_fields__))
     d = TrainSettings()
@@ -392,8 +396,10 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         popularity_period=tn.get("popularity_period", str, t.popularity_period),
         min_history=tn.get("min_history", str, t.min_history),
         max_files_per_trigger=tn.positive("max_files_per_trigger", int, None),
+        lock_timeout=tn.get("lock_timeout", str, t.lock_timeout),
     )
-    for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period", "min_history"):
+    for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period", "min_history",
+                 "lock_timeout"):
         duration_seconds(getattr(trending, name), f"trending.{name}")
     if trending.slide is not None:
         duration_seconds(trending.slide, "trending.slide")

@@ -1,6 +1,8 @@
 """Batch ingestion: discover -> read -> standardize -> validate -> quality gate -> MERGE, per source.
 
-Write protocol of one source in one run (every step idempotent, so a crash anywhere is repaired by re-running):
+One run of a source at a time (an OS lock under the lakehouse, see interlake.locks); runs of different sources run
+side by side. Write protocol of one source in one run (every step idempotent, so a crash anywhere is repaired by
+re-running):
   1. ledger rows for the run's files, status ``pending``, with their reconciliation counts
   2. quarantine rows of the run (any left by an earlier attempt of the same run are deleted first)
   3. insert-only MERGE of the new events into ``interactions``, tagged with the run id (commit userMetadata)
@@ -28,7 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from interlake.config import Config, SourceConfig
+from interlake.config import Config, SourceConfig, duration_seconds
 from interlake.errors import InterlakeError
 from interlake.fs import write_text
 from interlake.ingest import ledger as L
@@ -37,6 +39,7 @@ from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
+from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
@@ -172,9 +175,14 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     run_id = new_run_id(now)
     ensure_ingest_tables(spark, cfg)
     results = []
+    wait = cfg.ingest.lock_timeout
+    wait_s = duration_seconds(wait, "ingest.lock_timeout")
     for src in selected:
         try:
-            results.append(_ingest_source(spark, cfg, src, run_id, now))
+            # one run of a source at a time: an overlapping run waits, then finds the files taken (interlake.locks)
+            with exclusive(cfg.lakehouse, f"ingest-{src.name}", timeout_s=wait_s, what=f"source {src.name}",
+                           setting=f"ingest.lock_timeout ({wait})"):
+                results.append(_ingest_source(spark, cfg, src, run_id, now))
         except InterlakeError as exc:
             log.error("source %s failed: %s", src.name, exc)
             results.append(SourceResult(src.name, "failed", str(exc)))

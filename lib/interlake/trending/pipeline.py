@@ -43,6 +43,7 @@ from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
+from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.tables.interactions import ensure_table
@@ -380,35 +381,53 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
                  stop_event: threading.Event | None = None) -> TrendingResult:
     """Run the trending query: ``once`` processes what is there and stops; otherwise until SIGTERM / Ctrl-C,
     ``timeout_s`` or ``stop_event`` (for callers embedding the job, e.g. a notebook or a benchmark)."""
-    # quarantine, and interactions for the Delta source only: a queue source's query never reads it
-    ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
-    stream, parse = stream_source(spark, cfg)
-    checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
-    writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
-    query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
-        "interlake_trending")
-    query = query.trigger(availableNow=True) if once else query.trigger(processingTime=cfg.trending.trigger)
-    running = query.start()
+    # One query per lakehouse at a time: a second one would take the first one's batch in progress for a crashed
+    # one and undo its rows (unfinished_batch). It waits for the first to stop (interlake.locks).
+    wait = cfg.trending.lock_timeout
+    with exclusive(cfg.lakehouse, "trending", timeout_s=duration_seconds(wait, "trending.lock_timeout"),
+                   what="trending", setting=f"trending.lock_timeout ({wait})"):
+        return _run_query(spark, cfg, once=once, timeout_s=timeout_s, stop_event=stop_event)
+
+
+def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float | None,
+               stop_event: threading.Event | None) -> TrendingResult:
+    # SIGTERM stops the query cleanly from here on, also while it is being set up (a scheduler stops a job at any
+    # moment). Before (waiting for the lock) nothing is written yet, and SIGTERM ends the process as usual.
+    terminated = threading.Event()
     previous = signal.getsignal(signal.SIGTERM)
 
-    def stop(signum, frame):
+    def on_sigterm(signum, frame):
         log.info("SIGTERM: stopping the trending query after the current batch")
-        running.stop()
+        terminated.set()
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        deadline = time.time() + timeout_s if timeout_s else None
-        while not running.awaitTermination(1):
-            if (stop_event is not None and stop_event.is_set()) or (deadline and time.time() >= deadline):
+        # quarantine, and interactions for the Delta source only: a queue source's query never reads it
+        ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
+        stream, parse = stream_source(spark, cfg)
+        checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+        writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
+        if terminated.is_set():
+            return writer.totals
+        query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
+            "interlake_trending")
+        query = query.trigger(availableNow=True) if once else query.trigger(processingTime=cfg.trending.trigger)
+        running = query.start()
+        try:
+            deadline = time.time() + timeout_s if timeout_s else None
+            while not running.awaitTermination(1):
+                if (terminated.is_set() or (stop_event is not None and stop_event.is_set())
+                        or (deadline and time.time() >= deadline)):
+                    running.stop()
+                    break
+        except KeyboardInterrupt:
+            log.info("interrupted: stopping the trending query")
+            running.stop()
+        finally:
+            if running.isActive:
                 running.stop()
-                break
-    except KeyboardInterrupt:
-        log.info("interrupted: stopping the trending query")
-        running.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if running.isActive:
-            running.stop()
     if running.exception():
         raise RuntimeError(str(running.exception()).splitlines()[0])
     return writer.totals

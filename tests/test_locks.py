@@ -1,0 +1,63 @@
+"""The run locks of interlake.locks (no Spark): a waiter's one-line error, a dead holder never blocks, URIs unlocked."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from interlake.errors import InterlakeError
+from interlake.locks import LockTimeout, exclusive
+
+
+def test_a_held_lock_makes_a_second_run_wait_then_fail_in_one_line_naming_the_holder(tmp_path):
+    lake = str(tmp_path / "lake")
+    with exclusive(lake, "ingest-shop", timeout_s=1, what="source shop", setting="ingest.lock_timeout (1 hour)"):
+        holder = json.loads((tmp_path / "lake/_locks/ingest-shop.lock").read_text())
+        assert holder["pid"] == os.getpid()
+        started = time.monotonic()
+        with pytest.raises(LockTimeout) as err:
+            with exclusive(lake, "ingest-shop", timeout_s=0.6, what="source shop",
+                           setting="ingest.lock_timeout (0.6 seconds)"):
+                pytest.fail("entered a lock another run holds")
+        assert time.monotonic() - started >= 0.5  # it waited before giving up
+        message = str(err.value)
+        assert "\n" not in message and isinstance(err.value, InterlakeError)
+        assert message.startswith("source shop: another run still holds ")
+        assert f"pid {os.getpid()} on " in message and "raise ingest.lock_timeout (0.6 seconds)" in message
+        # another name is another lock: a run of another source goes on at once
+        with exclusive(lake, "ingest-queue", timeout_s=0, what="source queue", setting="x"):
+            pass
+    # released: the next run takes it at once, and the file no longer names the earlier holder
+    assert (tmp_path / "lake/_locks/ingest-shop.lock").read_text() == ""
+    with exclusive(lake, "ingest-shop", timeout_s=0, what="source shop", setting="x"):
+        pass
+
+
+def test_a_holder_killed_by_sigkill_never_blocks_the_rerun_that_repairs_it(tmp_path):
+    lake = str(tmp_path / "lake")
+    code = ("import sys, time; from interlake.locks import exclusive\n"
+            "with exclusive(sys.argv[1], 'trending', timeout_s=0, what='trending', setting='x'):\n"
+            "    print('held', flush=True); time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, lake], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout, match=f"pid {proc.pid} on "):
+            with exclusive(lake, "trending", timeout_s=0, what="trending", setting="trending.lock_timeout"):
+                pass
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    with exclusive(lake, "trending", timeout_s=0, what="trending", setting="trending.lock_timeout"):
+        holder = json.loads((tmp_path / "lake/_locks/trending.lock").read_text())
+        assert holder["pid"] == os.getpid()
+
+
+def test_an_object_store_lakehouse_takes_no_local_lock(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with exclusive("s3a://bucket/lake", "ingest-shop", timeout_s=0, what="source shop", setting="x"):
+        with exclusive("s3a://bucket/lake", "ingest-shop", timeout_s=0, what="source shop", setting="x"):
+            pass
+    assert list(tmp_path.iterdir()) == []
