@@ -66,6 +66,8 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"trending": {"window": "an hour"}}, r"trending\.window: 'an hour' is not a duration"),
     ({"trending": {"source": "nope"}}, r"trending\.source: 'nope' is neither 'interactions' nor a queue_dump source"),
     ({"ingest": {"max_quarantine_share": 2}}, r"ingest\.max_quarantine_share: 2\.0 must be a share between 0 and 1"),
+    ({"ingest": {"lock_timeout": "soon"}}, r"ingest\.lock_timeout: 'soon' is not a duration"),
+    ({"trending": {"lock_timeout": 5}}, r"trending\.lock_timeout: '5' is not a duration"),
     ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),
 ])
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
