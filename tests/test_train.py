@@ -1,11 +1,14 @@
 """Training end to end on generated data with known tastes: metrics, gate, publishing, reproducibility."""
 
+import dataclasses
 import json
+import os
 
 import pandas as pd
 import pytest
 from interlake.errors import TrainingError
 from interlake.ingest.pipeline import ingest
+from interlake.locks import LockTimeout, exclusive
 from interlake.schemas import tables as T
 from interlake.train.pipeline import train
 from interlake.train.registry import print_models
@@ -98,6 +101,20 @@ def test_gate_refuses_a_worse_model_and_force_overrides(spark, trained, capsys):
     print_models(spark, cfg)
     out = capsys.readouterr().out
     assert first.model_version in out and forced.model_version in out and "metric ndcg@10" in out
+
+
+def test_a_second_training_waits_for_the_running_one_and_writes_nothing_meanwhile(spark, trained):
+    """Two trainings at once could publish one model's similarity next to the other's recommendations: the second
+    waits for the first (here it gives up after train.lock_timeout, naming the holder) and writes nothing."""
+    cfg, _, _ = trained
+    runs = cfg.table_path(T.MODEL_RUNS)
+    before = spark.read.format("delta").load(runs).count()
+    impatient = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lock_timeout="1 second"))
+    with exclusive(cfg.lakehouse, "train", timeout_s=0, what="test", setting="x"):
+        with pytest.raises(LockTimeout, match=rf"^train: another run still holds .*pid {os.getpid()} on .*"
+                                              r"raise train.lock_timeout \(1 second\)$"):
+            train(spark, impatient)
+    assert spark.read.format("delta").load(runs).count() == before
 
 
 def first_time(result):

@@ -233,6 +233,7 @@ class TrainSettings:
     min_users: int = 10
     min_items: int = 10
     checkpoint_interval: int = 5
+    lock_timeout: str = "1 hour"  # how long a training waits for another one of the lakehouse (interlake.locks)
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         promotion_tolerance=tr.share("promotion_tolerance", d.promotion_tolerance),
         min_users=tr.positive("min_users", int, d.min_users), min_items=tr.positive("min_items", int, d.min_items),
         checkpoint_interval=tr.positive("checkpoint_interval", int, d.checkpoint_interval),
+        lock_timeout=tr.get("lock_timeout", str, d.lock_timeout),
     )
+    duration_seconds(train.lock_timeout, "train.lock_timeout")
     if train.holdout == "cutoff" and not train.holdout_cutoff:
         raise ConfigError("train.holdout_cutoff: required when train.holdout is 'cutoff' (a date, e.g. 2026-11-01)")
 

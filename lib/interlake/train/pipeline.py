@@ -22,9 +22,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import interlake
-from interlake.config import Config
+from interlake.config import Config, duration_seconds
 from interlake.errors import TrainingError
 from interlake.fs import exists, write_text
+from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
@@ -85,6 +86,17 @@ def co_users(pairs: DataFrame, interactions: DataFrame) -> DataFrame:
 
 def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, force: bool = False,
           now: datetime | None = None) -> TrainResult:
+    """Train, evaluate and (if the gate passes, or ``force``) publish. One training per lakehouse at a time: two at
+    once could leave the gold tables from different models (one's similarity, the other's recommendations); a second
+    one waits for the first (interlake.locks), up to ``train.lock_timeout``."""
+    wait = cfg.train.lock_timeout
+    with exclusive(cfg.lakehouse, "train", timeout_s=duration_seconds(wait, "train.lock_timeout"), what="train",
+                   setting=f"train.lock_timeout ({wait})"):
+        return _train(spark, cfg, data_version=data_version, force=force, now=now)
+
+
+def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force: bool,
+           now: datetime | None) -> TrainResult:
     t_start = time.time()
     tp, sp = cfg.train, cfg.similarity
     now = now or datetime.now(UTC).replace(tzinfo=None)
