@@ -4,16 +4,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 import yaml
+from interlake.analyst.maintain import optimize_table
 from interlake.config import parse_config
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
 from interlake.trending.pipeline import run_trending, unfinished_batch
+from pyspark import InheritableThread
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
@@ -122,6 +125,41 @@ def test_one_batch_or_many_batches_give_the_same_tables(spark, one_batch, tmp_pa
                 .withColumn("as_of", F.lit(as_of)))
     assert pop(many) == sorted(map(tuple, expected.select("item_id", "interactions", "weighted_score", "rank",
                                                           "as_of").collect()))
+
+
+def test_maintenance_next_to_the_query_does_not_stop_it(spark, one_batch, tmp_path):
+    """`interlake maintain` compacts the trending tables while the trending query runs (the bundle's nightly job next
+    to its continuous one). A compaction committed while a micro-batch writes conflicts with the batch's MERGE (before,
+    the query died: ConcurrentAppendException, in 2 runs of 2 of this test), and a batch's commit can make the
+    compaction conflict: both retry. Compaction changes no row, so the tables equal one run's."""
+    root, cfg, _ = one_batch
+    many = config(root / "in", tmp_path / "lake", max_files_per_trigger=1)
+    stop, removed, errors = threading.Event(), [], []
+
+    def compact_while_batches_run():  # maintain's OPTIMIZE step, a few rounds while the batches run
+        try:
+            while len(removed) < 8 and not stop.wait(0.5):
+                for name in (T.TRENDING_ITEMS, T.ITEM_POPULARITY):
+                    if os.path.exists(os.path.join(many.table_path(name), "_delta_log", f"{1:020d}.json")):
+                        removed.append(optimize_table(spark, many, name, many.table_path(name))["numFilesRemoved"])
+        except Exception as exc:  # noqa: BLE001  (asserted below)
+            errors.append(exc)
+
+    maintenance = InheritableThread(target=compact_while_batches_run, daemon=True)
+    # a batch writes a file per shuffle partition, as on a cluster (the tiny test batches are otherwise coalesced
+    # into one file per day, which leaves a compaction nothing to do)
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+    maintenance.start()
+    try:
+        result = run_trending(spark, many, once=True)
+    finally:
+        stop.set()
+        maintenance.join(timeout=300)
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "true")
+    assert errors == [], [str(e).splitlines()[0] for e in errors]
+    assert result.batches == 4
+    assert sum(1 for n in removed if n > 0) >= 2  # it really rewrote the tables' files while the batches ran
+    assert items_table(spark, many) == items_table(spark, cfg)
 
 
 def test_the_interactions_table_as_the_source(spark, tmp_path):

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from interlake.config import Config
 from interlake.errors import ConfigError
 from interlake.ingest.files import list_files
+from interlake.ingest.pipeline import with_conflict_retry
 from interlake.log import progress
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
@@ -34,10 +35,8 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
     summary = []
     summary += _trim(spark, cfg, now)
     for name, path in lakehouse_tables(cfg.lakehouse).items():
+        m = optimize_table(spark, cfg, name, path)
         table = DeltaTable.forPath(spark, path)
-        opt = table.optimize()
-        metrics = (opt.executeZOrderBy(*ZORDER[name]) if name in ZORDER else opt.executeCompaction()).first()
-        m = metrics["metrics"]
         progress(log, "optimized", table=name, files_removed=m["numFilesRemoved"], files_added=m["numFilesAdded"])
         if force:
             spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
@@ -52,6 +51,16 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
     return summary
 
 
+def optimize_table(spark: SparkSession, cfg: Config, name: str, path: str) -> dict:
+    """OPTIMIZE one table (Z-ordered where ``ZORDER`` says); its metrics. The jobs may write the table meanwhile (the
+    trending query runs on through the nightly maintenance): a commit that conflicts makes it plan again."""
+    def optimize():
+        opt = DeltaTable.forPath(spark, path).optimize()
+        return (opt.executeZOrderBy(*ZORDER[name]) if name in ZORDER else opt.executeCompaction()).first()
+
+    return with_conflict_retry(optimize, cfg.ingest.conflict_retries, f"optimize {name}")["metrics"]
+
+
 def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
     out = []
     tables = lakehouse_tables(cfg.lakehouse)
@@ -60,7 +69,8 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         table = DeltaTable.forPath(spark, tables[T.QUARANTINE])
         old = table.toDF().where(F.col("ingested_at") < F.lit(cutoff)).count()
         if old:
-            table.delete(F.col("ingested_at") < F.lit(cutoff))
+            with_conflict_retry(lambda: table.delete(F.col("ingested_at") < F.lit(cutoff)),
+                                cfg.ingest.conflict_retries, "trim quarantine")
         out.append({"table": T.QUARANTINE, "action": "trim", "detail": f"{old} rows older than {cutoff:%Y-%m-%d}"})
     if T.LEDGER in tables:
         # a ledger row is what keeps its file from being taken again: only rows of files gone from the source go
@@ -75,7 +85,8 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         candidates = table.toDF().where(F.col("ingested_at") < F.lit(cutoff)).select("file").distinct().collect()
         gone = [r.file for r in candidates if r.file not in present]
         if gone:
-            table.delete((F.col("ingested_at") < F.lit(cutoff)) & F.col("file").isin(gone))
+            with_conflict_retry(lambda: table.delete((F.col("ingested_at") < F.lit(cutoff)) & F.col("file").isin(gone)),
+                                cfg.ingest.conflict_retries, "trim ledger")
         out.append({"table": T.LEDGER, "action": "trim",
                     "detail": f"{len(gone)} files older than {cutoff:%Y-%m-%d} and gone from their source"})
     return out

@@ -39,7 +39,7 @@ from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError
 from interlake.fs import exists
 from interlake.ingest.files import list_files
-from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
+from interlake.ingest.pipeline import crash_point, ensure_ingest_tables, with_conflict_retry
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
@@ -136,6 +136,12 @@ class BatchWriter:
         self.replay_batch = replay_batch
         self.range: tuple[int, dict] | None = None  # (batch id, event-time range up to it): see _event_time_range
 
+    def _retrying(self, write: Callable[[], object], what: str) -> None:
+        """A write that reads the table it changes (MERGE, DELETE, overwrite), retried on a Delta conflict: `interlake
+        maintain` compacts these tables while the query runs (the bundle's nightly job next to the continuous one), and
+        a compaction committed meanwhile made the batch, and so the query, fail. Appends never conflict."""
+        with_conflict_retry(write, self.cfg.ingest.conflict_retries, f"trending {what}")
+
     def _standard(self, df: DataFrame) -> DataFrame:
         if not self.parse:
             return df.select(C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS,
@@ -183,7 +189,8 @@ class BatchWriter:
             run_id = f"trending-{batch_id}"
             replay = batch_id == self.replay_batch
             if replay:
-                DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(F.col(C.RUN_ID) == run_id)
+                self._retrying(lambda: DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete(
+                    F.col(C.RUN_ID) == run_id), "quarantine delete")
             if stats["bad"]:
                 source = self.src.name if self.parse else T.INTERACTIONS
                 quarantine = rows.where(~valid).select(
@@ -212,7 +219,8 @@ class BatchWriter:
                   stats["mn"], stats["mx"], new_wm, elapsed, datetime.now(UTC).replace(tzinfo=None))],
                 T.STREAM_PROGRESS_DDL)
             if replay:  # keyed by batch id: a replayed batch replaces its earlier attempt's row
-                DeltaTable.forPath(spark, self.paths["progress"]).delete(F.col("batch_id") == batch_id)
+                self._retrying(lambda: DeltaTable.forPath(spark, self.paths["progress"]).delete(
+                    F.col("batch_id") == batch_id), "progress delete")
             progress.write.format("delta").mode("append").save(self.paths["progress"])
         finally:
             for join in pending:  # a step failed: the writes still end before their rows are released
@@ -253,7 +261,8 @@ class BatchWriter:
                           F.lit(batch_id).cast("long").alias("batch_id"), "interactions", "weighted")
                   .localCheckpoint(eager=True))
         if replay:  # a replayed batch first removes what its earlier attempt wrote, then writes the same rows again
-            DeltaTable.forPath(self.spark, self.paths["counts"]).delete(F.col("batch_id") == batch_id)
+            self._retrying(lambda: DeltaTable.forPath(self.spark, self.paths["counts"]).delete(
+                F.col("batch_id") == batch_id), "counts delete")
 
         def write() -> None:
             counts.write.format("delta").mode("append").save(self.paths["counts"])
@@ -338,8 +347,8 @@ class BatchWriter:
             bounds = ([batch_min] if batch_min is not None else []) + ([old_watermark] if watermark is not None else [])
             if self.items_partitioned and bounds and None not in bounds:  # None: unbounded (first batch of a query)
                 cond += f" AND t.window_date >= DATE'{self._day_before(min(bounds)).isoformat()}'"
-            (DeltaTable.forPath(spark, self.paths["items"]).alias("t").merge(out.alias("s"), cond)
-             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+            self._retrying(lambda: DeltaTable.forPath(spark, self.paths["items"]).alias("t").merge(out.alias("s"), cond)
+                           .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(), "trending_items MERGE")
             lap("items_merge_s")
             crash_point(f"trending_after_items_{batch_id}")
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
@@ -359,7 +368,8 @@ class BatchWriter:
                                               F.sum("weighted_interactions").alias("weighted_score"))
                .withColumn("rank", F.row_number().over(w).cast("int"))
                .withColumn("as_of", F.lit(as_of).cast("timestamp")))
-        pop.write.format("delta").mode("overwrite").save(self.paths["popularity"])
+        self._retrying(lambda: pop.write.format("delta").mode("overwrite").save(self.paths["popularity"]),
+                       "item_popularity overwrite")
 
 
 def unfinished_batch(spark: SparkSession, checkpoint: str) -> int | None:
