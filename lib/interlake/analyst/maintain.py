@@ -1,6 +1,7 @@
 """``interlake maintain``: OPTIMIZE (Z-order on the columns readers filter by), VACUUM with the configured retention
 (never below Delta's 7-day safety default unless ``--force``), and retention trimming of quarantine and ledger rows.
-Safe to run twice: a second run finds nothing to compact, vacuum or trim."""
+Safe to run twice: a second run finds nothing to compact, vacuum or trim. Safe next to running jobs: its commits and
+theirs retry a Delta conflict."""
 
 from __future__ import annotations
 

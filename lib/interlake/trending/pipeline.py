@@ -16,7 +16,9 @@ Each micro-batch (``foreachBatch``), with ``b`` its batch id:
 Only the batch an earlier run planned but did not commit (checkpoint ``offsets/b`` without ``commits/b``) can be a
 replay of a batch that died half-written; it alone first deletes what its earlier attempt may have written
 (quarantine, counts, progress rows of b), every other batch only appends.
-The checkpoint lives under ``<lakehouse>/_checkpoints/trending``.
+The checkpoint lives under ``<lakehouse>/_checkpoints/trending``. One query per lakehouse runs at a time (a second
+one waits: interlake.locks), and the writes that read their table (the MERGE, the popularity overwrite, a replay's
+deletes) retry a Delta conflict, e.g. with ``interlake maintain`` compacting the tables meanwhile.
 """
 
 from __future__ import annotations
