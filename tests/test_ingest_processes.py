@@ -149,7 +149,7 @@ def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, referenc
     cfg = load_config(str(conf))
     ensure_ingest_tables(spark, cfg)
     runs = []
-    with exclusive(cfg.lakehouse, "ingest-q", timeout_s=0, what="test", setting="x"):
+    with exclusive(cfg.lakehouse, "ingest-q", wait="0 seconds", setting="test", what="test"):
         for _ in range(2):
             proc, lines, reader = started_with_stderr(["ingest", "--conf", str(conf), "--source", "q"])
             runs.append((proc, lines, reader))

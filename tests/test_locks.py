@@ -14,13 +14,13 @@ from interlake.locks import LockTimeout, exclusive
 
 def test_a_held_lock_makes_a_second_run_wait_then_fail_in_one_line_naming_the_holder(tmp_path):
     lake = str(tmp_path / "lake")
-    with exclusive(lake, "ingest-shop", timeout_s=1, what="source shop", setting="ingest.lock_timeout (1 hour)"):
+    with exclusive(lake, "ingest-shop", wait="1 hour", setting="ingest.lock_timeout", what="source shop"):
         holder = json.loads((tmp_path / "lake/_locks/ingest-shop.lock").read_text())
         assert holder["pid"] == os.getpid()
         started = time.monotonic()
         with pytest.raises(LockTimeout) as err:
-            with exclusive(lake, "ingest-shop", timeout_s=0.6, what="source shop",
-                           setting="ingest.lock_timeout (0.6 seconds)"):
+            with exclusive(lake, "ingest-shop", wait="0.6 seconds", setting="ingest.lock_timeout",
+                           what="source shop"):
                 pytest.fail("entered a lock another run holds")
         assert time.monotonic() - started >= 0.5  # it waited before giving up
         message = str(err.value)
@@ -28,36 +28,36 @@ def test_a_held_lock_makes_a_second_run_wait_then_fail_in_one_line_naming_the_ho
         assert message.startswith("source shop: another run still holds ")
         assert f"pid {os.getpid()} on " in message and "raise ingest.lock_timeout (0.6 seconds)" in message
         # another name is another lock: a run of another source goes on at once
-        with exclusive(lake, "ingest-queue", timeout_s=0, what="source queue", setting="x"):
+        with exclusive(lake, "ingest-queue", wait="0 seconds", setting="x", what="source queue"):
             pass
     # released: the next run takes it at once, and the file no longer names the earlier holder
     assert (tmp_path / "lake/_locks/ingest-shop.lock").read_text() == ""
-    with exclusive(lake, "ingest-shop", timeout_s=0, what="source shop", setting="x"):
+    with exclusive(lake, "ingest-shop", wait="0 seconds", setting="x", what="source shop"):
         pass
 
 
 def test_a_holder_killed_by_sigkill_never_blocks_the_rerun_that_repairs_it(tmp_path):
     lake = str(tmp_path / "lake")
     code = ("import sys, time; from interlake.locks import exclusive\n"
-            "with exclusive(sys.argv[1], 'trending', timeout_s=0, what='trending', setting='x'):\n"
+            "with exclusive(sys.argv[1], 'trending', wait='0 seconds', setting='x', what='trending'):\n"
             "    print('held', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, lake], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"
         with pytest.raises(LockTimeout, match=f"pid {proc.pid} on "):
-            with exclusive(lake, "trending", timeout_s=0, what="trending", setting="trending.lock_timeout"):
+            with exclusive(lake, "trending", wait="0 seconds", setting="trending.lock_timeout", what="trending"):
                 pass
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    with exclusive(lake, "trending", timeout_s=0, what="trending", setting="trending.lock_timeout"):
+    with exclusive(lake, "trending", wait="0 seconds", setting="trending.lock_timeout", what="trending"):
         holder = json.loads((tmp_path / "lake/_locks/trending.lock").read_text())
         assert holder["pid"] == os.getpid()
 
 
 def test_an_object_store_lakehouse_takes_no_local_lock(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with exclusive("s3a://bucket/lake", "ingest-shop", timeout_s=0, what="source shop", setting="x"):
-        with exclusive("s3a://bucket/lake", "ingest-shop", timeout_s=0, what="source shop", setting="x"):
+    with exclusive("s3a://bucket/lake", "ingest-shop", wait="0 seconds", setting="x", what="source shop"):
+        with exclusive("s3a://bucket/lake", "ingest-shop", wait="0 seconds", setting="x", what="source shop"):
             pass
     assert list(tmp_path.iterdir()) == []

@@ -110,7 +110,7 @@ def test_a_second_training_waits_for_the_running_one_and_writes_nothing_meanwhil
     runs = cfg.table_path(T.MODEL_RUNS)
     before = spark.read.format("delta").load(runs).count()
     impatient = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lock_timeout="1 second"))
-    with exclusive(cfg.lakehouse, "train", timeout_s=0, what="test", setting="x"):
+    with exclusive(cfg.lakehouse, "train", wait="0 seconds", setting="test", what="test"):
         with pytest.raises(LockTimeout, match=rf"^train: another run still holds .*pid {os.getpid()} on .*"
                                               r"raise train.lock_timeout \(1 second\)$"):
             train(spark, impatient)

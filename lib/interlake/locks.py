@@ -11,7 +11,8 @@ A lakehouse on an object store (a URI) has no such lock: there the scheduler kee
 sets ``max_concurrent_runs: 1``).
 
 Example:
-    >>> with exclusive(cfg.lakehouse, "ingest-shop_export", timeout_s=3600, what="ingest of source shop_export"):
+    >>> with exclusive(cfg.lakehouse, "ingest-shop_export", wait=cfg.ingest.lock_timeout,
+    ...                setting="ingest.lock_timeout", what="source shop_export"):
     ...     ...
 """
 
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from interlake.config import _is_uri
+from interlake.config import _is_uri, duration_seconds
 from interlake.errors import InterlakeError
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,11 @@ def _holder(path: Path) -> str:
 
 
 @contextmanager
-def exclusive(lakehouse: str, name: str, *, timeout_s: float, what: str, setting: str) -> Iterator[None]:
-    """Hold ``<lakehouse>/_locks/<name>.lock`` for the block, waiting up to ``timeout_s`` while another process (or
-    another block of this one) holds it; then a one-line LockTimeout naming the holder and ``setting`` (the config key
-    of the wait). A URI lakehouse: no lock (see the module's docstring)."""
+def exclusive(lakehouse: str, name: str, *, wait: str, setting: str, what: str) -> Iterator[None]:
+    """Hold ``<lakehouse>/_locks/<name>.lock`` for the block, waiting up to ``wait`` (a duration, the value of the
+    config key ``setting``) while another process (or another block of this one) holds it; then a one-line
+    LockTimeout naming the holder and the setting. A URI lakehouse: no lock (see the module's docstring)."""
+    timeout_s = duration_seconds(wait, setting)
     if _is_uri(lakehouse):
         yield
         return
@@ -77,10 +79,10 @@ def exclusive(lakehouse: str, name: str, *, timeout_s: float, what: str, setting
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
                         f"{what}: another run still holds {path} after {timeout_s:g} s of waiting ({_holder(path)}); "
-                        f"let it finish, or raise {setting}") from None
+                        f"let it finish, or raise {setting} ({wait})") from None
                 if not waiting:
-                    log.info("%s: another run holds %s (%s); waiting for it to finish (up to %g s, %s)",
-                             what, path, _holder(path), timeout_s, setting)
+                    log.info("%s: another run holds %s (%s); waiting for it to finish (up to %s, %s)",
+                             what, path, _holder(path), wait, setting)
                     waiting = True
                 time.sleep(POLL_S)
             except OSError as exc:  # a filesystem without locks (some network mounts): as on an object store

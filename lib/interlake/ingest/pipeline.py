@@ -30,7 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from interlake.config import Config, SourceConfig, duration_seconds
+from interlake.config import Config, SourceConfig
 from interlake.errors import InterlakeError
 from interlake.fs import write_text
 from interlake.ingest import ledger as L
@@ -175,13 +175,11 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     run_id = new_run_id(now)
     ensure_ingest_tables(spark, cfg)
     results = []
-    wait = cfg.ingest.lock_timeout
-    wait_s = duration_seconds(wait, "ingest.lock_timeout")
     for src in selected:
         try:
             # one run of a source at a time: an overlapping run waits, then finds the files taken (interlake.locks)
-            with exclusive(cfg.lakehouse, f"ingest-{src.name}", timeout_s=wait_s, what=f"source {src.name}",
-                           setting=f"ingest.lock_timeout ({wait})"):
+            with exclusive(cfg.lakehouse, f"ingest-{src.name}", wait=cfg.ingest.lock_timeout,
+                           setting="ingest.lock_timeout", what=f"source {src.name}"):
                 results.append(_ingest_source(spark, cfg, src, run_id, now))
         except InterlakeError as exc:
             log.error("source %s failed: %s", src.name, exc)

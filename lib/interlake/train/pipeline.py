@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import interlake
-from interlake.config import Config, duration_seconds
+from interlake.config import Config
 from interlake.errors import TrainingError
 from interlake.fs import exists, write_text
 from interlake.locks import exclusive
@@ -89,9 +89,7 @@ def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, 
     """Train, evaluate and (if the gate passes, or ``force``) publish. One training per lakehouse at a time: two at
     once could leave the gold tables from different models (one's similarity, the other's recommendations); a second
     one waits for the first (interlake.locks), up to ``train.lock_timeout``."""
-    wait = cfg.train.lock_timeout
-    with exclusive(cfg.lakehouse, "train", timeout_s=duration_seconds(wait, "train.lock_timeout"), what="train",
-                   setting=f"train.lock_timeout ({wait})"):
+    with exclusive(cfg.lakehouse, "train", wait=cfg.train.lock_timeout, setting="train.lock_timeout", what="train"):
         return _train(spark, cfg, data_version=data_version, force=force, now=now)
 
 

@@ -395,9 +395,8 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
     ``timeout_s`` or ``stop_event`` (for callers embedding the job, e.g. a notebook or a benchmark)."""
     # One query per lakehouse at a time: a second one would take the first one's batch in progress for a crashed
     # one and undo its rows (unfinished_batch). It waits for the first to stop (interlake.locks).
-    wait = cfg.trending.lock_timeout
-    with exclusive(cfg.lakehouse, "trending", timeout_s=duration_seconds(wait, "trending.lock_timeout"),
-                   what="trending", setting=f"trending.lock_timeout ({wait})"):
+    with exclusive(cfg.lakehouse, "trending", wait=cfg.trending.lock_timeout, setting="trending.lock_timeout",
+                   what="trending"):
         return _run_query(spark, cfg, once=once, timeout_s=timeout_s, stop_event=stop_event)
 
 
