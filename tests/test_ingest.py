@@ -180,12 +180,57 @@ def test_quality_gate_failure_writes_nothing_and_keeps_the_report(spark, make_co
     assert not result.ok
     src = result.sources[0]
     assert src.status == "failed"
-    assert "50.0% of 2 records were quarantined, above the maximum 10.0%" in src.message
+    assert ("50.0% of 2 records were quarantined, above the maximum 10.0% (ingest.max_quarantine_share); "
+            "most common reasons: 'user_id is missing or empty' (1 row)") in src.message
     assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
     assert spark.read.format("delta").load(cfg.table_path(T.LEDGER)).count() == 0  # the file will be retried
     report = json.loads(open(src.quality_report.removesuffix(".html") + ".json").read())
     assert report["success"] is False and report["failures"]
     assert "FAILED" in open(src.quality_report).read()
+
+
+def test_compressed_files_byte_order_marks_and_text_that_is_not_utf8(spark, make_config, tmp_path):
+    """Exports as Windows tools and legacy systems write them: gzip, a UTF-8 byte-order mark, Latin-1 bytes. The
+    Latin-1 records go to quarantine with the encoding reason (before, JSON lines and queue records were accepted
+    with the bytes turned into U+FFFD inside their ids, and a JSON document failed its source with a Spark error)."""
+    import gzip
+
+    from deltalake import DeltaTable
+    from interlake.tables.without_spark import to_arrow
+
+    def rec(user, item="i1", t=T0):
+        return json.dumps({"customer": user, "product": item, "event": "VIEW", "time": t}, ensure_ascii=False)
+
+    latin1 = rec("Jos\u00e9", "i9").encode("latin-1")
+    (tmp_path / "in/docs").mkdir(parents=True)
+    (tmp_path / "in/docs/a.json.gz").write_bytes(gzip.compress(f"[{rec('u1')}]".encode()))
+    (tmp_path / "in/docs/b.json").write_bytes(b"\xef\xbb\xbf" + f"[{rec('u2')}]".encode())
+    (tmp_path / "in/docs/c.json").write_bytes(b"[" + latin1 + b", " + rec("u3").encode() + b"]")
+    (tmp_path / "in/lines").mkdir(parents=True)
+    (tmp_path / "in/lines/d.jsonl.gz").write_bytes(gzip.compress((rec("u4") + "\n").encode()))
+    (tmp_path / "in/lines/e.jsonl").write_bytes(latin1 + b"\n" + rec("u5").encode() + b"\n")
+    q_latin1 = queue_line("x", "i9", "view", T0 * 1000).replace('"x"', '"Jos\u00e9"').encode("latin-1")
+    (tmp_path / "in/q").mkdir(parents=True)
+    (tmp_path / "in/q/f.jsonl.gz").write_bytes(gzip.compress(queue_line("u6", "i1", "view", T0 * 1000).encode()))
+    (tmp_path / "in/q/g.jsonl").write_bytes(q_latin1 + b"\n")
+    cfg = make_config(
+        sources={"docs": {**CSV_SOURCE, "format": "json", "path": str(tmp_path / "in/docs")},
+                 "lines": {**CSV_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/lines")},
+                 "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}},
+        ingest={"max_quarantine_share": 0.9})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok, [s.message for s in result.sources]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u1", "docs"), ("u2", "docs"), ("u3", "docs"), ("u4", "lines"), ("u5", "lines"), ("u6", "q")]
+    reason = ["text is not valid UTF-8 (replacement characters found)"]
+    quarantine = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+    assert sorted((r.source, r.reasons, "Jos\ufffd" in r.raw) for r in quarantine.collect()) == [
+        ("docs", reason, True), ("lines", reason, True), ("q", reason, True)]
+    path = cfg.table_path(T.QUARANTINE)  # stored as valid UTF-8: readers without Spark read it too
+    assert sorted(to_arrow(DeltaTable(path), path, ["source"]).column("source").to_pylist()) == ["docs", "lines", "q"]
+    assert sorted((r[1], r[2], r[3], r[5]) for r in ledger_rows(spark, cfg.table_path(T.LEDGER))) == [
+        ("a.json.gz", 1, 1, 0), ("b.json", 1, 1, 0), ("c.json", 2, 1, 1), ("d.jsonl.gz", 1, 1, 0),
+        ("e.jsonl", 2, 1, 1), ("f.jsonl.gz", 1, 1, 0), ("g.jsonl", 1, 0, 1)]
 
 
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):

@@ -86,6 +86,7 @@ def test_every_validation_reason_in_words(spark):
         ("s", "f", "many", None, "", "", "wish", "x"),
         ("s", "f", "bad \ufffd enc", None, "u1", "i1", "view", "1790000000"),
         ("s", "f", "{broken", "line is not valid JSON", None, None, None, None),
+        ("s", "f", "{broken \ufffd", "line is not valid JSON", None, None, None, None),
     ]
     got = _reasons(spark, rows).select("raw", "reasons")
     vocab = "view, add_to_cart, purchase"
@@ -105,6 +106,7 @@ def test_every_validation_reason_in_words(spark):
                   "timestamp 'x' cannot be parsed as epoch_s"]),
         ("bad \ufffd enc", ["text is not valid UTF-8 (replacement characters found)"]),
         ("{broken", ["line is not valid JSON"]),
+        ("{broken \ufffd", ["text is not valid UTF-8 (replacement characters found)", "line is not valid JSON"]),
     ], "raw STRING, reasons ARRAY<STRING>")
     assert_df_equality(got, expected, ignore_nullable=True, ignore_row_order=True)
 

@@ -38,7 +38,7 @@ from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
-from interlake.ingest.validate import with_reasons
+from interlake.ingest.validate import reason_counts, with_reasons
 from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
@@ -256,10 +256,13 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         valid = checked.where(is_valid)
         max_ts = now + timedelta(seconds=cfg.ingest.max_future_seconds)
         share = src.max_quarantine_share if src.max_quarantine_share is not None else cfg.ingest.max_quarantine_share
+        # the reasons only when the share fails the gate: nothing is written then, so the message must say them
+        top = ([(r["reason"], r["rows"]) for r in reason_counts(checked).limit(3).collect()]
+               if totals["read"] and totals["bad"] / totals["read"] > share else [])
         gate = run_quality_gate(spark, valid.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS),
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
-                                max_quarantine_share=share)
+                                max_quarantine_share=share, top_reasons=top)
         report = _write_gate_report(spark, cfg, src.name, run_id, gate)
         progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:

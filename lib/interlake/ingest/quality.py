@@ -101,8 +101,10 @@ def _failure_lines(result: dict[str, Any]) -> list[str]:
 
 def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, vocabulary: tuple[str, ...],
                      min_timestamp: str, max_timestamp: datetime, rows_read: int, rows_quarantined: int,
-                     max_quarantine_share: float) -> GateResult:
-    """Validate one source's accepted rows and its quarantine share."""
+                     max_quarantine_share: float, top_reasons: list[tuple[str, int]] = ()) -> GateResult:
+    """Validate one source's accepted rows and its quarantine share. ``top_reasons`` (reason, rows), the most common
+    reasons rows were quarantined, go into the failure line when the share is too high: nothing is written then,
+    so the line is where a person learns what to fix."""
     rows = load_suite("interactions_accepted", {"vocabulary": list(vocabulary),
                                                 "min_timestamp": datetime.fromisoformat(min_timestamp),
                                                 "max_timestamp": max_timestamp})
@@ -116,8 +118,10 @@ def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, v
     results = [_validate(accepted, rows, session_id), _validate(stats_df, stats, session_id, "pandas")]
     failures = [line for r in results for line in _failure_lines(r)]
     if share > max_quarantine_share:
+        counted = [f"'{r}' ({n:,} row{'s' if n != 1 else ''})" for r, n in top_reasons]
+        why = "; most common reasons: " + ", ".join(counted) if counted else ""
         failures = [f"{share:.1%} of {rows_read} records were quarantined, above the maximum "
-                    f"{max_quarantine_share:.1%} (ingest.max_quarantine_share)"] + [
+                    f"{max_quarantine_share:.1%} (ingest.max_quarantine_share){why}"] + [
             f for f in failures if "quarantine_share" not in f]
     return GateResult(success=all(r["success"] for r in results), failures=failures, results=results)
 

@@ -205,10 +205,15 @@ def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> Dat
 
 
 def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
-    """A JSON document per file: an array of records, or one record."""
-    # binaryFile: one row per file by construction (the text reader's wholetext is not honoured with _metadata)
-    docs = (spark.read.format("binaryFile").load(files)
-            .select(F.col("_metadata.file_path").alias("file"), F.decode("content", "UTF-8").alias("value"))
+    """A JSON document per file: an array of records, or one record.
+
+    Read whole by the text reader: one row per file, decompressed by its extension (``.json.gz``) as the line
+    readers do, and bytes that are not UTF-8 kept for validation to flag (a strict decode would fail the source).
+    A leading byte-order mark (Windows tools write one) is not part of the document."""
+    text = F.col("value")
+    docs = (spark.read.text(files, wholetext=True)
+            .select(F.col("_metadata.file_path").alias("file"),
+                    F.when(text.startswith("\ufeff"), F.expr("substr(value, 2)")).otherwise(text).alias("value"))
             .withColumn("doc", F.try_parse_json("value")))
     arr = F.try_variant_get(F.col("doc"), "$", "array<variant>")
     records = docs.select(

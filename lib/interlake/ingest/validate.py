@@ -52,18 +52,26 @@ def check_vocabulary(vocabulary: tuple[str, ...]) -> Column:
                            F.lit(f"' is not in the vocabulary ({', '.join(vocabulary)}) after mapping"))))
 
 
+ENCODING_REASON = "text is not valid UTF-8 (replacement characters found)"
+
+
 def check_encoding() -> Column:
-    return F.when(F.col("raw").contains("\ufffd"), F.lit("text is not valid UTF-8 (replacement characters found)"))
+    """Invalid UTF-8 in the record's text: bytes that are not UTF-8 (the line readers keep them as they are) or the
+    replacement characters a decoding reader (CSV) or the JSON parser put in their place."""
+    return F.when(~F.is_valid_utf8(F.col("raw")) | F.col("raw").contains("\ufffd"), F.lit(ENCODING_REASON))
 
 
 def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | Column,
                  timestamp_format: str = "iso8601",
                  max_id_length: int = 512, max_future_seconds: float = 86400.0,
                  min_timestamp: str = "2000-01-01") -> DataFrame:
-    """Add ``reasons ARRAY<STRING>``: empty for a valid row. A record that could not be parsed has only its parse
-    error (its fields are unknown, so field checks would only add noise)."""
+    """Add ``reasons ARRAY<STRING>``: empty for a valid row. A record that could not be parsed has its parse error
+    (and the encoding reason if that applies), not the field checks: its fields are unknown, so they would only add
+    noise. ``raw`` comes out as valid UTF-8 (invalid bytes replaced by U+FFFD), so every reader of the quarantine
+    can read it."""
+    encoding = check_encoding()
     checks = [
-        check_encoding(),
+        encoding,
         _missing(C.USER_ID, "user_id"), _too_long(C.USER_ID, "user_id", max_id_length),
         _missing(C.ITEM_ID, "item_id"), _too_long(C.ITEM_ID, "item_id", max_id_length),
         check_vocabulary(vocabulary),
@@ -74,8 +82,16 @@ def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | 
     # higher-order ``filter`` over ``array(*checks)`` would evaluate every check interpreted, row by row).
     empty = F.array().cast("array<string>")
     field_reasons = F.concat(*[F.when(c.isNotNull(), F.array(c)).otherwise(empty) for c in checks])
-    reasons = F.when(F.col("parse_error").isNotNull(), F.array(F.col("parse_error"))).otherwise(field_reasons)
-    return df.withColumn(C.REASONS, reasons)
+    parse_reasons = F.concat(F.when(encoding.isNotNull(), F.array(encoding)).otherwise(empty),
+                             F.array(F.col("parse_error")))
+    reasons = F.when(F.col("parse_error").isNotNull(), parse_reasons).otherwise(field_reasons)
+    return df.withColumn(C.REASONS, reasons).withColumn("raw", F.make_valid_utf8(F.col("raw")))
+
+
+def reason_counts(df: DataFrame) -> DataFrame:
+    """``(reason, rows)`` over the rows of a checked DataFrame, most common first."""
+    return (df.select(F.explode(C.REASONS).alias("reason")).groupBy("reason")
+            .agg(F.count(F.lit(1)).alias("rows")).orderBy(F.desc("rows"), "reason"))
 
 
 def split_valid_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
