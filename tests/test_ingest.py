@@ -233,6 +233,40 @@ def test_compressed_files_byte_order_marks_and_text_that_is_not_utf8(spark, make
         ("e.jsonl", 2, 1, 1), ("f.jsonl.gz", 1, 1, 0), ("g.jsonl", 1, 0, 1)]
 
 
+def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others_still_run(spark, make_config,
+                                                                                           tmp_path):
+    """An error no check foresees (a file that is not Parquet, a gzip cut short by a partial upload) fails that source
+    with one line naming the file; before, it ended the whole run and the later sources never ran."""
+    import gzip
+
+    body = "".join(f"u{i},i{i % 97},VIEW,{T0 + i}\n" for i in range(20000))
+    full = gzip.compress(("customer,product,event,time\n" + body).encode())
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    (tmp_path / "in/gz").mkdir(parents=True)
+    (tmp_path / "in/gz/t.csv.gz").write_bytes(full[: len(full) // 2])
+    good = spark.createDataFrame([("u2", "i2", "VIEW", str(T0))], "customer STRING, product STRING, event STRING, "
+                                                                  "time STRING")
+    good.coalesce(1).write.parquet(str(tmp_path / "pq_out"))
+    (tmp_path / "in/pq").mkdir(parents=True)
+    next((tmp_path / "pq_out").glob("*.parquet")).rename(tmp_path / "in/pq/good.parquet")
+    (tmp_path / "in/pq/bad.parquet").write_bytes(b"PAR1 but not really")
+    cfg = make_config(sources={"gz": {**CSV_SOURCE, "path": str(tmp_path / "in/gz")},
+                               "pq": {**CSV_SOURCE, "format": "parquet", "path": str(tmp_path / "in/pq")},
+                               "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}})
+    result = ingest(spark, cfg, now=NOW)
+    status = {s.source: s for s in result.sources}
+    assert not result.ok and [s.status for s in result.sources] == ["failed", "failed", "ok"]
+    assert "t.csv.gz" in status["gz"].message and "EOFException: Unexpected end of input stream" in status["gz"].message
+    assert "bad.parquet is not a Parquet file" in status["pq"].message
+    assert all("\n" not in s.message and "fix or move a file it names" in s.message for s in result.sources[:2])
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [("u1", "shop")]
+    (tmp_path / "in/pq/bad.parquet").unlink()  # what the message asks for: move the bad file, fix the cut one
+    (tmp_path / "in/gz/t.csv.gz").write_bytes(full)
+    assert ingest(spark, cfg, now=NOW).ok
+    assert [r[1:6] for r in ledger_rows(spark, cfg.table_path(T.LEDGER))] == [
+        ("t.csv.gz", 20000, 20000, 0, 0), ("good.parquet", 1, 1, 0, 0), ("a.csv", 1, 1, 0, 0)]
+
+
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
     cfg = csv_cfg(make_config, tmp_path)

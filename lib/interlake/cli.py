@@ -8,7 +8,7 @@ import logging
 import sys
 import traceback
 
-from interlake.errors import InterlakeError
+from interlake.errors import InterlakeError, one_line
 
 log = logging.getLogger("interlake")
 
@@ -165,7 +165,5 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, the traceback only with --debug
         if args.debug:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"interlake {args.command}: failed: {type(exc).__name__}: {first} (rerun with --debug for details)",
-              file=sys.stderr)
+        print(f"interlake {args.command}: failed: {one_line(exc)} (rerun with --debug for details)", file=sys.stderr)
         return 1

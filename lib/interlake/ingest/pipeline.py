@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import InterlakeError
+from interlake.errors import InterlakeError, one_line
 from interlake.fs import write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -184,7 +184,18 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
         except InterlakeError as exc:
             log.error("source %s failed: %s", src.name, exc)
             results.append(SourceResult(src.name, "failed", str(exc)))
+        except Exception as exc:  # noqa: BLE001  (an unforeseen error, e.g. a corrupt file: the others still run)
+            message = unforeseen(exc)
+            log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
+            results.append(SourceResult(src.name, "failed", message))
     return IngestResult(run_id, results)
+
+
+def unforeseen(exc: Exception) -> str:
+    """A source's error that no check foresaw (a corrupt or truncated file, a lost executor) as one line; the next
+    run repairs what this run left pending."""
+    return (f"{one_line(exc)} (the next run of the source finishes or undoes what this one left; fix or move a "
+            "file it names, then re-run; --debug logs the traceback)")
 
 
 def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -> None:
