@@ -267,6 +267,28 @@ def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others
         ("t.csv.gz", 20000, 20000, 0, 0), ("good.parquet", 1, 1, 0, 0), ("a.csv", 1, 1, 0, 0)]
 
 
+def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_header(spark, make_config,
+                                                                                      tmp_path):
+    """An export that reorders its columns or adds one: before, the first file's header was applied to every file, so
+    a swapped ``customer``/``product`` stored users as items without a word, and a file with an added column had
+    every line quarantined as malformed."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/b.csv", f"product,customer,event,time\ni2,u2,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/c.csv", f"time,customer,channel,product,event\n{T0},u3,web,i3,BUY\n")
+    write(tmp_path / "in/shop/d.csv", f"customer,product,event,time\nu4,i4,CART,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("u1", "i1", "view"), ("u2", "i2", "view"), ("u3", "i3", "purchase"), ("u4", "i4", "add_to_cart")]
+    assert spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).count() == 0
+    write(tmp_path / "in/shop/e.csv", f"customer,sku,event,time\nu5,i5,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/f.csv", f"customer,product,event,time\nu6,i6,VIEW,{T0}\n")
+    result = ingest(spark, cfg, now=NOW)  # a header without a mapped field names its file; nothing is written
+    assert result.sources[0].message == (
+        "source shop: fields not found in the CSV header of e.csv: item_id -> 'product'. "
+        "The files have: customer, sku, event, time. Fix sources.shop.fields")
+
+
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
     cfg = csv_cfg(make_config, tmp_path)

@@ -26,3 +26,20 @@ def exists(spark: SparkSession, uri: str) -> bool:
 def read_text(spark: SparkSession, uri: str) -> str:
     row = spark.read.format("binaryFile").load(uri).select("content").first()
     return bytes(row["content"]).decode("utf-8") if row else ""
+
+
+def first_line(spark: SparkSession, uri: str) -> str:
+    """The first line of a file on any Hadoop filesystem, decompressed by its extension (``.gz``: Hadoop's codecs),
+    its bytes as ISO-8859-1 characters (one per byte, so equal lines compare equal whatever their encoding)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    stream = path.getFileSystem(conf).open(path)
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
+    if codec is not None:
+        stream = codec.createInputStream(stream)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "ISO-8859-1"))
+    try:
+        return reader.readLine() or ""
+    finally:
+        reader.close()

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import re
+from functools import reduce
 from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -19,6 +20,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError
+from interlake.fs import first_line
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
 CORRUPT = "_corrupt_record"
@@ -143,10 +145,34 @@ def reader_path(file_uri: str) -> str:
     return re.sub(r"([\\\[\]{}*?])", r"\\\1", unquote(file_uri))
 
 
+def literal_path(reader_path_: str) -> str:
+    """The file a ``reader_path`` names, its glob escapes removed (for Hadoop's FileSystem, which takes no globs)."""
+    return re.sub(r"\\([\\\[\]{}*?])", r"\1", reader_path_)
+
+
 def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """CSV files, each read with the columns its own header names: exports change their columns over time (a column
+    added, the order changed), and one header applied to every file would shift values into the wrong fields or make
+    every line of the other files malformed. Files are grouped by their first line (read through Hadoop, a few bytes
+    each); Spark parses one header per group; the groups are read apart and unioned by the standard fields."""
     options = {"header": "true", **src.options}
+    if str(options["header"]).lower() != "true":  # no header: every file has the same positional columns
+        return _read_csv_group(spark, src, options, files, "CSV columns")
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(first_line(spark, literal_path(f)), []).append(f)
+    parts = []
+    for group in groups.values():
+        what = "CSV header" if len(groups) == 1 else (
+            f"CSV header of {literal_path(group[0]).rsplit('/', 1)[-1]}"
+            + (f" (and {len(group) - 1} more files with that header)" if len(group) > 1 else ""))
+        parts.append(_read_csv_group(spark, src, options, group, what))
+    return reduce(DataFrame.unionByName, parts)
+
+
+def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
-    _check_fields(src, header, "CSV header")
+    _check_fields(src, header, what)
     schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
