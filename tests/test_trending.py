@@ -265,6 +265,31 @@ def test_every_copy_of_a_repeated_bad_line_is_quarantined(spark, tmp_path):
     assert (progress.input_rows, progress.accepted, progress.quarantined) == (5, 1, 4)
 
 
+def test_a_file_cut_short_stops_the_query_in_one_line_and_a_complete_copy_resumes_it(spark, tmp_path):
+    """A queue dump uploaded in part (a gzip cut short) cannot be read: the query stops, and its error names the file
+    and the cause in one line (before, the CLI's line was the foreachBatch wrapper's, without either). A complete
+    copy under the same name lets the restarted query replay that micro-batch from its checkpoint."""
+    import gzip
+
+    from interlake.errors import one_line
+
+    t = (DAY0 + 10 * 3600) * 1000
+    lines = [queue_line(f"u{i}", f"i{i % 7}", "view", t + i * 1000, offset=i) for i in range(3000)]
+    full = gzip.compress(("\n".join(lines) + "\n").encode())
+    write(tmp_path / "in/a.jsonl", queue_line("u1", "i9", "view", t) + "\n")
+    (tmp_path / "in/b.jsonl.gz").write_bytes(full[: len(full) // 2])
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    with pytest.raises(Exception) as failed:
+        run_trending(spark, cfg, once=True)
+    line = one_line(failed.value)
+    assert "\n" not in line and "b.jsonl.gz" in line and "EOFException: Unexpected end of input stream" in line
+    (tmp_path / "in/b.jsonl.gz").write_bytes(full)
+    assert run_trending(spark, cfg, once=True).input_rows == 3001
+    counts = spark.read.format("delta").load(cfg.table_path(T.TRENDING_BATCH_COUNTS))
+    got = sorted(tuple(r) for r in counts.groupBy("item_id").agg(F.sum("interactions")).collect())
+    assert got == sorted([(f"i{k}", len(range(k, 3000, 7))) for k in range(7)] + [("i9", 1)])
+
+
 def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
     _, cfg, _ = one_batch
     rows = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("item_id = 's-hot'").orderBy(

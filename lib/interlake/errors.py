@@ -1,5 +1,7 @@
 """One exception hierarchy. A message says what is wrong *and* what to change, on one line."""
 
+import re
+
 
 class InterlakeError(Exception):
     """Base of every error interlake raises on purpose. The CLI prints it as one line, no traceback."""
@@ -34,27 +36,43 @@ class TrainingError(InterlakeError):
 
 
 def one_line(exc: BaseException, limit: int = 400) -> str:
-    """An unforeseen error as one line. For an error raised in the JVM (a ``Py4JJavaError``, whose own first line
-    only names the call) the root cause of the Java exception, led by the message in its chain that names a file
-    when the root cause does not (``SparkException: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file
-    file:/in/a.csv.gz. ... caused by java.io.EOFException: Unexpected end of input stream``); otherwise the type
-    and the first line of the message."""
+    """An unforeseen error as one line that says what failed and on which file.
+
+    For an error raised in the JVM (a ``Py4JJavaError``, whose own first line only names the call, or a converted one
+    such as ``StreamingQueryException``) that is the root cause of the Java exception, led by the message that names
+    a file when the root cause does not: ``SparkException: [FAILED_READ_FILE.NO_HINT] Encountered error while reading
+    file file:/in/a.csv.gz. ... caused by java.io.EOFException: Unexpected end of input stream``. The message naming
+    the file may sit inside the text of a Python traceback (an error in a ``foreachBatch`` function reaches the
+    streaming query as text), so the whole text is searched. Otherwise: the type and the first line of the message."""
     def first(text: str) -> str:
         lines = [line.strip() for line in str(text).splitlines() if line.strip()]
         return lines[0].replace("org.apache.spark.", "") if lines else ""
 
+    def names_file(message: str) -> bool:
+        return "file:" in message or "://" in message
+
     text = f"{type(exc).__name__}: {first(str(exc)) or '(no message)'}"
-    java = getattr(exc, "java_exception", None)
+    java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
     if java is not None:
         try:
             chain, node = [], java
             while node is not None and len(chain) < 20:
-                chain.append(first(node.toString()))
-                node = node.getCause() if node.getCause() is not node else None
-            root = chain[-1]
-            named = next((m for m in chain if "file:" in m or "://" in m), None)
-            text = root if named is None or named == root or "file:" in root or "://" in root \
-                else f"{named} ... caused by {root}"
+                chain.append(node.toString())
+                cause = node.getCause()
+                node = None if cause is None or cause.equals(node) else cause
         except Exception:  # noqa: BLE001  (the JVM is gone: its message cannot be read)
-            pass
+            chain = []
+        if chain:
+            full = "\n".join([str(exc), *chain])
+            root = first(chain[-1])
+            named = next((first(m) for m in chain if names_file(first(m))), None)
+            if named is None:
+                found = re.search(r"\[[A-Z][A-Z0-9_.]*\][^\n]*(?:file:|://)[^\n]*", full)
+                named = found.group(0).strip().replace("org.apache.spark.", "") if found else None
+            causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)\b[^\n]*)", full)
+            cause = causes[-1].strip() if causes and not names_file(root) else root
+            if names_file(root) or named is None:
+                text = root
+            else:
+                text = named if cause in named else f"{named} ... caused by {cause}"
     return text if len(text) <= limit else text[:limit] + " ..."
