@@ -136,3 +136,47 @@ def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
         train(spark, cfg)
     with pytest.raises(TrainingError, match=r"--data-version 9: interactions has versions 0\.\."):
         train(spark, cfg, data_version=9)
+
+
+def test_publishing_retries_when_a_compaction_commits_meanwhile(spark, make_config, caplog):
+    """`interlake maintain` run by hand next to a training: OPTIMIZE commits while the overwrite of a gold table is
+    computing its rows. The overwrite conflicts (it removes files the compaction already removed; before, the
+    training failed with ConcurrentDeleteDeleteException) and writes again."""
+    import logging
+    import threading
+    import time
+
+    from interlake.analyst.maintain import optimize_table
+    from interlake.train.pipeline import publish
+
+    cfg = make_config()
+    path = cfg.table_path(T.ITEM_FACTORS)
+    publish(spark, cfg, T.ITEM_FACTORS, T.ITEM_FACTORS_DDL,
+            spark.createDataFrame([("i0", [0.5], "m1")], T.ITEM_FACTORS_DDL))
+    spark.createDataFrame([("i9", [0.5], "m1")], T.ITEM_FACTORS_DDL).write.format("delta").mode("append").save(path)
+
+    def slow(batches):  # the new model's rows take a few seconds to compute, as real ones do
+        for b in batches:
+            time.sleep(4)
+            yield b
+
+    new_rows = (spark.createDataFrame([("i1", [1.0], "m2"), ("i2", [2.0], "m2")], T.ITEM_FACTORS_DDL)
+                .coalesce(1).mapInPandas(slow, T.ITEM_FACTORS_DDL))
+    errors = []
+
+    def write():
+        try:
+            publish(spark, cfg, T.ITEM_FACTORS, T.ITEM_FACTORS_DDL, new_rows)
+        except Exception as exc:  # noqa: BLE001  (asserted below)
+            errors.append(exc)
+
+    caplog.set_level(logging.INFO, logger="interlake")
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(1.5)  # the overwrite has read the table and is computing its rows
+    assert optimize_table(spark, cfg, T.ITEM_FACTORS, path)["numFilesRemoved"] == 2
+    writer.join(timeout=120)
+    assert errors == [], [str(e).splitlines()[0] for e in errors]
+    assert any("publish item_factors: concurrent Delta commit, retrying" in r.getMessage() for r in caplog.records)
+    rows = spark.read.format("delta").load(path).select("item_id", "model_version").collect()
+    assert sorted(tuple(r) for r in rows) == [("i1", "m2"), ("i2", "m2")]

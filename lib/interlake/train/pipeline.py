@@ -25,6 +25,7 @@ import interlake
 from interlake.config import Config
 from interlake.errors import TrainingError
 from interlake.fs import exists, write_text
+from interlake.ingest.pipeline import with_conflict_retry
 from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
@@ -216,10 +217,10 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
         recs = recommend(model, all_aff, all_aff.select(USER_IDX, ITEM_IDX), tp.k, extra)
         recs = (recs.join(F.broadcast(user_labels), USER_IDX).join(F.broadcast(item_labels), ITEM_IDX)
                 .select(C.USER_ID, C.ITEM_ID, "score", "rank", F.lit(model_version).alias("model_version")))
-        _publish(spark, cfg, T.ITEM_SIMILARITY, T.ITEM_SIMILARITY_DDL,
+        publish(spark, cfg, T.ITEM_SIMILARITY, T.ITEM_SIMILARITY_DDL,
                  similar.select("item_id", "similar_item_id", "score", "rank", "co_users", "model_version"))
-        _publish(spark, cfg, T.USER_RECOMMENDATIONS, T.USER_RECOMMENDATIONS_DDL, recs)
-        _publish(spark, cfg, T.ITEM_FACTORS, T.ITEM_FACTORS_DDL,
+        publish(spark, cfg, T.USER_RECOMMENDATIONS, T.USER_RECOMMENDATIONS_DDL, recs)
+        publish(spark, cfg, T.ITEM_FACTORS, T.ITEM_FACTORS_DDL,
                  factors.withColumn("model_version", F.lit(model_version)))
     ensure_table(spark, cfg.table_path(T.MODEL_RUNS), T.MODEL_RUNS_DDL, database=cfg.database, name=T.MODEL_RUNS)
     spark.createDataFrame([(model_version, now, version, json.dumps(params, default=str), all_metrics, artifact,
@@ -232,10 +233,13 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     return TrainResult(model_version, version, published, reason, all_metrics, artifact, examples)
 
 
-def _publish(spark: SparkSession, cfg: Config, name: str, ddl: str, df: DataFrame) -> None:
+def publish(spark: SparkSession, cfg: Config, name: str, ddl: str, df: DataFrame) -> None:
+    """Replace a gold table's rows with ``df`` in one commit. A compaction committed meanwhile (an `interlake
+    maintain` run by hand next to a training) conflicts with the overwrite, which then writes again."""
     path = cfg.table_path(name)
     ensure_table(spark, path, ddl, database=cfg.database, name=name)
-    df.write.format("delta").mode("overwrite").save(path)
+    with_conflict_retry(lambda: df.write.format("delta").mode("overwrite").save(path), cfg.ingest.conflict_retries,
+                        f"publish {name}")
 
 
 def _examples(similar: DataFrame, n_items: int) -> list[dict]:
