@@ -179,6 +179,24 @@ def test_the_interactions_table_as_the_source(spark, tmp_path):
     assert sorted(map(tuple, got.collect())) == sorted(map(tuple, expected.collect()))
 
 
+def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_path):
+    """A user's right to be forgotten: an analyst deletes their rows from ``interactions``. Before, the trending query
+    reading the table as a stream stopped for good (DELTA_SOURCE_TABLE_IGNORE_CHANGES); now the DELETE's commit is
+    skipped, the counts already made stay, and later ingests are counted."""
+    from delta.tables import DeltaTable
+
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions")
+    assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
+    DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS)).delete("user_id = 'u0'")
+    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    assert ingest(spark, cfg).ok
+    assert run_trending(spark, cfg, once=True).input_rows == 3
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
+
+
 def test_a_later_batch_leaves_earlier_days_files_alone(spark, tmp_path):
     """trending_items is partitioned by window_date: once a day's windows are final, later micro-batches neither
     rewrite its files (no whole-table rewrite per batch) nor change its rows."""

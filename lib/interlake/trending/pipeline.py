@@ -95,7 +95,10 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     """The input stream and whether it still needs parsing (queue files) or is already standard (interactions)."""
     tr = cfg.trending
     if tr.source == "interactions":
-        reader = spark.readStream.format("delta")
+        # A DELETE on interactions (a user's right to be forgotten) rewrites files: without this the stream stops for
+        # good (DELTA_SOURCE_TABLE_IGNORE_CHANGES). Such commits are skipped, their windows keep the counts they had;
+        # ingest's insert-only MERGEs and maintain's compactions are not change commits.
+        reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
         if tr.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
         return reader.load(cfg.table_path(T.INTERACTIONS)), False
