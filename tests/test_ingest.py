@@ -289,6 +289,22 @@ def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_
         "The files have: customer, sku, event, time. Fix sources.shop.fields")
 
 
+def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_config, tmp_path, caplog):
+    """A source is one folder. Date-partitioned exports (``shop/2026-11-08/export.csv``) would otherwise be missed
+    without a word: the run names the subfolders it does not read."""
+    import logging
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/2026-11-08/b.csv", f"customer,product,event,time\nu2,i2,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/_tmp/c.csv", f"customer,product,event,time\nu3,i3,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    caplog.set_level(logging.WARNING, logger="interlake")
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",)]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("has subfolders (2026-11-08) whose files are not read" in w for w in warnings), warnings
+
+
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
     cfg = csv_cfg(make_config, tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -9,6 +10,8 @@ from urllib.parse import quote
 from pyspark.sql import SparkSession
 
 from interlake.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,25 @@ def list_files(spark: SparkSession, folder: str) -> list[FileInfo]:
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(path):
         raise SourceError(f"source folder {folder} does not exist; create it or fix the source's `path`")
-    found = []
+    found, folders = [], []
     for status in fs.listStatus(path):
         name = status.getPath().getName()
         if status.isFile() and _candidate(name, status.getLen()):
             found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
                                   int(status.getModificationTime())))
+        elif status.isDirectory() and not name.startswith((".", "_")):
+            folders.append(name)
+    warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
+
+
+def warn_subfolders(folder: str, names: list[str]) -> None:
+    """Files in subfolders are not candidates (a source is one folder): say so, so date-partitioned exports
+    (``shop/2026-11-08/export.csv``) are not missed without a word."""
+    if names:
+        shown = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        log.warning("source folder %s has subfolders (%s) whose files are not read: a source takes the files directly "
+                    "in its folder; give each subfolder its own source, or move the files up", folder, shown)
 
 
 def _candidate(name: str, size: int) -> bool:
@@ -50,7 +65,7 @@ def list_local_files(folder: str) -> list[FileInfo] | None:
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file."""
     if "://" in folder or not os.path.isdir(folder):
         return None
-    found = []
+    found, folders = [], []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_symlink():  # Hadoop and Python may see a link's size or time differently: not sure
@@ -59,6 +74,9 @@ def list_local_files(folder: str) -> list[FileInfo] | None:
                 stat = entry.stat()
                 if _candidate(entry.name, stat.st_size):
                     found.append(FileInfo(_spark_file_uri(entry.path), stat.st_size, stat.st_mtime_ns // 1_000_000))
+            elif entry.is_dir() and not entry.name.startswith((".", "_")):
+                folders.append(entry.name)
+    warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
 
 
