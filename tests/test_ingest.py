@@ -250,18 +250,24 @@ def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others
     (tmp_path / "in/pq").mkdir(parents=True)
     next((tmp_path / "pq_out").glob("*.parquet")).rename(tmp_path / "in/pq/good.parquet")
     (tmp_path / "in/pq/bad.parquet").write_bytes(b"PAR1 but not really")
+    write(tmp_path / "in/notgz/n.csv.gz", "customer,product,event,time\n")  # named .gz, not gzip
     cfg = make_config(sources={"gz": {**CSV_SOURCE, "path": str(tmp_path / "in/gz")},
+                               "notgz": {**CSV_SOURCE, "path": str(tmp_path / "in/notgz")},
                                "pq": {**CSV_SOURCE, "format": "parquet", "path": str(tmp_path / "in/pq")},
                                "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}})
     result = ingest(spark, cfg, now=NOW)
     status = {s.source: s for s in result.sources}
-    assert not result.ok and [s.status for s in result.sources] == ["failed", "failed", "ok"]
+    assert not result.ok and [s.status for s in result.sources] == ["failed", "failed", "failed", "ok"]
+    assert status["notgz"].message == (f"source notgz: cannot read the header of file:{tmp_path}/in/notgz/n.csv.gz: "
+                                       "java.io.IOException: not a gzip file; fix or move the file")
     assert "t.csv.gz" in status["gz"].message and "EOFException: Unexpected end of input stream" in status["gz"].message
     assert "bad.parquet is not a Parquet file" in status["pq"].message
-    assert all("\n" not in s.message and "fix or move a file it names" in s.message for s in result.sources[:2])
+    assert all("\n" not in status[s].message and "fix or move a file it names" in status[s].message
+               for s in ("gz", "pq"))
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [("u1", "shop")]
     (tmp_path / "in/pq/bad.parquet").unlink()  # what the message asks for: move the bad file, fix the cut one
     (tmp_path / "in/gz/t.csv.gz").write_bytes(full)
+    (tmp_path / "in/notgz/n.csv.gz").unlink()
     assert ingest(spark, cfg, now=NOW).ok
     assert [r[1:6] for r in ledger_rows(spark, cfg.table_path(T.LEDGER))] == [
         ("t.csv.gz", 20000, 20000, 0, 0), ("good.parquet", 1, 1, 0, 0), ("a.csv", 1, 1, 0, 0)]

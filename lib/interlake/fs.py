@@ -28,9 +28,10 @@ def read_text(spark: SparkSession, uri: str) -> str:
     return bytes(row["content"]).decode("utf-8") if row else ""
 
 
-def first_line(spark: SparkSession, uri: str) -> str:
+def first_line(spark: SparkSession, uri: str, max_bytes: int = 1 << 20) -> str:
     """The first line of a file on any Hadoop filesystem, decompressed by its extension (``.gz``: Hadoop's codecs),
-    its bytes as ISO-8859-1 characters (one per byte, so equal lines compare equal whatever their encoding)."""
+    its bytes as ISO-8859-1 characters (one per byte, so equal lines compare equal whatever their encoding); at most
+    ``max_bytes`` of it (a file without line breaks is not read whole into the driver)."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     path = jvm.org.apache.hadoop.fs.Path(uri)
@@ -38,7 +39,8 @@ def first_line(spark: SparkSession, uri: str) -> str:
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
     if codec is not None:
         stream = codec.createInputStream(stream)
-    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "ISO-8859-1"))
+    bounded = jvm.org.apache.commons.io.input.BoundedInputStream(stream, max_bytes)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(bounded, "ISO-8859-1"))
     try:
         return reader.readLine() or ""
     finally:

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import STANDARD_FIELDS, SourceConfig
-from interlake.errors import SourceError
+from interlake.errors import SourceError, one_line
 from interlake.fs import first_line
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
@@ -160,7 +160,12 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
         return _read_csv_group(spark, src, options, files, "CSV columns")
     groups: dict[str, list[str]] = {}
     for f in files:
-        groups.setdefault(first_line(spark, literal_path(f)), []).append(f)
+        try:
+            line = first_line(spark, literal_path(f))
+        except Exception as exc:  # noqa: BLE001  (e.g. a .gz that is not gzip: the JVM's message lacks the file)
+            raise SourceError(f"source {src.name}: cannot read the header of {literal_path(f)}: {one_line(exc)}; "
+                              "fix or move the file") from exc
+        groups.setdefault(line, []).append(f)
     parts = []
     for group in groups.values():
         what = "CSV header" if len(groups) == 1 else (
