@@ -15,10 +15,10 @@ from pyspark.sql import functions as F
 from interlake.config import Config
 from interlake.errors import ConfigError
 from interlake.ingest.files import list_files
-from interlake.ingest.pipeline import with_conflict_retry
 from interlake.log import progress
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
+from interlake.tables.conflicts import with_conflict_retry
 
 log = logging.getLogger(__name__)
 SAFE_RETENTION_HOURS = 168.0

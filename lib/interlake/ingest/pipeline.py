@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_interactions_table, ensure_table
 
 log = logging.getLogger(__name__)
@@ -90,25 +90,6 @@ def crash_point(name: str) -> None:
 
 def new_run_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-
-
-def _is_conflict(exc: Exception) -> bool:
-    text = f"{type(exc).__name__} {exc}"
-    return any(k in text for k in ("Concurrent", "ConcurrentModification", "MetadataChanged", "ProtocolChanged",
-                                   "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED"))
-
-
-def with_conflict_retry(fn, retries: int, what: str):
-    """Run ``fn``; on a Delta write conflict with a concurrent transaction, back off and run it again."""
-    for attempt in range(retries + 1):
-        try:
-            return fn()
-        except Exception as exc:
-            if not _is_conflict(exc) or attempt == retries:
-                raise
-            wait = min(8.0, 0.25 * 2**attempt) * (0.5 + (uuid.uuid4().int % 100) / 100)
-            log.info("%s: concurrent Delta commit, retrying in %.1fs (%s)", what, wait, type(exc).__name__)
-            time.sleep(wait)
 
 
 # ---------------------------------------------------------------- transforms (pure)

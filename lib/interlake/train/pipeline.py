@@ -25,11 +25,11 @@ import interlake
 from interlake.config import Config
 from interlake.errors import TrainingError
 from interlake.fs import exists, write_text
-from interlake.ingest.pipeline import with_conflict_retry
 from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
 from interlake.train.affinity import affinity
 from interlake.train.metrics import ranking_metrics

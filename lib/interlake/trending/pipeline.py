@@ -41,13 +41,14 @@ from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError
 from interlake.fs import exists
 from interlake.ingest.files import list_files
-from interlake.ingest.pipeline import crash_point, ensure_ingest_tables, with_conflict_retry
+from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
 from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
 from interlake.trending.forecast import score_items
 
