@@ -39,11 +39,11 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     """An unforeseen error as one line that says what failed and on which file.
 
     For an error raised in the JVM (a ``Py4JJavaError``, whose own first line only names the call, or a converted one
-    such as ``StreamingQueryException``) that is the root cause of the Java exception, led by the message that names
-    a file when the root cause does not: ``SparkException: [FAILED_READ_FILE.NO_HINT] Encountered error while reading
-    file file:/in/a.csv.gz. ... caused by java.io.EOFException: Unexpected end of input stream``. The message naming
-    the file may sit inside the text of a Python traceback (an error in a ``foreachBatch`` function reaches the
-    streaming query as text), so the whole text is searched. Otherwise: the type and the first line of the message."""
+    such as ``StreamingQueryException``): the root cause of the Java exception when it names a file; otherwise the
+    Spark error that names one, with the root cause: ``[FAILED_READ_FILE.NO_HINT] Encountered error while reading
+    file file:/in/a.csv.gz. ... caused by java.io.EOFException: Unexpected end of input stream``. That error is looked
+    for in the whole text, since it may sit inside a Python traceback (an error in a ``foreachBatch`` function reaches
+    the streaming query as text). Any other error: its type and the first line of its message."""
     def first(text: str) -> str:
         lines = [line.strip() for line in str(text).splitlines() if line.strip()]
         return lines[0].replace("org.apache.spark.", "") if lines else ""
@@ -63,16 +63,14 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
         except Exception:  # noqa: BLE001  (the JVM is gone: its message cannot be read)
             chain = []
         if chain:
-            full = "\n".join([str(exc), *chain])
             root = first(chain[-1])
-            named = next((first(m) for m in chain if names_file(first(m))), None)
-            if named is None:
-                found = re.search(r"\[[A-Z][A-Z0-9_.]*\][^\n]*(?:file:|://)[^\n]*", full)
-                named = found.group(0).strip().replace("org.apache.spark.", "") if found else None
+            full = "\n".join([str(exc), *chain])
+            named = re.search(r"\[[A-Z][A-Z0-9_.]*\][^\n]*(?:file:|://)[^\n]*", full)
             causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)\b[^\n]*)", full)
-            cause = causes[-1].strip() if causes and not names_file(root) else root
+            cause = causes[-1].strip() if causes else root
             if names_file(root) or named is None:
                 text = root
             else:
-                text = named if cause in named else f"{named} ... caused by {cause}"
+                text = named.group(0).strip()
+                text = text if cause in text else f"{text} ... caused by {cause}"
     return text if len(text) <= limit else text[:limit] + " ..."
