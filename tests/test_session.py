@@ -78,3 +78,46 @@ def test_a_jvm_setting_that_stops_the_jvm_is_named_in_one_line(write_yaml, tmp_p
         "interlake sql: error: the Spark JVM did not start (its own message is above); check the JVM settings under "
         "spark.conf: spark.driver.memory=lots")
     assert "Invalid maximum heap size" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_lakehouse_whose_path_has_spaces_quotes_and_a_hash_works_in_new_processes(write_yaml, tmp_path):
+    """A lakehouse under ``My Drive/it's #1`` (a synced folder, a person's naming): the JVM's own settings point into
+    it (the Derby metastore's home), so a space in them used to split the option and stop the JVM before any job ran
+    (Java: "Could not find or load main class ..."). Now: ingest, the tables by name from a second process (the same
+    metastore), the no-op re-run without Spark, and delta-rs reading the table."""
+    from interlake import read_table
+
+    from tests.ingest_helpers import CSV_SOURCE, T0, write
+
+    lake = tmp_path / "My Drive" / "it's #1 lake"
+    write(tmp_path / "in put/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0}\n")
+    conf = {k: v for k, v in TEST_SPARK_CONF.items() if k != "spark.sql.catalogImplementation"}  # Derby, as shipped
+    path = write_yaml({**BASE, "lakehouse": str(lake), "spark": {"master": "local[1]", "conf": conf},
+                       "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in put/shop")}}})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "interlake", *args, "--conf", path],
+                              capture_output=True, text=True, timeout=240)
+
+    first = cli("ingest")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.strip().splitlines()[-1].endswith(
+        "ok; 1 files, 2 read = 2 accepted + 0 duplicate + 0 quarantined")
+    assert (lake / "_metastore" / "metastore_db").is_dir() and (lake / "_metastore" / "derby.log").is_file()
+    by_name = cli("sql", "SELECT user_id, interaction_type FROM interlake.interactions ORDER BY user_id")
+    assert by_name.returncode == 0, by_name.stderr[-3000:]
+    assert [line.split() for line in by_name.stdout.splitlines()[2:4]] == [["u1", "view"], ["u2", "purchase"]]
+    again = cli("ingest")
+    assert again.returncode == 0 and again.stdout.strip().splitlines()[-1].endswith(
+        "ok; 0 files, 0 read = 0 accepted + 0 duplicate + 0 quarantined")
+    assert sorted(read_table("interactions", lakehouse=str(lake))["user_id"]) == ["u1", "u2"]
+
+
+def test_a_lakehouse_path_with_a_percent_sign_is_refused_by_the_reader_without_spark_in_one_line(tmp_path):
+    """delta-rs decodes ``%20`` in a local path (it then looks for ``my lake``): read_table says so instead of
+    'File not found' on a log file that is there. (The no-op ingest check falls back to Spark on its own.)"""
+    from interlake import read_table
+    from interlake.errors import InterlakeError
+
+    with pytest.raises(InterlakeError, match=r"^delta-rs cannot open a table under a local path with '%'"):
+        read_table("interactions", lakehouse=str(tmp_path / "my%20lake"))

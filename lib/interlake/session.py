@@ -72,6 +72,14 @@ def _take_metastore_lock(metastore_dir: Path) -> bool:
     return True
 
 
+def java_option(name: str, value: str) -> str:
+    """``-Dname=value`` for ``spark.driver.extraJavaOptions``, which Spark's launcher splits at white space: a value
+    with a space (a lakehouse under ``/data/My Drive``) is single-quoted, a quote in it escaped."""
+    if value and not any(c.isspace() or c in "'\"\\" for c in value):
+        return f"-D{name}={value}"
+    return f"-D{name}='" + value.replace("'", "'\\''") + "'"
+
+
 def _log4j_properties() -> str:
     from importlib.resources import files
 
@@ -168,7 +176,7 @@ def _cluster_session(settings: SparkSettings, app_name: str) -> SparkSession:
 def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> SparkSession:
     # Python workers run the driver's interpreter (the venv), not whatever `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    java_opts = [f"-Dlog4j2.configurationFile={_log4j_properties()}"]
+    java_opts = [java_option("log4j2.configurationFile", _log4j_properties())]
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master or "local[*]")
@@ -197,7 +205,7 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         metastore = Path(lakehouse) / "_metastore"
         builder = builder.config("spark.sql.warehouse.dir", str(Path(lakehouse) / "_warehouse"))
         if _take_metastore_lock(metastore):
-            java_opts.append(f"-Dderby.system.home={metastore}")
+            java_opts.append(java_option("derby.system.home", str(metastore)))
             builder = (
                 builder.config("spark.sql.catalogImplementation", "hive")
                 .config("spark.hadoop.javax.jdo.option.ConnectionURL",

@@ -29,6 +29,11 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     from deltalake.exceptions import TableNotFoundError
 
     uri = table_uri(name, conf=conf, lakehouse=lakehouse)
+    if "%" in uri and "://" not in uri.removeprefix("file://"):
+        # delta-rs decodes a local path (``my%20lake`` -> ``my lake``) and then finds no log: say so, not "not found"
+        raise InterlakeError(f"delta-rs cannot open a table under a local path with '%' (it reads %XX as an escape): "
+                             f"{uri}; move the lakehouse to a path without '%', or query it through Spark "
+                             "(`interlake sql`)")
     try:
         table = DeltaTable(uri, version=version)
     except TableNotFoundError:

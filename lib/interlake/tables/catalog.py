@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 from pyspark.sql import SparkSession
 
+from interlake.tables.quoting import sql_string
+
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +52,7 @@ def register_tables(spark: SparkSession, database: str, tables: dict[str, str]) 
                 if _same_location(current[name], path):
                     continue
                 spark.sql(f"DROP TABLE IF EXISTS {qualified}")  # external table: drops the entry, never the data
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION '{path}'")
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION {sql_string(path)}")
         except Exception as exc:  # a table that cannot be registered must not stop a job
             log.warning("could not register %s at %s: %s", qualified, path, str(exc).splitlines()[0])
 

@@ -7,18 +7,15 @@ from pyspark.sql import SparkSession
 
 from interlake.schemas import tables as T
 from interlake.tables.catalog import register_table
+from interlake.tables.quoting import delta_path, sql_string
 
 # Readers without Spark (delta-rs, DuckDB) must be able to read every table: no deletion vectors or column
 # mapping, which older delta-rs builds refuse; plain reader/writer features otherwise.
 READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
-    return f"interaction_type IN ({', '.join(_quote(v) for v in sorted(vocabulary))})"
+    return f"interaction_type IN ({', '.join(sql_string(v) for v in sorted(vocabulary))})"
 
 
 def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[str, ...],
@@ -47,21 +44,21 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
     """Replace the CHECK when the configured vocabulary changed. Growing is always safe; shrinking fails
     (Delta checks existing rows) with a message naming the types still present."""
     wanted = vocabulary_check(vocabulary)
-    props = spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()
+    props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
     current = {r["key"]: r["value"] for r in props}.get(f"delta.constraints.{T.VOCABULARY_CONSTRAINT}")
     if current is not None and current.replace(" ", "") == wanted.replace(" ", ""):
         return
     if current is not None:
-        spark.sql(f"ALTER TABLE delta.`{path}` DROP CONSTRAINT {T.VOCABULARY_CONSTRAINT}")
+        spark.sql(f"ALTER TABLE {delta_path(path)} DROP CONSTRAINT {T.VOCABULARY_CONSTRAINT}")
     try:
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({wanted})")
+        spark.sql(f"ALTER TABLE {delta_path(path)} ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({wanted})")
     except Exception as exc:
         from interlake.errors import ConfigError
 
-        present = [r[0] for r in spark.sql(f"SELECT DISTINCT interaction_type FROM delta.`{path}`").collect()]
+        present = [r[0] for r in spark.sql(f"SELECT DISTINCT interaction_type FROM {delta_path(path)}").collect()]
         missing = sorted(set(present) - set(vocabulary))
         if current is not None:
-            spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({current})")
+            spark.sql(f"ALTER TABLE {delta_path(path)} ADD CONSTRAINT {T.VOCABULARY_CONSTRAINT} CHECK ({current})")
         raise ConfigError(
             f"interaction_types: the interactions table holds types {', '.join(missing)} that the config no "
             f"longer lists; add them back to interaction_types ({type(exc).__name__})"

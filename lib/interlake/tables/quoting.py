@@ -1,0 +1,23 @@
+"""Values spelled into SQL text: a path or a vocabulary name is quoted, never pasted.
+
+A lakehouse under ``/data/it's ours`` is a legal path; pasted into ``LOCATION '...'`` it ends the string early and
+the statement fails (before 2026-11-30 every table of such a lakehouse went unregistered, with a warning).
+
+Example:
+    >>> sql_string("it's")
+    "'it\\\\'s'"
+    >>> delta_path("/lake/a`b")
+    'delta.`/lake/a``b`'
+"""
+
+from __future__ import annotations
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a Spark SQL string literal (backslash is Spark's escape character in literals)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def delta_path(path: str) -> str:
+    """The Delta table at ``path`` as a SQL table name: ``delta.`path```, a backtick in the path doubled."""
+    return "delta.`" + path.replace("`", "``") + "`"
