@@ -1,5 +1,6 @@
 """Analysts and operators: reads without Spark, SQL/tables, maintenance, the cluster config, run-job."""
 
+import datetime as dt
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from interlake.errors import ConfigError, InterlakeError
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
 from interlake.trending.pipeline import run_trending
+from pyspark.sql import functions as F
 
 from tests.conftest import ROOT
 
@@ -85,6 +87,48 @@ def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):
     assert spark.read.format("delta").load(path).select("event_id").orderBy("event_id").collect() == expected
     history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("operation").collect()
     assert any(r.operation == "OPTIMIZE" for r in history)
+
+
+def test_a_nightly_maintain_z_orders_only_the_partitions_written_since_the_last_one(spark, make_config):
+    """Delta's Z-order rewrites every file it is given, even one it wrote the night before: a nightly maintain used to
+    rewrite all of `interactions` (a year of days) and `trending_items` every night. Now the first run Z-orders every
+    day, the next finds nothing new, and after an ingest into one day only that day's files are rewritten."""
+    from interlake.tables.interactions import ensure_interactions_table
+
+    cfg = make_config()
+    path = cfg.table_path(T.INTERACTIONS)
+    ensure_interactions_table(spark, path, ("view", "add_to_cart", "purchase"))
+
+    def add(day: int, n: int, tag: str):  # n rows of one day in n files, as n small ingests write them
+        for i in range(n):
+            (spark.createDataFrame([(f"{tag}{day}-{i}", f"u{i}", f"i{i % 3}", "view",
+                                     dt.datetime(2026, 10, day, 12, i), "s", dt.datetime(2026, 10, 9))],
+                                   "event_id STRING, user_id STRING, item_id STRING, interaction_type STRING, "
+                                   "event_ts TIMESTAMP, source STRING, ingested_at TIMESTAMP")
+             .withColumn("event_date", F.to_date("event_ts"))
+             .write.format("delta").mode("append").save(path))
+
+    def files() -> dict[str, set[str]]:
+        out = {}
+        for f in spark.read.format("delta").load(path).inputFiles():
+            out.setdefault(f.split("event_date=")[1].split("/")[0], set()).add(f)
+        return out
+
+    def zorder(summary) -> str:
+        return next(s["detail"] for s in summary if s["table"] == T.INTERACTIONS).split(";")[0]
+
+    for day in (1, 2, 3):
+        add(day, 2, "a")
+    assert zorder(maintain(spark, cfg)) == "files 6 -> 3 (z-order item_id, 3 of 3 partitions)"
+    assert zorder(maintain(spark, cfg)) == "nothing new to z-order by item_id"
+    before = files()
+    add(2, 2, "b")
+    assert zorder(maintain(spark, cfg)) == "files 3 -> 1 (z-order item_id, 1 of 3 partitions)"
+    after = files()
+    assert after["2026-10-01"] == before["2026-10-01"] and after["2026-10-03"] == before["2026-10-03"]
+    assert len(after["2026-10-02"]) == 1 and after["2026-10-02"] != before["2026-10-02"]
+    assert spark.read.format("delta").load(path).count() == 8
+    assert zorder(maintain(spark, cfg)) == "nothing new to z-order by item_id"
 
 
 def test_vacuum_below_the_safety_default_is_refused(spark, make_config):
