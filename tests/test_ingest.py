@@ -381,6 +381,7 @@ def test_a_rerun_with_nothing_new_is_answered_without_spark(spark, make_config, 
     assert nothing_new(cfg, ["q"]) is None
     write(tmp_path / "in/q/_SUCCESS", "x")  # names Spark skips, and empty files, are skipped here too
     write(tmp_path / "in/q/.hidden.jsonl", "x")
+    write(tmp_path / "in/q/c.jsonl._COPYING_", queue_line("u4", "i4", "view", T0 * 1000)[:30])  # being copied in
     write(tmp_path / "in/q/empty.jsonl", "")
     assert [f.rows_read for s in ingest(spark, cfg, ["q"], now=NOW).sources for f in s.files] == [1]
     assert noop_statuses(nothing_new(cfg, ["q"])) == [("q", "no new files")]

@@ -27,7 +27,8 @@ def normalize_uri(uri: str) -> str:
 
 
 def list_files(spark: SparkSession, folder: str) -> list[FileInfo]:
-    """Every visible file directly in ``folder`` (names starting with ``.`` or ``_`` are skipped, as Spark does)."""
+    """Every visible file directly in ``folder`` (names starting with ``.`` or ``_``, or ending in ``._COPYING_``, are
+    skipped, as Spark does)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -55,7 +56,9 @@ def warn_subfolders(folder: str, names: list[str]) -> None:
 
 
 def _candidate(name: str, size: int) -> bool:
-    return not name.startswith((".", "_")) and size > 0
+    """Spark's rule for the files its readers and file streams skip (hidden, ``_SUCCESS``, and ``x._COPYING_``: a file
+    ``hdfs dfs -put`` is still writing), and empty files."""
+    return not name.startswith((".", "_")) and not name.endswith("._COPYING_") and size > 0
 
 
 def list_local_files(folder: str) -> list[FileInfo] | None:
