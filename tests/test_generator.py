@@ -92,3 +92,34 @@ def test_duplicates_and_malformed_records_exist(sample):
     broken = sum(1 for ln in lines if not ln.endswith("}") or ln.count("{") != ln.count("}"))
     assert broken > 0
     assert (csv.event == "LIKE").any() and (csv.time == "yesterday").any()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"items": 3}, "--items 3: too few for a sample (at least 6)"),
+    ({"users": 0}, "--users 0: too few for a sample (at least 2)"),
+    ({"days": -1}, "--days -1: too few for a sample (at least 1)"),
+    ({"start": "yesterday"}, "--start 'yesterday': expected a date as YYYY-MM-DD"),
+])
+def test_sample_sizes_it_cannot_make_are_one_line_errors(tmp_path, kwargs, message):
+    """They used to end in numpy's IndexError or ValueError ('lam < 0 or lam contains NaNs')."""
+    from interlake.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        generate(str(tmp_path / "out"), **kwargs)
+    assert str(err.value) == message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["models", "--last", "0"], "argument --last: 0 is below 1"),
+    (["sql", "SELECT 1", "--limit", "x"], "argument --limit: 'x' is not a whole number"),
+    (["train", "--data-version", "-1"], "argument --data-version: -1 is below 0"),
+])
+def test_cli_counts_below_their_least_are_usage_errors(capsys, argv, message):
+    """`models --last 0` printed an empty table of headers; `sql --limit -5` ended in Spark's error on a LIMIT of -4."""
+    from interlake.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: {message}")

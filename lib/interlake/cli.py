@@ -20,6 +20,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def _at_least(least: int):
+    """An argparse type: an integer no smaller than ``least`` (argparse then names the flag: exit 2, one line)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is below {least}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interlake", description="Spark + Delta jobs for interaction data")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,12 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train ALS + LSH similarity, evaluate, publish if it passes the gate")
     _common(t)
-    t.add_argument("--data-version", type=int, metavar="N", help="train on this Delta version of interactions")
+    t.add_argument("--data-version", type=_at_least(0), metavar="N", help="train on this Delta version of interactions")
     t.add_argument("--force", action="store_true", help="publish even if the promotion gate refuses the model")
 
     m = sub.add_parser("models", help="print model runs side by side")
     _common(m)
-    m.add_argument("--last", type=int, default=10, metavar="N")
+    m.add_argument("--last", type=_at_least(1), default=10, metavar="N")
 
     tr = sub.add_parser("trending", help="the streaming trending job")
     _common(tr)
@@ -55,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("query")
     s.add_argument("--out", metavar="PATH", help="write the result (.csv or .parquet) instead of printing")
-    s.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    s.add_argument("--limit", type=_at_least(1), default=50, help="rows to print (default 50)")
 
     tb = sub.add_parser("tables", help="list every table: rows, version, size, last operation")
     _common(tb)

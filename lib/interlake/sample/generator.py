@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from interlake.errors import ConfigError
+
 TYPES = np.array(["view", "add_to_cart", "purchase"])
 CSV_CODES = {"view": "VIEW", "add_to_cart": "CART", "purchase": "BUY"}
 # Share of traffic per UTC hour: night trough, evening peak (the cycle trending must not call a trend).
@@ -56,6 +58,14 @@ def _ids(prefix: str, n: int) -> np.ndarray:
 def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, seed: int = 7,
              start: str | None = None, knobs: Knobs = Knobs()) -> dict:
     """Write a sample data set under ``out`` and return its truth (also written to ``truth.json``)."""
+    for name, value, least in (("users", users, 2), ("items", items, 6), ("days", days, 1)):
+        if value < least:  # the surges pick items outside the top 5, users interact with each other's items
+            raise ConfigError(f"--{name} {value}: too few for a sample (at least {least})")
+    if start is not None:
+        try:
+            datetime.fromisoformat(start)
+        except ValueError:
+            raise ConfigError(f"--start {start!r}: expected a date as YYYY-MM-DD") from None
     rng = np.random.default_rng(seed)
     if start is None:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
