@@ -295,6 +295,25 @@ def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_
         "The files have: customer, sku, event, time. Fix sources.shop.fields")
 
 
+def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
+    """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
+    per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or
+    line ends are the same ids as without."""
+    write(tmp_path / "in/shop/a.csv", (f'customer,product,event,time,note\nu1,i1,VIEW,{T0},"two\nlines"\n'
+                                       f'u2,i2,BUY,{T0},plain\nu3,i3,VIEW,{T0},x,EXTRA\n"u1\t",i1,VIEW,{T0},"a\nb"\n'))
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                                        "options": {"header": "true", "multiLine": "true"}}},
+                      ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_duplicate, f.rows_quarantined) for f in result.sources[0].files] == [
+        (4, 2, 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("u1", "i1", "view"), ("u2", "i2", "purchase")]
+    assert [tuple(r) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+            .select("raw", "reasons").collect()] == [
+        (f"u3,i3,VIEW,{T0},x,EXTRA", ["malformed CSV line (wrong number of fields or broken quoting)"])]
+
+
 def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_config, tmp_path, caplog):
     """A source is one folder. Date-partitioned exports (``shop/2026-11-08/export.csv``) would otherwise be missed
     without a word: the run names the subfolders it does not read."""

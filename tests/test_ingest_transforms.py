@@ -54,13 +54,20 @@ def test_standardize_maps_trims_and_keeps_vocabulary_names(spark):
         ("s", "f", "r2", None, "u2", "i2", "View", "1790000000"),  # a vocabulary name needs no map
         ("s", "f", "r3", None, "u3", "i3", "LIKE", "1790000000"),  # unknown stays as spelled
         ("s", "f", "r4", None, "", None, None, None),
+        # tabs, line ends, no-break spaces: before 2026-11-30 only spaces were trimmed ("u5\t" stored as another user)
+        ("s", "f", "r5", None, "\tu5\r\n", "i5\u00a0", " View\t", "\t1790000000\n"),
+        ("s", "f", "r6", None, "u5", "i5", "view", "1790000000"),
+        ("s", "f", "r7", None, "\t\u3000", "\u00a0", "\t", None),  # white space only: empty
     ], RAW_DDL)
     got = raw.transform(standardize, type_map={"5": "purchase"}, vocabulary=VOCAB, timestamp_format="epoch_s")
     expected = spark.createDataFrame([
         ("r1", "u1", "i1", "purchase"), ("r2", "u2", "i2", "view"), ("r3", "u3", "i3", "LIKE"),
-        ("r4", None, None, None)], "raw STRING, user_id STRING, item_id STRING, interaction_type STRING")
+        ("r4", None, None, None), ("r5", "u5", "i5", "view"), ("r6", "u5", "i5", "view"), ("r7", None, None, None)],
+        "raw STRING, user_id STRING, item_id STRING, interaction_type STRING")
     assert_df_equality(got.select("raw", "user_id", "item_id", "interaction_type"), expected,
                        ignore_nullable=True, ignore_row_order=True)
+    ids = {r["raw"]: r["event_id"] for r in got.where(F.col("raw").isin("r5", "r6")).collect()}
+    assert ids["r5"] == ids["r6"] is not None  # the same event, wherever its values were padded
 
 
 def _reasons(spark, rows, fmt="epoch_s"):

@@ -15,6 +15,16 @@ from pyspark.sql import functions as F
 from interlake.schemas import columns as C
 
 EPOCH_LIMIT_S = 10**11  # ~ year 5138: larger values are garbage, and would overflow in ANSI arithmetic
+# White space a value may be padded with: ASCII (tab, CR, LF, ...), no-break and other Unicode spaces, the BOM.
+# Spark's trim() takes off spaces only: an id exported as "u1\t" was stored apart from "u1", with another event_id.
+WHITE_SPACE = (" \t\n\r\f\u000b\u0085\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200b)))
+               + "\u2028\u2029\u202f\u205f\u3000\ufeff")
+
+
+def strip(raw: Column) -> Column:
+    """``raw`` without leading or trailing white space (``WHITE_SPACE``: what Python's ``str.strip()`` takes off, but
+    the ASCII separators 0x1C-0x1F, and the BOM)."""
+    return F.trim(raw, F.lit(WHITE_SPACE))
 
 
 def parse_timestamp(raw: Column, timestamp_format: str) -> Column:
@@ -23,7 +33,7 @@ def parse_timestamp(raw: Column, timestamp_format: str) -> Column:
     ``epoch_s`` / ``epoch_ms``: numbers, fractions allowed; ``iso8601``: e.g. 2026-10-01T12:00:00.123+02:00 (UTC
     when no offset); anything else is a Spark datetime pattern.
     """
-    text = F.trim(raw)
+    text = strip(raw)
     if timestamp_format in ("epoch_s", "epoch_ms"):
         number = text.try_cast("decimal(24,6)")
         seconds = number if timestamp_format == "epoch_s" else number / 1000
@@ -39,7 +49,7 @@ def parse_timestamp(raw: Column, timestamp_format: str) -> Column:
 def map_interaction_type(raw: Column, type_map: Mapping[str, str], vocabulary: tuple[str, ...]) -> Column:
     """Mapped value if ``raw`` is a key of ``type_map``; else ``raw`` itself when it (lower-cased) is a vocabulary
     name; else ``raw`` unchanged, for validation to reject with its original spelling."""
-    text = F.trim(raw)
+    text = strip(raw)
     lowered = F.lower(text)
     known = F.when(lowered.isin(*vocabulary), lowered).otherwise(text)
     if not type_map:
@@ -58,11 +68,11 @@ def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple
                 timestamp_format: str) -> DataFrame:
     """Add the standard columns (user_id, item_id, interaction_type, event_ts, event_date, event_id) next to the raw
     ones, which validation and quarantine still need."""
-    user, item = F.trim(F.col("user_id_raw")), F.trim(F.col("item_id_raw"))
+    user, item = strip(F.col("user_id_raw")), strip(F.col("item_id_raw"))
     return (
         df.withColumn(C.USER_ID, F.when(user != "", user))
         .withColumn(C.ITEM_ID, F.when(item != "", item))
-        .withColumn(C.INTERACTION_TYPE, F.when(F.trim(F.col("interaction_type_raw")) != "",
+        .withColumn(C.INTERACTION_TYPE, F.when(strip(F.col("interaction_type_raw")) != "",
                                                map_interaction_type(F.col("interaction_type_raw"), type_map,
                                                                     vocabulary)))
         .withColumn(C.EVENT_TS, parse_timestamp(F.col("timestamp_raw"), timestamp_format))

@@ -13,6 +13,7 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from interlake.ingest.standardize import strip
 from interlake.schemas import columns as C
 
 
@@ -25,7 +26,7 @@ def _too_long(col: str, label: str, max_len: int) -> Column:
 
 
 def check_timestamp(timestamp_format: str) -> Column:
-    return (F.when(F.col("timestamp_raw").isNull() | (F.trim(F.col("timestamp_raw")) == ""),
+    return (F.when(F.col("timestamp_raw").isNull() | (strip(F.col("timestamp_raw")) == ""),
                    F.lit("timestamp is missing or empty"))
             .when(F.col(C.EVENT_TS).isNull(),
                   F.concat(F.lit("timestamp '"), F.substring(F.col("timestamp_raw"), 1, 64),
