@@ -351,6 +351,64 @@ def test_queue_field_missing_lists_value_fields(spark, make_config, tmp_path):
         read_source(spark, cfg.sources["q"], [str(tmp_path / "in/q/a.jsonl")])
 
 
+def test_records_that_are_not_objects_are_quarantined_not_failing_the_source(spark, make_config, tmp_path):
+    """One queue record whose value is a list (or a JSON line that is one) among objects: before 2026-11-30 the
+    fields sample merged every record's schema into VARIANT, so the whole source failed, on every run, with "fields
+    not found ... The files have: no fields". Now that record is quarantined and the others land."""
+    def envelope(value):
+        return json.dumps({"topic": "pixel", "partition": 0, "offset": 1, "timestamp": T0 * 1000, "value": value})
+
+    write(tmp_path / "in/q/d.jsonl", "\n".join([
+        envelope([{"uid": "u0"}]),                                  # a list first: the sample begins with it
+        queue_line("u1", "i1", "view", T0 * 1000),
+        envelope(json.dumps([1, 2])),                               # a string holding a list
+        envelope(7),                                                # a number
+        queue_line("u2", "i2", "view", T0 * 1000, as_string=True),
+    ]) + "\n")
+    write(tmp_path / "in/app/a.jsonl", "\n".join([
+        "[1, 2]", json.dumps({"uid": "u3", "sku": "i3", "action": "view", "ts": T0 * 1000}), '"text"']) + "\n")
+    cfg = make_config(sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")},
+                               "app": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/app")}},
+                      ingest={"max_quarantine_share": 0.7})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status, [(f.rows_read, f.rows_accepted, f.rows_quarantined) for f in s.files])
+            for s in result.sources] == [("q", "ok", [(5, 2, 3)]), ("app", "ok", [(3, 1, 2)])]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u1", "q"), ("u2", "q"), ("u3", "app")]
+    reasons = sorted((r.source, r.reasons[0]) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+                     .select("source", "reasons").collect())
+    assert reasons == ([("app", "line is not a JSON object")] * 2
+                       + [("q", "queue record value is not a JSON object")] * 3)
+
+
+def test_a_mapped_field_that_is_an_object_is_a_one_line_error_naming_its_fields(spark, make_config, tmp_path):
+    """``user_id: who`` where ``who`` is ``{"id": .., "name": ..}``: every id would have been the object's JSON text,
+    stored without a word. Now the source fails before writing, naming the fields inside it (also for Parquet)."""
+    write(tmp_path / "in/app/a.jsonl", json.dumps({"who": {"id": "u1", "name": "Ann"}, "sku": "i1", "kind": "view",
+                                                   "tags": ["x"], "at": "2026-09-21T10:00:00Z"}) + "\n")
+    fields = {"user_id": "who", "item_id": "sku", "interaction_type": "kind", "timestamp": "at"}
+    cfg = make_config(sources={"app": {"format": "jsonl", "path": str(tmp_path / "in/app"),
+                                       "timestamp_format": "iso8601", "fields": fields},
+                               "app2": {"format": "jsonl", "path": str(tmp_path / "in/app"),
+                                        "timestamp_format": "iso8601", "fields": {**fields, "user_id": "who.id",
+                                                                                  "item_id": "tags"}}})
+    result = ingest(spark, cfg, now=NOW)
+    assert [s.message for s in result.sources] == [
+        "source app: mapped fields are not single values in the JSON records: user_id -> 'who' is an object (its "
+        "fields: who.id, who.name). Map a value inside it; fix sources.app.fields",
+        "source app2: mapped fields are not single values in the JSON records: item_id -> 'tags' is a list. Map a "
+        "value inside it; fix sources.app2.fields"]
+    assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
+    spark.createDataFrame([(("u1", "Ann"), "i1", "view", T0 * 1000)],
+                          "who STRUCT<id: STRING, name: STRING>, sku STRING, kind STRING, ms BIGINT") \
+        .write.parquet(str(tmp_path / "in/pq"))
+    pq = make_config(sources={"pq": {"format": "parquet", "path": str(tmp_path / "in/pq"),
+                                     "timestamp_format": "epoch_ms", "fields": {**fields, "timestamp": "ms"}}})
+    assert ingest(spark, pq, now=NOW).sources[0].message == (
+        "source pq: mapped fields are not single values in the Parquet schema: user_id -> 'who' is an object (its "
+        "fields: who.id, who.name). Map a value inside it; fix sources.pq.fields")
+
+
 def test_unknown_source_name_is_a_config_error(spark, make_config, tmp_path):
     cfg = csv_cfg(make_config, tmp_path)
     with pytest.raises(ConfigError, match="no source named 'nope'; configured sources are shop"):

@@ -175,7 +175,7 @@ def test_queue_records_one_parse_per_line_for_object_and_string_values(spark, fi
     expected = [
         (None, first_ctx, "2.5", "view", "1000.0"),  # an object value: case-sensitive keys, numbers as parsed
         (None, second_ctx, '{"k":[1]}', "true", "1000.0"),  # a string value holding JSON: the same reading
-        (None, None, None, None, None),  # valid JSON but not an object: no fields, validation says what is missing
+        ("queue record value is not a JSON object",) + (None,) * 4,  # valid JSON, but a list has no fields
         ("queue record has no value",) + (None,) * 4,
         ("queue record has no value",) + (None,) * 4,
         ("queue record value is not valid JSON",) + (None,) * 4,

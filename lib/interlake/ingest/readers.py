@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, MapType, StructType
 
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
@@ -94,8 +95,9 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> Data
     return df.select(*cols)
 
 
-def _flatten_schema(schema: str) -> list[str]:
-    """Field paths of a schema_of_variant string ``OBJECT<a: BIGINT, b: OBJECT<c: STRING>>`` -> a, b, b.c."""
+def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[str]:
+    """Field paths of a schema_of_variant string ``OBJECT<a: BIGINT, b: OBJECT<c: STRING>>`` -> a, b, b.c; ``kinds``,
+    when given, gets each path's kind: ``object``, ``array`` or ``value``."""
     paths: list[str] = []
 
     def parse(s: str, i: int, prefix: str) -> int:
@@ -114,6 +116,10 @@ def _flatten_schema(schema: str) -> list[str]:
             name = s[i:colon].strip().strip("`")
             path = f"{prefix}.{name}" if prefix else name
             paths.append(path)
+            if kinds is not None:
+                kind = s[colon + 1:].lstrip()
+                kinds[path] = ("object" if kind.startswith("OBJECT<") else "array" if kind.startswith("ARRAY<")
+                               else "value")
             i = parse(s, colon + 1, path)
             i = i + 2 if s.startswith(", ", i) else i
         return i + 1
@@ -122,7 +128,8 @@ def _flatten_schema(schema: str) -> list[str]:
     return paths
 
 
-def _check_fields(src: SourceConfig, available: list[str], what: str) -> None:
+def _check_fields(src: SourceConfig, available: list[str], what: str,
+                  kinds: dict[str, str] | None = None) -> None:
     missing = [f"{std} -> {path!r}" for std, path in src.fields.items() if path not in available]
     if missing:
         shown = ", ".join(available[:40]) + (" ..." if len(available) > 40 else "")
@@ -130,6 +137,17 @@ def _check_fields(src: SourceConfig, available: list[str], what: str) -> None:
             f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
             f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields"
         )
+    # a mapped path that is an object or a list would store its JSON text as the id: never what was meant
+    containers = []
+    for std, path in src.fields.items():
+        kind = (kinds or {}).get(path)
+        if kind in ("object", "array"):
+            inside = [p for p in available if p.startswith(path + ".")][:5]
+            containers.append(f"{std} -> {path!r} is {'an object' if kind == 'object' else 'a list'}"
+                              + (f" (its fields: {', '.join(inside)})" if inside else ""))
+    if containers:
+        raise SourceError(f"source {src.name}: mapped fields are not single values in the {what}: "
+                          f"{'; '.join(containers)}. Map a value inside it; fix sources.{src.name}.fields")
 
 
 def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
@@ -191,8 +209,9 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
 
 def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     df = spark.read.options(**src.options).parquet(*files)
-    available = _struct_paths(df.schema)
-    _check_fields(src, available, "Parquet schema")
+    kinds: dict[str, str] = {}
+    available = _struct_paths(df.schema, kinds=kinds)
+    _check_fields(src, available, "Parquet schema", kinds)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
         "raw", F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns if c != "file"]))
     ).withColumn("parse_error", F.lit(None).cast("string"))
@@ -201,13 +220,16 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     return _finish(df, src, values)
 
 
-def _struct_paths(schema, prefix: str = "") -> list[str]:
+def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None) -> list[str]:
     out = []
     for field in schema.fields:
         path = f"{prefix}{field.name}"
         out.append(path)
+        if kinds is not None:
+            kinds[path] = ("object" if isinstance(field.dataType, StructType | MapType)
+                           else "array" if isinstance(field.dataType, ArrayType) else "value")
         if hasattr(field.dataType, "fields"):
-            out.extend(_struct_paths(field.dataType, path + "."))
+            out.extend(_struct_paths(field.dataType, path + ".", kinds))
     return out
 
 
@@ -219,20 +241,29 @@ def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFram
             .withColumnRenamed("value", "raw"))
 
 
-def _sample_fields(df: DataFrame, variant_col: str) -> list[str]:
-    schemas = (df.where(F.col(variant_col).isNotNull()).limit(SAMPLE_RECORDS)
+def is_object(variant: Column) -> Column:
+    """TRUE for a JSON object, FALSE for an array or a scalar: a cast to an empty STRUCT (no schema computed)."""
+    return F.try_variant_get(variant, "$", "struct<>").isNotNull()
+
+
+def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None = None) -> list[str]:
+    """The field paths of the first records that are objects (an array or a number among them would merge every
+    schema into VARIANT: no fields at all, and the source failed for one odd record)."""
+    schemas = (df.where(is_object(F.col(variant_col))).limit(SAMPLE_RECORDS)
                .select(F.schema_of_variant_agg(variant_col).alias("s")).first())
-    return _flatten_schema(schemas["s"]) if schemas and schemas["s"] else []
+    return _flatten_schema(schemas["s"], kinds) if schemas and schemas["s"] else []
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str) -> DataFrame:
-    _check_fields(src, _sample_fields(df, "rec"), what)
+    kinds: dict[str, str] = {}
+    _check_fields(src, _sample_fields(df, "rec", kinds), what, kinds)
     return _finish(df, src, _record_values(F.col("rec"), src))
 
 
 def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     df = _lines(spark, src, files).withColumn("rec", F.try_parse_json("raw"))
-    df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), F.lit("line is not valid JSON")))
+    df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), F.lit("line is not valid JSON"))
+                       .when(~is_object(F.col("rec")), F.lit("line is not a JSON object")))
     return _json_records(df, src, "JSON records")
 
 
@@ -254,7 +285,8 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
     df = records.select(
         "file", "rec",
         F.when(F.col("doc").isNull(), F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
-        F.when(F.col("doc").isNull(), F.lit("file is not valid JSON")).alias("parse_error"))
+        F.when(F.col("doc").isNull(), F.lit("file is not valid JSON"))
+        .when(~is_object(F.col("rec")), F.lit("record is not a JSON object")).alias("parse_error"))
     return _json_records(df, src, "JSON records")
 
 
@@ -282,7 +314,8 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
              .when(value_text.isNull(), F.lit("queue record has no value"))
-             .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON")))
+             .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON"))
+             .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object")))
     df = df.withColumn("parse_error", error)
     return _finish(df, src, values)
 
@@ -291,5 +324,6 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
     """Queue records ``{topic, partition, offset, timestamp, key, value}``."""
     lines = _lines(spark, src, files)
     parsed = lines.withColumn("rec", F.try_parse_json(F.try_variant_get(F.try_parse_json("raw"), "$.value", "string")))
-    _check_fields(src, _sample_fields(parsed, "rec"), "queue record values")
+    kinds: dict[str, str] = {}
+    _check_fields(src, _sample_fields(parsed, "rec", kinds), "queue record values", kinds)
     return queue_records(lines, src)
