@@ -402,10 +402,16 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         lock_timeout=tn.get("lock_timeout", str, t.lock_timeout),
     )
     for name in ("window", "watermark", "trigger", "baseline_half_life", "popularity_period", "min_history",
-                 "lock_timeout"):
-        duration_seconds(getattr(trending, name), f"trending.{name}")
-    if trending.slide is not None:
-        duration_seconds(trending.slide, "trending.slide")
+                 "lock_timeout", "slide"):
+        if getattr(trending, name) is None:
+            continue
+        seconds = duration_seconds(getattr(trending, name), f"trending.{name}")
+        if seconds <= 0 and name in ("window", "slide", "baseline_half_life", "popularity_period"):
+            raise ConfigError(f"trending.{name}: {getattr(trending, name)!r} must be longer than 0")
+    if trending.slide is not None and (duration_seconds(trending.slide, "trending.slide")
+                                       > duration_seconds(trending.window, "trending.window")):
+        raise ConfigError(f"trending.slide: {trending.slide!r} is longer than trending.window ({trending.window!r}); "
+                          "a window slides by at most its length (leave `slide` out for tumbling windows)")
     if trending.source != "interactions":
         if trending.source not in sources or sources[trending.source].format != "queue_dump":
             qd = [n for n, s_ in sources.items() if s_.format == "queue_dump"]
