@@ -22,7 +22,6 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
 from interlake.fs import first_line
-from interlake.ingest.standardize import strip
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
 CORRUPT = "_corrupt_record"
@@ -237,7 +236,7 @@ def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFram
     """Non-blank lines with their file: a blank line is not a record."""
     return (spark.read.options(**{k: v for k, v in src.options.items() if k in ("lineSep",)}).text(files)
             .withColumn("file", F.col("_metadata.file_path"))
-            .where(strip(F.col("value")) != "")
+            .where(F.trim(F.col("value")) != "")
             .withColumnRenamed("value", "raw"))
 
 

@@ -26,11 +26,12 @@ def _too_long(col: str, label: str, max_len: int) -> Column:
 
 
 def check_timestamp(timestamp_format: str) -> Column:
-    return (F.when(F.col("timestamp_raw").isNull() | (strip(F.col("timestamp_raw")) == ""),
-                   F.lit("timestamp is missing or empty"))
-            .when(F.col(C.EVENT_TS).isNull(),
-                  F.concat(F.lit("timestamp '"), F.substring(F.col("timestamp_raw"), 1, 64),
-                           F.lit(f"' cannot be parsed as {timestamp_format}"))))
+    # the raw text is looked at only when no timestamp came out of it (the rare rows): strip() is not free
+    return F.when(F.col(C.EVENT_TS).isNull(),
+                  F.when(F.col("timestamp_raw").isNull() | (strip(F.col("timestamp_raw")) == ""),
+                         F.lit("timestamp is missing or empty"))
+                  .otherwise(F.concat(F.lit("timestamp '"), F.substring(F.col("timestamp_raw"), 1, 64),
+                                      F.lit(f"' cannot be parsed as {timestamp_format}"))))
 
 
 def check_time_range(now: datetime | Column, max_future_seconds: float, min_timestamp: str) -> Column:
