@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config
-from interlake.errors import ConfigError
+from interlake.errors import ConfigError, one_line
 from interlake.ingest.files import list_files
 from interlake.log import progress
 from interlake.schemas import tables as T
@@ -57,9 +57,9 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
 
 def _optimized(name: str, m: dict) -> str:
     """What OPTIMIZE did, in words: ``files 14 -> 7 (z-order item_id, 3 of 7 partitions)``, ``nothing to compact``."""
-    files = f"files {m['numFilesRemoved']} -> {m['numFilesAdded']}" if m["numFilesRemoved"] else ""
+    files = f"files {m['numFilesRemoved']} -> {m['numFilesAdded']}"
     if name not in ZORDER:
-        return files or "nothing to compact"
+        return files if m["numFilesRemoved"] else "nothing to compact"
     done, total = m["zorder_scope"]
     if not done:
         return f"nothing new to z-order by {', '.join(ZORDER[name])}"
@@ -142,14 +142,17 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
     if T.LEDGER in tables:
         # a ledger row is what keeps its file from being taken again: only rows of files gone from the source go
         cutoff = now - timedelta(days=cfg.maintenance.ledger_retention_days)
-        present = set()
+        present, unlisted = set(), []
         for src in cfg.sources.values():
             try:
                 present |= {f.file for f in list_files(spark, src.path)}
-            except Exception:  # a source folder that is gone: none of its files is present
-                log.info("source %s: folder %s not readable, its files count as gone", src.name, src.path)
+            except Exception as exc:  # noqa: BLE001  (a folder that cannot be listed now may be back tomorrow)
+                unlisted.append(src.name)
+                log.warning("source %s: folder %s cannot be listed (%s); its ledger rows are kept", src.name,
+                            src.path, one_line(exc))
         table = DeltaTable.forPath(spark, tables[T.LEDGER])
-        candidates = table.toDF().where(F.col("ingested_at") < F.lit(cutoff)).select("file").distinct().collect()
+        candidates = (table.toDF().where((F.col("ingested_at") < F.lit(cutoff)) & ~F.col("source").isin(unlisted))
+                      .select("file").distinct().collect())
         gone = [r.file for r in candidates if r.file not in present]
         if gone:
             with_conflict_retry(lambda: table.delete((F.col("ingested_at") < F.lit(cutoff)) & F.col("file").isin(gone)),
