@@ -70,25 +70,22 @@ def optimize_table(spark: SparkSession, cfg: Config, name: str, path: str) -> di
     """OPTIMIZE one table (Z-ordered where ``ZORDER`` says); its metrics, and ``zorder_scope``: how many of the
     table's partitions were Z-ordered (``None`` for a compaction). The jobs may write the table meanwhile (the trending
     query runs on through the nightly maintenance): a commit that conflicts makes it plan again."""
-    scope = None
-
-    def optimize():
-        nonlocal scope
+    def optimize() -> tuple[dict, tuple[int, int] | None]:
         opt = DeltaTable.forPath(spark, path).optimize()
         if name not in ZORDER:
-            return opt.executeCompaction().first()["metrics"]
+            return opt.executeCompaction().first()["metrics"].asDict(), None
         partitions, total = zorder_partitions(spark, path, ZORDER[name])
-        scope = (0 if partitions == [] else total if partitions is None else len(partitions), total)
         if partitions == []:
-            return {"numFilesRemoved": 0, "numFilesAdded": 0}
+            return {"numFilesRemoved": 0, "numFilesAdded": 0}, (0, total)
         if partitions is not None:
             opt = opt.where(" OR ".join(
                 "(" + " AND ".join(f"`{col}` = {sql_string(value)}" for col, value in sorted(p.items())) + ")"
                 for p in partitions))
-        return opt.executeZOrderBy(*ZORDER[name]).first()["metrics"]
+        scope = (total if partitions is None else len(partitions), total)
+        return opt.executeZOrderBy(*ZORDER[name]).first()["metrics"].asDict(), scope
 
-    metrics = with_conflict_retry(optimize, cfg.ingest.conflict_retries, f"optimize {name}")
-    return {**(metrics if isinstance(metrics, dict) else metrics.asDict()), "zorder_scope": scope}
+    metrics, scope = with_conflict_retry(optimize, cfg.ingest.conflict_retries, f"optimize {name}")
+    return {**metrics, "zorder_scope": scope}
 
 
 def zorder_partitions(spark: SparkSession, path: str, columns: list[str]) -> tuple[list[dict] | None, int]:

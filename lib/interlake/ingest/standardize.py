@@ -59,13 +59,9 @@ def _parse_stripped(text: Column, timestamp_format: str) -> Column:
     return F.timestamp_millis(F.unix_millis(parsed))
 
 
-def map_interaction_type(raw: Column, type_map: Mapping[str, str], vocabulary: tuple[str, ...]) -> Column:
-    """Mapped value if ``raw`` is a key of ``type_map``; else ``raw`` itself when it (lower-cased) is a vocabulary
-    name; else ``raw`` unchanged, for validation to reject with its original spelling."""
-    return _map_stripped(strip(raw), type_map, vocabulary)
-
-
-def _map_stripped(text: Column, type_map: Mapping[str, str], vocabulary: tuple[str, ...]) -> Column:
+def map_interaction_type(text: Column, type_map: Mapping[str, str], vocabulary: tuple[str, ...]) -> Column:
+    """Mapped value if ``text`` (stripped already) is a key of ``type_map``; else ``text`` itself when it
+    (lower-cased) is a vocabulary name; else ``text`` unchanged, for validation to reject with its original spelling."""
     lowered = F.lower(text)
     known = F.when(lowered.isin(*vocabulary), lowered).otherwise(text)
     if not type_map:
@@ -93,7 +89,7 @@ def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple
         df.withColumns(stripped)
         .withColumn(C.USER_ID, F.when(user != "", user))
         .withColumn(C.ITEM_ID, F.when(item != "", item))
-        .withColumn(C.INTERACTION_TYPE, F.when(itype != "", _map_stripped(itype, type_map, vocabulary)))
+        .withColumn(C.INTERACTION_TYPE, F.when(itype != "", map_interaction_type(itype, type_map, vocabulary)))
         .withColumn(C.EVENT_TS, _parse_stripped(F.col("_timestamp"), timestamp_format))
         .withColumn(C.EVENT_DATE, F.to_date(F.col(C.EVENT_TS)))
         .withColumn(C.EVENT_ID, event_id(F.col(C.USER_ID), F.col(C.ITEM_ID), F.col(C.INTERACTION_TYPE),
