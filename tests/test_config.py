@@ -94,6 +94,26 @@ def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):
         load_config(str(bad))
 
 
+def test_a_key_given_twice_is_an_error_not_the_last_one_silently(tmp_path):
+    """A source block copied and not renamed: PyYAML kept the second ``shop:`` and dropped the first without a word
+    (its files were never ingested) before 2026-11-30. Keys a merge brings in may still be overridden."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("lakehouse: lake\nsources:\n  shop:\n    format: csv\n    path: in/a\n"
+                     "  shop:\n    format: csv\n    path: in/b\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(twice))
+    assert str(err.value) == (f"{twice}: not valid YAML at line 6, column 3: key 'shop' appears twice in one mapping "
+                              "(first at line 3); a key may appear once: rename or remove one")
+    merged = tmp_path / "merged.yaml"  # a source made from another one: its path overrides the merged one
+    merged.write_text("lakehouse: lake\ninteraction_types: {view: {weight: 1.0}}\n"
+                      "sources:\n  a: &src\n    format: csv\n    path: in/a\n"
+                      "    fields: {user_id: c, item_id: p, interaction_type: t, timestamp: ts}\n"
+                      "  b:\n    <<: *src\n    path: in/b\n")
+    sources = load_config(str(merged)).sources
+    assert [(n, s.path.rsplit("/", 2)[-2:], s.fields["user_id"]) for n, s in sources.items()] == [
+        ("a", ["in", "a"], "c"), ("b", ["in", "b"], "c")]
+
+
 def test_cli_bad_config_is_one_line_without_traceback(write_yaml):
     path = write_yaml(doc(sources={"s": {**SHOP, "format": "xml"}}))
     proc = subprocess.run([sys.executable, "-m", "interlake", "ingest", "--conf", path],

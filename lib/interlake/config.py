@@ -38,6 +38,29 @@ class _Yaml12Loader(yaml.SafeLoader):
     reader ``options``: ``header: yes`` still means true, as it always did)."""
 
 
+def _unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping whose keys appear once: PyYAML keeps the last of two equal keys without a word, so a source block
+    copied and not renamed (two ``shop_export:``) or a second ``fields:`` silently replaced the first. Keys brought in
+    by a merge (``<<: *defaults``) may still be overridden, as YAML means them to be."""
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark)
+        except TypeError:  # an unhashable key: SafeLoader's own error says so
+            break
+        if first is not key_node.start_mark:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping (first at line {first.line + 1}); a key may "
+                "appear once: rename or remove one", key_node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Yaml12Loader.construct_mapping = _unique_keys
+
+
 class _Yaml11Word(str):
     """A plain yes / no / on / off from a config file: text that YAML 1.1 read as a boolean."""
 
