@@ -73,6 +73,42 @@ def test_sql_by_table_name(spark, full_lake, capsys):
         run_sql(spark, "SELECT * FROM interlake.nope")
 
 
+def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):
+    """``--out`` is written by Spark as one file (before 2026-11-30 through pandas, every row in the driver's memory:
+    bench/sql_out.py), the query's order kept, replacing an earlier file, nothing else left beside it; in CSV a list
+    is its JSON text, a timestamp ISO-8601 UTC, quotes doubled and line breaks quoted (pandas wrote a list as
+    ``['x', 'y']``, Python's spelling, not JSON)."""
+    import csv
+
+    import pyarrow.parquet as pq
+    from interlake.analyst.sql import run_sql
+
+    query = ("SELECT * FROM VALUES (1, 'a,\\nline', array(), NULL), "
+             "(2, 'b \"q\"', array('x', 'y'), TIMESTAMP'2026-09-21 10:00:00') AS t(n, s, reasons, ts) "
+             "ORDER BY n DESC")
+    out = tmp_path / "res" / "top.csv"
+    out.parent.mkdir()
+    out.write_text("an older result")  # replaced
+    run_sql(spark, query, out=str(out))
+    assert capsys.readouterr().out == f"wrote 2 rows to {out}\n"
+    with open(out, newline="") as fh:
+        assert list(csv.reader(fh)) == [["n", "s", "reasons", "ts"], ["2", 'b "q"', '["x","y"]',
+                                                                     "2026-09-21T10:00:00.000Z"],
+                                        ["1", "a,\nline", "[]", ""]]
+    pq_out = tmp_path / "new" / "top.parquet"  # in a folder that does not exist yet
+    run_sql(spark, query, out=str(pq_out))
+    assert pq.read_table(pq_out).to_pylist() == [
+        {"n": 2, "s": 'b "q"', "reasons": ["x", "y"], "ts": dt.datetime(2026, 9, 21, 10, 0)},
+        {"n": 1, "s": "a,\nline", "reasons": [], "ts": None}]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "new", "new/top.parquet", "res", "res/top.csv"]
+    with pytest.raises(InterlakeError, match=r"^--out top\.xlsx: the file name must end in \.csv or \.parquet$"):
+        run_sql(spark, "SELECT * FROM interlake.no_such_table", out="top.xlsx")  # before the query
+    (tmp_path / "res" / "dir.csv").mkdir()
+    with pytest.raises(InterlakeError, match=r"dir\.csv: is a folder; give the name of the file to write$"):
+        run_sql(spark, query, out=str(tmp_path / "res" / "dir.csv"))
+
+
 def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):
     cfg = full_lake
     path = cfg.table_path(T.INTERACTIONS)
