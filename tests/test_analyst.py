@@ -172,7 +172,8 @@ def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_n
     """Quarantine rows older than the retention go. A ledger row is what keeps its file from being taken again, so an
     old row goes only when its file is gone from the source's folder; a folder that cannot be listed right now (an
     unmounted share, expired credentials) keeps its rows: before 2026-11-30 they were all deleted, and every old
-    file of that source would have been taken again once the folder came back."""
+    file of that source would have been taken again once the folder came back. A source that reads its subfolders
+    (``recursiveFileLookup``) keeps the rows of the files in them."""
     import logging
 
     from interlake.ingest.files import list_files
@@ -181,15 +182,17 @@ def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_n
     now, old, recent = dt.datetime(2026, 11, 30), dt.datetime(2025, 1, 1), dt.datetime(2026, 11, 1)
     (tmp_path / "in/shop").mkdir(parents=True)
     (tmp_path / "in/shop/a.csv").write_text("customer,product,event,time\nu1,i1,VIEW,1790000000\n")
-    shop = {"format": "csv", "path": str(tmp_path / "in/shop"),
+    (tmp_path / "in/shop/2026-11-08").mkdir()
+    (tmp_path / "in/shop/2026-11-08/d.csv").write_text("customer,product,event,time\nu2,i1,VIEW,1790000000\n")
+    shop = {"format": "csv", "path": str(tmp_path / "in/shop"), "options": {"recursiveFileLookup": "true"},
             "fields": {"user_id": "customer", "item_id": "product", "interaction_type": "event", "timestamp": "time"},
             "interaction_type_map": {"VIEW": "view"}, "timestamp_format": "epoch_s"}
     cfg = make_config(sources={"shop": shop, "q": {**shop, "path": str(tmp_path / "in/unmounted")}})
     ensure_ingest_tables(spark, cfg)
-    present = list_files(spark, str(tmp_path / "in/shop"))[0].file
+    deep, present = (f.file for f in list_files(spark, str(tmp_path / "in/shop"), recursive=True))
     gone = present.replace("a.csv", "b.csv")
-    ledger = [("shop", present, old), ("shop", gone, old), ("shop", gone.replace("b.csv", "c.csv"), recent),
-              ("q", "file:/mnt/queue/x.jsonl", old)]
+    ledger = [("shop", present, old), ("shop", deep, old), ("shop", gone, old),
+              ("shop", gone.replace("b.csv", "c.csv"), recent), ("q", "file:/mnt/queue/x.jsonl", old)]
     spark.createDataFrame([(s_, f, 1, at, 1, 1, 0, 0, "r", at, "committed") for s_, f, at in ledger], T.LEDGER_DDL) \
         .write.format("delta").mode("append").save(cfg.table_path(T.LEDGER))
     spark.createDataFrame([("shop", gone, "x", ["r"], "r", at) for at in (old, recent)], T.QUARANTINE_DDL) \
@@ -199,7 +202,8 @@ def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_n
     assert summary == {T.QUARANTINE: "1 rows older than 2026-09-01",
                        T.LEDGER: "1 files older than 2025-11-30 and gone from their source"}
     assert sorted((r.source, r.file.rsplit("/", 1)[1]) for r in spark.read.format("delta")
-                  .load(cfg.table_path(T.LEDGER)).collect()) == [("q", "x.jsonl"), ("shop", "a.csv"), ("shop", "c.csv")]
+                  .load(cfg.table_path(T.LEDGER)).collect()) == [
+        ("q", "x.jsonl"), ("shop", "a.csv"), ("shop", "c.csv"), ("shop", "d.csv")]
     assert [r.ingested_at for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [recent]
     assert any("source q: folder" in r.getMessage() and "its ledger rows are kept" in r.getMessage()
                for r in caplog.records)

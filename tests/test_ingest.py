@@ -327,7 +327,41 @@ def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_confi
     assert ingest(spark, cfg, now=NOW).ok
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("has subfolders (2026-11-08) whose files are not read" in w for w in warnings), warnings
+    assert any("has subfolders (2026-11-08) whose files are not read" in w and "recursiveFileLookup" in w
+               for w in warnings), warnings
+
+
+def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(spark, make_config, tmp_path, capsys):
+    """Spark's reader option ``recursiveFileLookup: "true"`` on a source: date folders (also Hive-style, and nested)
+    are read, hidden ones (``_tmp``) are not; the report names each file by its path under the folder (two days'
+    ``export.csv`` apart); a re-run is answered without Spark; the trending stream takes them too."""
+    from interlake.ingest.noop import nothing_new
+    from interlake.ingest.pipeline import print_report
+    from interlake.trending.pipeline import run_trending
+
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/2026-11-08/export.csv", f"{header}u2,i2,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/date=2026-11-09/export.csv", f"{header}u3,i3,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/date=2026-11-09/late/x.csv", f"{header}u4,i4,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/_tmp/y.csv", f"{header}u5,i5,VIEW,{T0}\n")
+    write(tmp_path / "in/q/2026-11-09/a.jsonl", queue_line("q1", "i1", "view", T0 * 1000) + "\n")
+    write(tmp_path / "in/q/b.jsonl", queue_line("q2", "i2", "view", T0 * 1000) + "\n")
+    cfg = make_config(sources={
+        "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                 "options": {"header": "true", "recursiveFileLookup": True}},
+        "pixel_queue": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q"), "options": {"recursiveFileLookup": "true"}}})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [
+        ("q1",), ("q2",), ("u1",), ("u2",), ("u3",), ("u4",)]
+    print_report(result)
+    names = [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:7]]
+    assert names == ["2026-11-08/export.csv", "a.csv", "date=2026-11-09/export.csv", "date=2026-11-09/late/x.csv",
+                     "2026-11-09/a.jsonl", "b.jsonl"]
+    assert [s.status for s in nothing_new(cfg).sources] == ["no new files", "no new files"]
+    run_trending(spark, cfg, once=True)
+    assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i1", 1), ("i2", 1)]
 
 
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):

@@ -191,6 +191,12 @@ class SourceConfig:
     timestamp_format: str = "iso8601"
     max_quarantine_share: float | None = None
 
+    @property
+    def recursive(self) -> bool:
+        """Spark's reader option ``recursiveFileLookup`` (any case): the files of the folder's subfolders are the
+        source's too (date-partitioned exports, ``shop/2026-11-08/export.csv``)."""
+        return any(k.lower() == "recursivefilelookup" and str(v).lower() == "true" for k, v in self.options.items())
+
     def __post_init__(self) -> None:
         key = f"sources.{self.name}"
         if not _NAME.match(self.name):

@@ -142,7 +142,7 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         present, unlisted = set(), []
         for src in cfg.sources.values():
             try:
-                present |= {f.file for f in list_files(spark, src.path)}
+                present |= {f.file for f in list_files(spark, src.path, recursive=src.recursive)}
             except Exception as exc:  # noqa: BLE001  (a folder that cannot be listed now may be back tomorrow)
                 unlisted.append(src.name)
                 log.warning("source %s: folder %s cannot be listed (%s); its ledger rows are kept", src.name,

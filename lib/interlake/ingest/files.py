@@ -26,33 +26,37 @@ def normalize_uri(uri: str) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
-def list_files(spark: SparkSession, folder: str) -> list[FileInfo]:
-    """Every visible file directly in ``folder`` (names starting with ``.`` or ``_``, or ending in ``._COPYING_``, are
-    skipped, as Spark does)."""
+def list_files(spark: SparkSession, folder: str, *, recursive: bool = False) -> list[FileInfo]:
+    """Every visible file directly in ``folder``, or with ``recursive`` in it and its subfolders at any depth (names
+    starting with ``.`` or ``_``, files or folders, or ending in ``._COPYING_``, are skipped, as Spark does)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(path):
         raise SourceError(f"source folder {folder} does not exist; create it or fix the source's `path`")
-    found, folders = [], []
-    for status in fs.listStatus(path):
-        name = status.getPath().getName()
-        if status.isFile() and _candidate(name, status.getLen()):
-            found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
-                                  int(status.getModificationTime())))
-        elif status.isDirectory() and not name.startswith((".", "_")):
-            folders.append(name)
+    found, folders, todo = [], [], [path]
+    while todo:
+        for status in fs.listStatus(todo.pop()):
+            name = status.getPath().getName()
+            if status.isFile() and _candidate(name, status.getLen()):
+                found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
+                                      int(status.getModificationTime())))
+            elif status.isDirectory() and not name.startswith((".", "_")):
+                if recursive:
+                    todo.append(status.getPath())
+                else:
+                    folders.append(name)
     warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
 
 
 def warn_subfolders(folder: str, names: list[str]) -> None:
-    """Files in subfolders are not candidates (a source is one folder): say so, so date-partitioned exports
-    (``shop/2026-11-08/export.csv``) are not missed without a word."""
+    """Files in subfolders are candidates only when the source says so (``recursiveFileLookup``): say so, so
+    date-partitioned exports (``shop/2026-11-08/export.csv``) are not missed without a word."""
     if names:
         shown = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         log.warning("source folder %s has subfolders (%s) whose files are not read: a source takes the files directly "
-                    "in its folder; give each subfolder its own source, or move the files up", folder, shown)
+                    "in its folder unless its options say recursiveFileLookup: \"true\"", folder, shown)
 
 
 def _candidate(name: str, size: int) -> bool:
@@ -61,24 +65,29 @@ def _candidate(name: str, size: int) -> bool:
     return not name.startswith((".", "_")) and not name.endswith("._COPYING_") and size > 0
 
 
-def list_local_files(folder: str) -> list[FileInfo] | None:
+def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] | None:
     """``list_files`` of a local folder without Spark (None when ``folder`` is a URI, is missing or holds a symbolic
     link, whose size or time Hadoop and Python may not see alike). A name is spelled
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file."""
     if "://" in folder or not os.path.isdir(folder):
         return None
-    found, folders = [], []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_symlink():  # Hadoop and Python may see a link's size or time differently: not sure
-                return None
-            if entry.is_file():
-                stat = entry.stat()
-                if _candidate(entry.name, stat.st_size):
-                    found.append(FileInfo(_spark_file_uri(entry.path), stat.st_size, stat.st_mtime_ns // 1_000_000))
-            elif entry.is_dir() and not entry.name.startswith((".", "_")):
-                folders.append(entry.name)
+    found, folders, todo = [], [], [folder]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():  # Hadoop and Python may see a link's size or time differently: not sure
+                    return None
+                if entry.is_file():
+                    stat = entry.stat()
+                    if _candidate(entry.name, stat.st_size):
+                        found.append(FileInfo(_spark_file_uri(entry.path), stat.st_size,
+                                              stat.st_mtime_ns // 1_000_000))
+                elif entry.is_dir() and not entry.name.startswith((".", "_")):
+                    if recursive:
+                        todo.append(entry.path)
+                    else:
+                        folders.append(entry.name)
     warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
 

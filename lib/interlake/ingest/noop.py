@@ -66,7 +66,7 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     if rows is None:
         return None
     for src in selected:
-        listing = list_local_files(src.path)
+        listing = list_local_files(src.path, recursive=src.recursive)
         if listing is None:
             return None
         pending, taken = L.state_of([r for r in rows if r["source"] == src.name])

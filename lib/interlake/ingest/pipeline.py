@@ -196,7 +196,7 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
 
 def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
     """The files of ``src`` not taken yet, or changed (size or modification time) since they were taken."""
-    return new_files(list_files(spark, src.path), taken)
+    return new_files(list_files(spark, src.path, recursive=src.recursive), taken)
 
 
 def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
@@ -372,9 +372,12 @@ def print_report(result: IngestResult) -> None:
     header = ("source", "file", "read", "accepted", "duplicate", "quarantined")
     rows = []
     for s in result.sources:
-        for f in s.files:
-            rows.append((f.source, os.path.basename(unquote(f.file)), f.rows_read, f.rows_accepted,
-                         f.rows_duplicate, f.rows_quarantined))
+        paths = [unquote(f.file) for f in s.files]
+        # the name, or the path under the source's folder when it reads subfolders (2026-11-08/export.csv)
+        base = os.path.dirname(os.path.commonprefix(paths)) if paths else ""
+        for f, path in zip(s.files, paths, strict=True):
+            rows.append((f.source, path[len(base):].lstrip("/") or os.path.basename(path), f.rows_read,
+                         f.rows_accepted, f.rows_duplicate, f.rows_quarantined))
     if rows:
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))

@@ -107,6 +107,8 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     if src is None or src.format != "queue_dump":
         raise ConfigError(f"trending.source: {tr.source!r} is neither 'interactions' nor a queue_dump source")
     reader = spark.readStream.format("text")
+    if src.recursive:  # the stream takes the subfolders' files as ingestion does
+        reader = reader.option("recursiveFileLookup", "true")
     if tr.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
     lines = (reader.load(src.path).where(F.trim("value") != "")
