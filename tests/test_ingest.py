@@ -295,6 +295,24 @@ def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_
         "The files have: customer, sku, event, time. Fix sources.shop.fields")
 
 
+def test_a_csv_without_a_header_maps_spark_column_names(spark, make_config, tmp_path):
+    """``header: "false"``: the columns are ``_c0``, ``_c1``, ... (Spark's names); a line with another field count is
+    quarantined; a field name the files do not have lists those names."""
+    write(tmp_path / "in/shop/a.csv", f"u1,i1,VIEW,{T0}\nu2,i2\nu3,i3,BUY,{T0},extra\nu4,i4,CART,{T0 + 60}\n")
+    fields = {"user_id": "_c0", "item_id": "_c1", "interaction_type": "_c2", "timestamp": "_c3"}
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "fields": fields,
+                                        "options": {"header": "false"}},
+                               "bad": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "options": {"header": "false"},
+                                       "fields": {**fields, "user_id": "customer"}}},
+                      ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined) for f in result.sources[0].files] == [(4, 2, 2)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "interaction_type")) == [
+        ("u1", "view"), ("u4", "add_to_cart")]
+    assert result.sources[1].message == ("source bad: fields not found in the CSV columns: user_id -> 'customer'. "
+                                         "The files have: _c0, _c1, _c2, _c3. Fix sources.bad.fields")
+
+
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
     """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
     per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or
