@@ -73,6 +73,15 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"ingest": {"lock_timeout": "soon"}}, r"ingest\.lock_timeout: 'soon' is not a duration"),
     ({"trending": {"lock_timeout": 5}}, r"trending\.lock_timeout: '5' is not a duration"),
     ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "iso8601", "timezone": "Berlin"}}},
+     r"^sources\.s\.timezone: 'Berlin' is not a time zone; use an IANA name such as Europe/Berlin"),
+    ({"sources": {"s": {**SHOP, "timezone": "Europe/Berlin"}}},
+     r"^sources\.s\.timezone: epoch_s values count from 1970-01-01 UTC and carry no time zone; remove timezone$"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "yyyy-MM-dd'T'HH:mm XXX", "timezone": "Europe/Berlin"}}},
+     r"^sources\.s\.timezone: the pattern .* reads each value's own offset or zone; remove timezone$"),
+    ({"sources": {"s": {**SHOP, "options": {"header": "true", "timeZone": "Europe/Berlin"}}}},
+     r"^sources\.s\.options\.timeZone: has no effect on how timestamps are read here; say the zone of timestamps "
+     r"without an offset as sources\.s\.timezone"),
 ])
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):

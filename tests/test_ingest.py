@@ -313,6 +313,26 @@ def test_a_csv_without_a_header_maps_spark_column_names(spark, make_config, tmp_
                                          "The files have: _c0, _c1, _c2, _c3. Fix sources.bad.fields")
 
 
+def test_a_source_in_local_time_lands_as_utc_and_meets_the_same_event_from_the_queue(spark, make_config, tmp_path):
+    """``timezone: Europe/Berlin`` on a legacy export written in local wall-clock time: 00:30 there is 22:30 UTC the
+    day before (its ``event_date`` too), winter and summer offsets apply, a value with its own offset keeps it; the
+    export's event and the queue's copy of it (epoch ms) are one event."""
+    write(tmp_path / "in/shop/a.csv", "customer,product,event,time\nu1,i1,VIEW,2026-09-21 00:30:00\n"
+                                      "u2,i2,VIEW,2026-01-15 12:00:00\nu3,i3,VIEW,2026-09-21T12:00:00+05:00\n")
+    at = int(dt.datetime(2026, 9, 20, 22, 30, tzinfo=dt.UTC).timestamp() * 1000)
+    write(tmp_path / "in/q/a.jsonl", queue_line("u1", "i1", "view", at) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "timestamp_format": "iso8601",
+                                        "timezone": "Europe/Berlin"},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, [(f.rows_accepted, f.rows_duplicate) for f in s.files]) for s in result.sources] == [
+        ("shop", [(3, 0)]), ("q", [(0, 1)])]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "event_ts", "event_date")) == [
+        ("u1", dt.datetime(2026, 9, 20, 22, 30), dt.date(2026, 9, 20)),
+        ("u2", dt.datetime(2026, 1, 15, 11, 0), dt.date(2026, 1, 15)),
+        ("u3", dt.datetime(2026, 9, 21, 7, 0), dt.date(2026, 9, 21))]
+
+
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
     """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
     per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or

@@ -35,6 +35,26 @@ def test_parse_timestamp(spark, fmt, raw, expected):
     assert got["ts"] == expected
 
 
+@pytest.mark.parametrize("fmt, raw, expected", [
+    ("iso8601", "2026-09-21 10:00:00", dt.datetime(2026, 9, 21, 8)),              # Berlin summer time: +02:00
+    ("iso8601", "2026-01-21T10:00", dt.datetime(2026, 1, 21, 9)),                 # winter: +01:00
+    ("iso8601", "2026-09-21", dt.datetime(2026, 9, 20, 22)),                      # a date: its midnight there
+    ("iso8601", "2026-09-21T10:00:00.5+05:00", dt.datetime(2026, 9, 21, 5, 0, 0, 500000)),  # its own offset wins
+    ("iso8601", "2026-09-21T10:00:00Z", dt.datetime(2026, 9, 21, 10)),
+    ("iso8601", " 2026-09-21 10:00:00 UTC ", dt.datetime(2026, 9, 21, 10)),
+    ("iso8601", "2026-09-21T10:00:00+0200", dt.datetime(2026, 9, 21, 8)),
+    ("dd/MM/yyyy HH:mm", "21/09/2026 00:30", dt.datetime(2026, 9, 20, 22, 30)),   # the day before in UTC
+    ("iso8601", "2026-03-29 02:30:00", dt.datetime(2026, 3, 29, 1, 30)),          # skipped by the clock: 03:30 CEST
+    ("iso8601", "2026-10-25 02:30:00", dt.datetime(2026, 10, 25, 0, 30)),         # repeated: the first, CEST
+    ("iso8601", "soon", None),
+])
+def test_parse_timestamp_in_a_source_time_zone(spark, fmt, raw, expected):
+    """``sources.<name>.timezone``: a legacy export's local wall-clock times become their instants (UTC)."""
+    got = (spark.createDataFrame([(raw,)], "raw STRING")
+           .select(parse_timestamp(F.col("raw"), fmt, "Europe/Berlin").alias("ts")).first())
+    assert got["ts"] == expected
+
+
 def test_event_id_is_the_same_for_the_same_four_values_whatever_the_source_format(spark):
     df = spark.createDataFrame([("u1", "i1", "view", "1790000000.123", "epoch_s"),
                                 ("u1", "i1", "view", "1790000000123", "epoch_ms"),

@@ -190,6 +190,7 @@ class SourceConfig:
     interaction_type_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     timestamp_format: str = "iso8601"
     max_quarantine_share: float | None = None
+    timezone: str | None = None  # the zone of timestamps written without an offset (UTC when None)
 
     @property
     def recursive(self) -> bool:
@@ -220,6 +221,28 @@ class SourceConfig:
             )
         if "timestamp" in self.constants:
             raise ConfigError(f"{key}.constants: timestamp cannot be a constant; map it under fields")
+        self._check_timezone(key)
+
+    def _check_timezone(self, key: str) -> None:
+        spark_option = next((k for k in self.options if k.lower() == "timezone"), None)
+        if spark_option:  # Spark's readers use it for typed columns only: the values here are read as text
+            raise ConfigError(f"{key}.options.{spark_option}: has no effect on how timestamps are read here; say "
+                              f"the zone of timestamps without an offset as {key}.timezone (e.g. Europe/Berlin)")
+        if self.timezone is None:
+            return
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{key}.timezone: {self.timezone!r} is not a time zone; use an IANA name such as "
+                              "Europe/Berlin, America/New_York or UTC") from None
+        if self.timestamp_format in ("epoch_s", "epoch_ms"):
+            raise ConfigError(f"{key}.timezone: {self.timestamp_format} values count from 1970-01-01 UTC and carry "
+                              "no time zone; remove timezone")
+        if self.timestamp_format != "iso8601" and re.search(r"[XxZzOV]", re.sub(r"'[^']*'", "", self.timestamp_format)):
+            raise ConfigError(f"{key}.timezone: the pattern {self.timestamp_format!r} reads each value's own offset "
+                              "or zone; remove timezone")
 
     def validate_vocabulary(self, vocabulary: tuple[str, ...]) -> None:
         key = f"sources.{self.name}"
@@ -346,6 +369,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         interaction_type_map=sec.string_map("interaction_type_map"),
         timestamp_format=sec.get("timestamp_format", str, "iso8601"),
         max_quarantine_share=(sec.share("max_quarantine_share", 0.0) if "max_quarantine_share" in sec.data else None),
+        timezone=sec.get("timezone", str, None),
     )
 
 
@@ -373,7 +397,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     for name in sources_sec.data:
         src = _source(str(name), sources_sec.section(str(name), (
             "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
-            "max_quarantine_share")))
+            "max_quarantine_share", "timezone")))
         src.validate_vocabulary(tuple(weights))
         sources[str(name)] = src
 

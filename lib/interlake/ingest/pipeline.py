@@ -225,7 +225,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     info = {f.file: f for f in todo}
     raw = read_source(spark, src, [f.file for f in todo])
     checked = (raw.transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,
-                             timestamp_format=src.timestamp_format)
+                             timestamp_format=src.timestamp_format, timezone=src.timezone)
                .transform(with_reasons, vocabulary=cfg.vocabulary, now=now, timestamp_format=src.timestamp_format,
                           max_id_length=cfg.ingest.max_id_length, max_future_seconds=cfg.ingest.max_future_seconds,
                           min_timestamp=cfg.ingest.min_timestamp))

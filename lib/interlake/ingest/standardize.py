@@ -31,13 +31,14 @@ def strip(raw: Column) -> Column:
     return F.trim(raw, F.lit(WHITE_SPACE))
 
 
-def parse_timestamp(raw: Column, timestamp_format: str) -> Column:
+def parse_timestamp(raw: Column, timestamp_format: str, timezone: str | None = None) -> Column:
     """A TIMESTAMP truncated to milliseconds, or NULL when ``raw`` cannot be parsed. Never raises (ANSI-safe).
 
-    ``epoch_s`` / ``epoch_ms``: numbers, fractions allowed; ``iso8601``: e.g. 2026-10-01T12:00:00.123+02:00 (UTC
-    when no offset); anything else is a Spark datetime pattern.
+    ``epoch_s`` / ``epoch_ms``: numbers, fractions allowed; ``iso8601``: e.g. 2026-10-01T12:00:00.123+02:00; anything
+    else is a Spark datetime pattern. A value without an offset is a time in ``timezone`` (an IANA name such as
+    ``Europe/Berlin``; UTC when None); a value with one is that instant, whatever ``timezone`` says.
     """
-    return _parse_stripped(_strip_timestamp(raw, timestamp_format), timestamp_format)
+    return _parse_stripped(_strip_timestamp(raw, timestamp_format), timestamp_format, timezone)
 
 
 def _strip_timestamp(raw: Column, timestamp_format: str) -> Column:
@@ -46,7 +47,12 @@ def _strip_timestamp(raw: Column, timestamp_format: str) -> Column:
     return F.trim(raw) if timestamp_format in ("epoch_s", "epoch_ms", "iso8601") else strip(raw)
 
 
-def _parse_stripped(text: Column, timestamp_format: str) -> Column:
+# An ISO-8601 value whose time of day is followed by an offset or a zone (``10:00Z``, ``10:00:00.5+02:00``, ``+0200``,
+# `` UTC``, ``Europe/Paris``: Spark's parser takes them all); a date alone (``2026-09-21``) has none.
+_ISO_ZONED = r"\d:\d\d(:\d\d)?([.,]\d+)?\s*[A-Za-z+-]"
+
+
+def _parse_stripped(text: Column, timestamp_format: str, timezone: str | None = None) -> Column:
     if timestamp_format in ("epoch_s", "epoch_ms"):
         number = text.try_cast("decimal(24,6)")
         seconds = number if timestamp_format == "epoch_s" else number / 1000
@@ -56,6 +62,10 @@ def _parse_stripped(text: Column, timestamp_format: str) -> Column:
         parsed = F.try_to_timestamp(text)
     else:
         parsed = F.try_to_timestamp(text, F.lit(timestamp_format))
+    if timezone:  # parsed in the session's UTC: a wall-clock time in `timezone` is shifted to its instant
+        local = F.to_utc_timestamp(parsed, timezone)
+        # a pattern has an offset field in every value or in none (the config refuses `timezone` with one)
+        parsed = F.when(text.rlike(_ISO_ZONED), parsed).otherwise(local) if timestamp_format == "iso8601" else local
     return F.timestamp_millis(F.unix_millis(parsed))
 
 
@@ -77,9 +87,9 @@ def event_id(user: Column, item: Column, itype: Column, ts: Column) -> Column:
 
 
 def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple[str, ...],
-                timestamp_format: str) -> DataFrame:
+                timestamp_format: str, timezone: str | None = None) -> DataFrame:
     """Add the standard columns (user_id, item_id, interaction_type, event_ts, event_date, event_id) next to the raw
-    ones, which validation and quarantine still need."""
+    ones, which validation and quarantine still need. ``timezone``: see ``parse_timestamp``."""
     # Each raw value stripped once, in a projection of its own, then used by name (the type's text is used four times
     # by the mapping). What keeps the parsing fast is strip() staying one small expression: see its docstring.
     stripped = {f"_{f}": strip(F.col(f"{f}_raw")) for f in ("user_id", "item_id", "interaction_type")}
@@ -90,7 +100,7 @@ def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple
         .withColumn(C.USER_ID, F.when(user != "", user))
         .withColumn(C.ITEM_ID, F.when(item != "", item))
         .withColumn(C.INTERACTION_TYPE, F.when(itype != "", map_interaction_type(itype, type_map, vocabulary)))
-        .withColumn(C.EVENT_TS, _parse_stripped(F.col("_timestamp"), timestamp_format))
+        .withColumn(C.EVENT_TS, _parse_stripped(F.col("_timestamp"), timestamp_format, timezone))
         .withColumn(C.EVENT_DATE, F.to_date(F.col(C.EVENT_TS)))
         .withColumn(C.EVENT_ID, event_id(F.col(C.USER_ID), F.col(C.ITEM_ID), F.col(C.INTERACTION_TYPE),
                                          F.col(C.EVENT_TS)))

@@ -159,7 +159,7 @@ class BatchWriter:
         src, cfg = self.src, self.cfg
         return (queue_records(df, src)
                 .transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,
-                           timestamp_format=src.timestamp_format)
+                           timestamp_format=src.timestamp_format, timezone=src.timezone)
                 .transform(with_reasons, vocabulary=cfg.vocabulary, now=F.current_timestamp(),
                            timestamp_format=src.timestamp_format, max_id_length=cfg.ingest.max_id_length,
                            max_future_seconds=cfg.ingest.max_future_seconds,
