@@ -333,6 +333,31 @@ def test_a_source_in_local_time_lands_as_utc_and_meets_the_same_event_from_the_q
         ("u3", dt.datetime(2026, 9, 21, 7, 0), dt.date(2026, 9, 21))]
 
 
+def test_a_source_time_zone_shifts_parquet_wall_clock_times_but_not_instants(spark, make_config, tmp_path):
+    """In Parquet a TIMESTAMP is an instant and a TIMESTAMP_NTZ a wall-clock time: ``timezone`` applies to the second
+    only (the first is read with its offset); with a pattern format an instant column is a one-line error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in/p").mkdir(parents=True)
+    ten = dt.datetime(2026, 9, 21, 10)
+    pq.write_table(pa.table({"customer": ["u1"], "product": ["i1"], "event": ["VIEW"],
+                             "instant": pa.array([ten], pa.timestamp("us", tz="UTC")),
+                             "wall_clock": pa.array([ten], pa.timestamp("us"))}), tmp_path / "in/p/a.parquet")
+    fields = {**CSV_SOURCE["fields"], "timestamp": "instant"}
+    parquet = {**CSV_SOURCE, "format": "parquet", "path": str(tmp_path / "in/p"), "timestamp_format": "iso8601",
+               "timezone": "Europe/Berlin", "options": {}}
+    cfg = make_config(sources={"instant": {**parquet, "fields": fields},
+                               "wall": {**parquet, "fields": {**fields, "timestamp": "wall_clock"}},
+                               "pattern": {**parquet, "fields": fields, "timestamp_format": "yyyy-MM-dd HH:mm:ss"}})
+    result = ingest(spark, cfg, now=NOW)
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("source", "event_ts")) == [
+        ("instant", ten), ("wall", dt.datetime(2026, 9, 21, 8))]
+    assert result.sources[2].message == (
+        "source pattern: 'instant' holds instants (a Parquet TIMESTAMP) and timestamp_format is a pattern; set "
+        "sources.pattern.timestamp_format: iso8601 or remove sources.pattern.timezone")
+
+
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
     """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
     per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or

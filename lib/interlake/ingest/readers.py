@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, MapType, StructType
+from pyspark.sql.types import ArrayType, MapType, StructType, TimestampType
 
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
@@ -214,8 +214,18 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
         "raw", F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns if c != "file"]))
     ).withColumn("parse_error", F.lit(None).cast("string"))
-    values = {std: F.expr(f"try_cast({'.'.join(f'`{p}`' for p in path.split('.'))} AS STRING)")
-              for std, path in src.fields.items()}
+    values = {}
+    for std, path in src.fields.items():
+        column = F.expr(".".join(f"`{p}`" for p in path.split(".")))
+        values[std] = column.try_cast("string")
+        if std == "timestamp" and src.timezone and isinstance(df.select(column).schema[0].dataType, TimestampType):
+            # a TIMESTAMP is an instant: `timezone` is for wall-clock times (TIMESTAMP_NTZ, text) and must not shift
+            # it, so its text carries its offset (`...Z`), which the ISO-8601 parse keeps
+            if src.timestamp_format != "iso8601":
+                raise SourceError(f"source {src.name}: {path!r} holds instants (a Parquet TIMESTAMP) and "
+                                  f"timestamp_format is a pattern; set sources.{src.name}.timestamp_format: iso8601 "
+                                  f"or remove sources.{src.name}.timezone")
+            values[std] = F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
     return _finish(df, src, values)
 
 
