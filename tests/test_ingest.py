@@ -358,6 +358,25 @@ def test_a_source_time_zone_shifts_parquet_wall_clock_times_but_not_instants(spa
         "sources.pattern.timestamp_format: iso8601 or remove sources.pattern.timezone")
 
 
+def test_a_utf16_csv_export_is_read_whole_file(spark, make_config, tmp_path):
+    """Excel's "Unicode Text" export (UTF-16 with a byte-order mark, tabs, CRLF): before 2026-11-30 Spark split its
+    lines on the byte 0x0A, and every line was quarantined as garbage; ``encoding: UTF-16`` now implies ``multiLine``.
+    ``multiLine: false`` with it is a one-line error."""
+    text = "customer\tproduct\tevent\ttime\r\nu1\ti1\tVIEW\t1790000000\r\n\u00fc2\ti2\tBUY\t1790000060\r\n"
+    (tmp_path / "in/shop").mkdir(parents=True)
+    (tmp_path / "in/shop/export.txt").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    options = {"header": "true", "sep": "\t", "encoding": "UTF-16"}
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "options": options},
+                               "lines": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                                         "options": {**options, "multiLine": "false"}}})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined) for f in result.sources[0].files] == [(2, 2, 0)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("u1", "i1", "view"), ("\u00fc2", "i2", "purchase")]
+    assert result.sources[1].message == ("source lines: UTF-16 text is read a whole file at a time; remove "
+                                         "sources.lines.options.multiLine")
+
+
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
     """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
     per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or

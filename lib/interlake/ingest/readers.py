@@ -173,7 +173,7 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
     added, the order changed), and one header applied to every file would shift values into the wrong fields or make
     every line of the other files malformed. Files are grouped by their first line (read through Hadoop, a few bytes
     each); Spark parses one header per group; the groups are read apart and unioned by the standard fields."""
-    options = {"header": "true", **src.options}
+    options = csv_options(src)
     if str(options["header"]).lower() != "true":  # no header: every file has the same positional columns
         return _read_csv_group(spark, src, options, files, "CSV columns")
     groups: dict[str, list[str]] = {}
@@ -191,6 +191,22 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
             + (f" (and {len(group) - 1} more files with that header)" if len(group) > 1 else ""))
         parts.append(_read_csv_group(spark, src, options, group, what))
     return reduce(DataFrame.unionByName, parts)
+
+
+def csv_options(src: SourceConfig) -> dict[str, str]:
+    """The source's reader options with the defaults: a header line, and whole-file parsing (``multiLine``) for text
+    in UTF-16 or UTF-32 (Excel's "Unicode Text" export): Spark splits lines on the byte ``\\n`` otherwise, which cuts
+    those characters in half, and every line came out as garbage, quarantined."""
+    options = {"header": "true", **src.options}
+    encoding = next((v for k, v in options.items() if k.lower() in ("encoding", "charset")), "")
+    if re.match(r"(?i)^utf-?(16|32)", str(encoding)):
+        multiline = next((k for k in options if k.lower() == "multiline"), None)
+        if multiline is None:
+            options["multiLine"] = "true"
+        elif str(options[multiline]).lower() != "true":
+            raise SourceError(f"source {src.name}: {encoding} text is read a whole file at a time; remove "
+                              f"sources.{src.name}.options.{multiline}")
+    return options
 
 
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
