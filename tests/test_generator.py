@@ -123,3 +123,12 @@ def test_cli_counts_below_their_least_are_usage_errors(capsys, argv, message):
         build_parser().parse_args(argv)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: {message}")
+
+
+@pytest.mark.parametrize("argv", [["ingest", "--source", "a", "b"], ["ingest", "--source", "a", "--source", "b"],
+                                  ["ingest", "--source", "a", "--conf", "x.yaml", "--source", "b"]])
+def test_cli_ingest_takes_several_sources_either_way(argv):
+    """``interlake ingest [--source NAME ...]``: ``--source a b`` was a usage error (only the repeated flag worked)."""
+    from interlake.cli import build_parser
+
+    assert build_parser().parse_args(argv).source == ["a", "b"]

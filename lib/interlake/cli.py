@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("ingest", help="ingest new files of every (or the named) source into Delta `interactions`")
     _common(i)
-    i.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    i.add_argument("--source", action="extend", nargs="+", metavar="NAME",
+                   help="only these sources (--source a b, or --source a --source b)")
 
     t = sub.add_parser("train", help="train ALS + LSH similarity, evaluate, publish if it passes the gate")
     _common(t)
