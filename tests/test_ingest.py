@@ -413,6 +413,36 @@ def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_confi
                for w in warnings), warnings
 
 
+def test_a_source_path_may_be_a_glob(spark, make_config, tmp_path, caplog):
+    """``path: in/shop/*.csv`` takes the CSV files only (not the checksum or notes files beside them, which were read
+    as CSV and quarantined, or failed the source); ``in/exp/2026-11-*`` the files of the November folders. The re-run
+    is answered without Spark; a glob that matches nothing yet is a warning and no new files, not an error."""
+    import logging
+
+    from interlake.ingest.noop import nothing_new
+
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/a.csv.md5", "d41d8cd98f00b204e9800998ecf8427e  a.csv\n")
+    write(tmp_path / "in/shop/notes.txt", "exported by the shop\n")
+    write(tmp_path / "in/exp/2026-11-08/x.csv", f"{header}u2,i2,VIEW,{T0}\n")
+    write(tmp_path / "in/exp/2026-11-09/y.csv", f"{header}u3,i3,VIEW,{T0}\n")
+    write(tmp_path / "in/exp/2026-10-31/z.csv", f"{header}u4,i4,VIEW,{T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop/*.csv")},
+                               "exp": {**CSV_SOURCE, "path": str(tmp_path / "in/exp/2026-11-*")},
+                               "later": {**CSV_SOURCE, "path": str(tmp_path / "in/later/*.csv")}})
+    caplog.set_level(logging.WARNING, logger="interlake")
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status, [f.file.rsplit("/", 1)[1] for f in s.files]) for s in result.sources] == [
+        ("shop", "ok", ["a.csv"]), ("exp", "ok", ["x.csv", "y.csv"]), ("later", "no new files", [])]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",), ("u2",), ("u3",)]
+    assert any("in/later/*.csv matches no file or folder yet" in r.getMessage() for r in caplog.records)
+    assert [s.status for s in nothing_new(cfg).sources] == ["no new files"] * 3
+    write(tmp_path / "in/exp/2026-11-10/w.csv", f"{header}u5,i5,VIEW,{T0}\n")
+    assert nothing_new(cfg) is None  # a new November folder: the job runs
+    assert [len(s.files) for s in ingest(spark, cfg, now=NOW).sources] == [0, 1, 0]
+
+
 def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(spark, make_config, tmp_path, capsys):
     """Spark's reader option ``recursiveFileLookup: "true"`` on a source: date folders (also Hive-style, and nested)
     are read, hidden ones (``_tmp``) are not; the report names each file by its path under the folder (two days'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from dataclasses import dataclass
@@ -26,26 +27,48 @@ def normalize_uri(uri: str) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
+GLOB_CHARS = "*?[{"
+
+
+def is_glob(path: str) -> bool:
+    """A path with Hadoop glob characters (``incoming/shop/*.csv``, ``exports/2026-11-*``), as Spark's readers take."""
+    return any(c in path for c in GLOB_CHARS)
+
+
 def list_files(spark: SparkSession, folder: str, *, recursive: bool = False) -> list[FileInfo]:
     """Every visible file directly in ``folder``, or with ``recursive`` in it and its subfolders at any depth (names
-    starting with ``.`` or ``_``, files or folders, or ending in ``._COPYING_``, are skipped, as Spark does)."""
+    starting with ``.`` or ``_``, files or folders, or ending in ``._COPYING_``, are skipped, as Spark does).
+    ``folder`` may be a glob (``shop/*.csv``: the files it matches, and the files of the folders it matches)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):
+    if is_glob(folder):
+        matches = [m for m in (fs.globStatus(path) or []) if not m.getPath().getName().startswith((".", "_"))]
+        if not matches:
+            log.warning("source path %s matches no file or folder yet", folder)
+        top, todo = [m for m in matches if m.isFile()], [m.getPath() for m in matches if m.isDirectory()]
+    elif not fs.exists(path):
         raise SourceError(f"source folder {folder} does not exist; create it or fix the source's `path`")
-    found, folders, todo = [], [], [path]
+    else:
+        top, todo = [], [path]
+    found, folders = [], []
+
+    def visit(status) -> None:
+        name = status.getPath().getName()
+        if status.isFile() and _candidate(name, status.getLen()):
+            found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
+                                  int(status.getModificationTime())))
+        elif status.isDirectory() and not name.startswith((".", "_")):
+            if recursive:
+                todo.append(status.getPath())
+            else:
+                folders.append(name)
+
+    for status in top:
+        visit(status)
     while todo:
         for status in fs.listStatus(todo.pop()):
-            name = status.getPath().getName()
-            if status.isFile() and _candidate(name, status.getLen()):
-                found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
-                                      int(status.getModificationTime())))
-            elif status.isDirectory() and not name.startswith((".", "_")):
-                if recursive:
-                    todo.append(status.getPath())
-                else:
-                    folders.append(name)
+            visit(status)
     warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
 
@@ -69,10 +92,25 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
     """``list_files`` of a local folder without Spark (None when ``folder`` is a URI, is missing or holds a symbolic
     link, whose size or time Hadoop and Python may not see alike). A name is spelled
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
-    never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file."""
-    if "://" in folder or not os.path.isdir(folder):
+    never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file.
+    A glob is matched by Python only where its syntax means the same as Hadoop's (``*``, ``?``, ``[a-z]``, ``[!a]``);
+    braces, ``[^a]`` or escapes give None."""
+    if "://" in folder:
         return None
     found, folders, todo = [], [], [folder]
+    if is_glob(folder):
+        if any(c in folder for c in "{}\\") or "[^" in folder:
+            return None
+        matches = [m for m in glob.glob(folder) if not os.path.basename(m).startswith((".", "_"))]
+        if any(os.path.islink(m) for m in matches):
+            return None
+        todo = [m for m in matches if os.path.isdir(m)]
+        for m in matches:
+            if os.path.isfile(m) and _candidate(os.path.basename(m), os.path.getsize(m)):
+                stat = os.stat(m)
+                found.append(FileInfo(_spark_file_uri(m), stat.st_size, stat.st_mtime_ns // 1_000_000))
+    elif not os.path.isdir(folder):
+        return None
     while todo:
         with os.scandir(todo.pop()) as entries:
             for entry in entries:
