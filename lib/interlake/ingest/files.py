@@ -98,6 +98,12 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
     if "://" in folder:
         return None
     found, folders, todo = [], [], [folder]
+
+    def take(path: str) -> None:
+        stat = os.stat(path)
+        if _candidate(os.path.basename(path), stat.st_size):
+            found.append(FileInfo(_spark_file_uri(path), stat.st_size, stat.st_mtime_ns // 1_000_000))
+
     if is_glob(folder):
         if any(c in folder for c in "{}\\") or "[^" in folder:
             return None
@@ -106,9 +112,8 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
             return None
         todo = [m for m in matches if os.path.isdir(m)]
         for m in matches:
-            if os.path.isfile(m) and _candidate(os.path.basename(m), os.path.getsize(m)):
-                stat = os.stat(m)
-                found.append(FileInfo(_spark_file_uri(m), stat.st_size, stat.st_mtime_ns // 1_000_000))
+            if os.path.isfile(m):
+                take(m)
     elif not os.path.isdir(folder):
         return None
     while todo:
@@ -117,10 +122,7 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
                 if entry.is_symlink():  # Hadoop and Python may see a link's size or time differently: not sure
                     return None
                 if entry.is_file():
-                    stat = entry.stat()
-                    if _candidate(entry.name, stat.st_size):
-                        found.append(FileInfo(_spark_file_uri(entry.path), stat.st_size,
-                                              stat.st_mtime_ns // 1_000_000))
+                    take(entry.path)
                 elif entry.is_dir() and not entry.name.startswith((".", "_")):
                     if recursive:
                         todo.append(entry.path)
