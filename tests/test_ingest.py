@@ -358,6 +358,28 @@ def test_a_source_time_zone_shifts_parquet_wall_clock_times_but_not_instants(spa
         "sources.pattern.timestamp_format: iso8601 or remove sources.pattern.timezone")
 
 
+def test_an_archive_or_a_binary_file_is_a_one_line_error_saying_what_to_do(spark, make_config, tmp_path):
+    """A zip archive (Hadoop opens .gz and .bz2 only) failed the source on a "header" of binary noise, printed raw to
+    the terminal, with advice to fix its fields; now its name and what to do. A binary file named .csv still fails on
+    its fields, its noise escaped into one printable line."""
+    import zipfile
+
+    (tmp_path / "in/zip").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "in/zip/export.zip", "w") as archive:
+        archive.writestr("export.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    (tmp_path / "in/bin").mkdir(parents=True)
+    (tmp_path / "in/bin/export.csv").write_bytes(b"\x00\x01\x1b[31mPK\x03\x04,x\n")
+    cfg = make_config(sources={"zipped": {**CSV_SOURCE, "path": str(tmp_path / "in/zip")},
+                               "binary": {**CSV_SOURCE, "path": str(tmp_path / "in/bin")}})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.sources[0].message == (
+        "source zipped: export.zip is a zip archive, which Spark's readers do not open; extract its files into the "
+        "folder (or leave it out with a glob path such as *.csv); .gz and .bz2 files are read as they are")
+    message = result.sources[1].message
+    assert message.startswith("source binary: fields not found in the CSV header") and message.isprintable()
+    assert "The files have: \\x00\\x01\\x1b[31mPK\\x03\\x04, x." in message
+
+
 def test_a_utf16_csv_export_is_read_whole_file(spark, make_config, tmp_path):
     """Excel's "Unicode Text" export (UTF-16 with a byte-order mark, tabs, CRLF): before 2026-11-30 Spark split its
     lines on the byte 0x0A, and every line was quarantined as garbage; ``encoding: UTF-16`` now implies ``multiLine``.

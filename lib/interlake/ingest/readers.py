@@ -131,7 +131,9 @@ def _check_fields(src: SourceConfig, available: list[str], what: str,
                   kinds: dict[str, str] | None = None) -> None:
     missing = [f"{std} -> {path!r}" for std, path in src.fields.items() if path not in available]
     if missing:
-        shown = ", ".join(available[:40]) + (" ..." if len(available) > 40 else "")
+        # control characters (a binary file's "header") shown as escapes: the message stays one readable line
+        shown = ", ".join(p if p.isprintable() else repr(p)[1:-1] for p in available[:40]) + (
+            " ..." if len(available) > 40 else "")
         raise SourceError(
             f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
             f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields"
@@ -149,8 +151,28 @@ def _check_fields(src: SourceConfig, available: list[str], what: str,
                           f"{'; '.join(containers)}. Map a value inside it; fix sources.{src.name}.fields")
 
 
+# Files Spark's readers cannot open, by their ending (Hadoop decompresses .gz, .bz2, .deflate, ... itself): read as
+# text they are bytes, and the source failed on a "header" of binary noise with advice to fix its fields.
+UNREADABLE = {".zip": "a zip archive", ".7z": "a 7-Zip archive", ".rar": "a RAR archive", ".tar": "a tar archive",
+              ".tgz": "a tar archive", ".tar.gz": "a tar archive", ".tar.bz2": "a tar archive",
+              ".xlsx": "an Excel workbook", ".xls": "an Excel workbook"}
+
+
+def check_readable(src: SourceConfig, files: list[str]) -> None:
+    """A one-line error naming the first file of ``files`` that is an archive or a workbook, and what to do."""
+    for f in files:
+        name = unquote(f).rsplit("/", 1)[-1]
+        kind = next((what for ending, what in UNREADABLE.items() if name.lower().endswith(ending)), None)
+        if kind:
+            raise SourceError(f"source {src.name}: {name} is {kind}, which Spark's readers do not open; "
+                              + ("save it as CSV" if "Excel" in kind else "extract its files into the folder")
+                              + " (or leave it out with a glob path such as *.csv); .gz and .bz2 files are read as "
+                              "they are")
+
+
 def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     """Read ``files`` of one source into the raw standard shape, after checking its mapped fields exist."""
+    check_readable(src, files)
     readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json,
                "queue_dump": _read_queue_dump}
     return readers[src.format](spark, src, [reader_path(f) for f in files])
