@@ -273,6 +273,21 @@ def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others
         ("t.csv.gz", 20000, 20000, 0, 0), ("good.parquet", 1, 1, 0, 0), ("a.csv", 1, 1, 0, 0)]
 
 
+def test_a_csv_header_padded_with_spaces_matches_its_fields(spark, make_config, tmp_path):
+    """``customer, product, event ,time``: Spark names the columns ``' product'``, ``' event '``, and the source failed
+    with ``item_id -> 'product'`` not found. A mapped field now takes the one column it names once padding is
+    off; a missing field lists the padded names quoted, so the spaces show."""
+    write(tmp_path / "in/shop/a.csv", f"customer, product, event ,time\nu1, i1, VIEW, {T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "bad": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                                       "fields": {**CSV_SOURCE["fields"], "item_id": "sku"}}})
+    result = ingest(spark, cfg, now=NOW)
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("u1", "i1", "view")]
+    assert result.sources[1].message == ("source bad: fields not found in the CSV header: item_id -> 'sku'. The files "
+                                         "have: customer, ' product', ' event ', time. Fix sources.bad.fields")
+
+
 def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_header(spark, make_config,
                                                                                       tmp_path):
     """An export that reorders its columns or adds one: before, the first file's header was applied to every file, so
@@ -377,7 +392,7 @@ def test_an_archive_or_a_binary_file_is_a_one_line_error_saying_what_to_do(spark
         "folder (or leave it out with a glob path such as *.csv); .gz and .bz2 files are read as they are")
     message = result.sources[1].message
     assert message.startswith("source binary: fields not found in the CSV header") and message.isprintable()
-    assert "The files have: \\x00\\x01\\x1b[31mPK\\x03\\x04, x." in message
+    assert "The files have: '\\x00\\x01\\x1b[31mPK\\x03\\x04', x." in message
 
 
 def test_a_utf16_csv_export_is_read_whole_file(spark, make_config, tmp_path):

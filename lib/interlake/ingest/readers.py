@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import reduce
 from urllib.parse import unquote
 
@@ -22,6 +23,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType, TimestampType
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
 from interlake.fs import first_line
+from interlake.ingest.standardize import WHITE_SPACE
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
 CORRUPT = "_corrupt_record"
@@ -128,11 +130,12 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
 
 
 def _check_fields(src: SourceConfig, available: list[str], what: str,
-                  kinds: dict[str, str] | None = None) -> None:
-    missing = [f"{std} -> {path!r}" for std, path in src.fields.items() if path not in available]
+                  kinds: dict[str, str] | None = None, fields: Mapping[str, str] | None = None) -> None:
+    fields = src.fields if fields is None else fields
+    missing = [f"{std} -> {src.fields[std]!r}" for std, path in fields.items() if path not in available]
     if missing:
-        # control characters (a binary file's "header") shown as escapes: the message stays one readable line
-        shown = ", ".join(p if p.isprintable() else repr(p)[1:-1] for p in available[:40]) + (
+        # control characters (a binary file's "header") as escapes, padding quoted: one readable line
+        shown = ", ".join(p if p.isprintable() and p == p.strip() else repr(p) for p in available[:40]) + (
             " ..." if len(available) > 40 else "")
         raise SourceError(
             f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
@@ -233,7 +236,8 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
 
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
-    _check_fields(src, header, what)
+    columns = header_columns(src.fields, header)
+    _check_fields(src, header, what, fields=columns)
     schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
@@ -241,7 +245,18 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
     raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(f"`{c}`") for c in header])))
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
-    return _finish(df, src, {std: F.col(f"`{path}`") for std, path in src.fields.items()})
+    return _finish(df, src, {std: F.col(f"`{column}`") for std, column in columns.items()})
+
+
+def header_columns(fields: Mapping[str, str], header: list[str]) -> dict[str, str]:
+    """The header column of each mapped field: the one named exactly so, else the one column whose name padded with
+    white space is (``customer, product, event`` written with a space after each comma: Spark keeps ``' product'``,
+    and the source failed on ``product`` not found)."""
+    padded: dict[str, list[str]] = {}
+    for column in header:
+        padded.setdefault(column.strip(WHITE_SPACE), []).append(column)
+    return {std: path if path in header or len(padded.get(path, [])) != 1 else padded[path][0]
+            for std, path in fields.items()}
 
 
 def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
