@@ -72,8 +72,8 @@ def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int
     lists, maps and structs (a quarantine row's ``reasons``) are their JSON text, timestamps ISO-8601 in UTC, quotes
     inside values doubled (RFC 4180)."""
     if kind == "csv":
-        df = df.select(*[F.to_json(F.col(_quote(f.name))).alias(f.name)
-                         if isinstance(f.dataType, ArrayType | MapType | StructType) else F.col(_quote(f.name))
+        df = df.select(*[F.to_json(df[f.name]).alias(f.name)
+                         if isinstance(f.dataType, ArrayType | MapType | StructType) else df[f.name]
                          for f in df.schema.fields])
     jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(out)
@@ -100,10 +100,6 @@ def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int
         fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
     reader = spark.read.options(**CSV_OPTIONS, multiLine="true") if kind == "csv" else spark.read
     return reader.format(kind).load(out).count()
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def table_summaries(spark: SparkSession, cfg: Config) -> list[dict]:

@@ -24,6 +24,7 @@ from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
 from interlake.fs import first_line
 from interlake.ingest.standardize import WHITE_SPACE
+from interlake.tables.quoting import identifier
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
 CORRUPT = "_corrupt_record"
@@ -38,10 +39,6 @@ def variant_path(dotted: str) -> str:
 
 def _variant_field(v: str, dotted: str) -> Column:
     return F.try_variant_get(F.col(v), variant_path(dotted), "string")
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def record_type(paths: list[str]) -> str | None:
@@ -61,7 +58,7 @@ def record_type(paths: list[str]) -> str | None:
                 node = node.setdefault(part, {})
 
     def render(node: dict) -> str:
-        return "struct<" + ", ".join(f"{_quote(k)}: {'string' if v is None else render(v)}"
+        return "struct<" + ", ".join(f"{identifier(k)}: {'string' if v is None else render(v)}"
                                      for k, v in node.items()) + ">"
 
     return render(tree)

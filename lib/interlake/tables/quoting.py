@@ -18,6 +18,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier: ``a b`` -> ```a b```, a backtick in it doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def delta_path(path: str) -> str:
     """The Delta table at ``path`` as a SQL table name: ``delta.`path```, a backtick in the path doubled."""
-    return "delta.`" + path.replace("`", "``") + "`"
+    return "delta." + identifier(path)
