@@ -147,3 +147,24 @@ def test_json_log_lines_for_schedulers(capsys):
     assert doc["message"] == "reading  source=shop files=3"
     assert doc["source"] == "shop" and doc["files"] == 3 and doc["level"] == "info"
     setup_logging("text")
+
+
+def test_log_lines_go_to_stderr_as_it_is_when_logged(monkeypatch):
+    """A notebook or a test harness replaces ``sys.stderr`` after logging is set up, and closes the old one; a
+    streaming query's batches log on from a callback thread. Before, each such line was a "Logging error ... I/O
+    operation on closed file" traceback on the terminal instead of the line."""
+    import io
+    import logging
+
+    from interlake.log import setup_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    setup_logging("text")
+    first.close()
+    now = io.StringIO()
+    monkeypatch.setattr("sys.stderr", now)
+    logging.getLogger("interlake.test").info("trending batch 3")
+    assert now.getvalue().rstrip().endswith("interlake.test: trending batch 3")
+    monkeypatch.undo()
+    setup_logging("text")

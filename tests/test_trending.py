@@ -136,12 +136,20 @@ def test_maintenance_next_to_the_query_does_not_stop_it(spark, one_batch, tmp_pa
     many = config(root / "in", tmp_path / "lake", max_files_per_trigger=1)
     stop, removed, errors = threading.Event(), [], []
 
-    def compact_while_batches_run():  # maintain's OPTIMIZE step, a few rounds while the batches run
+    def latest_version(name):  # from the log's file names: the thread must not wait on the Spark jobs it watches
+        log = os.path.join(many.table_path(name), "_delta_log")
+        names = os.listdir(log) if os.path.isdir(log) else []
+        return max((int(n[:20]) for n in names if n.endswith(".json") and n[:20].isdigit()), default=-1)
+
+    def compact_while_batches_run():  # maintain's OPTIMIZE step, each time a batch has committed, until the query ends
+        seen = {}
         try:
-            while len(removed) < 8 and not stop.wait(0.5):
+            while not stop.wait(0.2):
                 for name in (T.TRENDING_ITEMS, T.ITEM_POPULARITY):
-                    if os.path.exists(os.path.join(many.table_path(name), "_delta_log", f"{1:020d}.json")):
+                    version = latest_version(name)
+                    if version > seen.get(name, -1):
                         removed.append(optimize_table(spark, many, name, many.table_path(name))["numFilesRemoved"])
+                        seen[name] = version + (removed[-1] > 0)  # its own commit is not a batch's
         except Exception as exc:  # noqa: BLE001  (asserted below)
             errors.append(exc)
 
