@@ -155,10 +155,16 @@ def test_publishing_retries_when_a_compaction_commits_meanwhile(spark, make_conf
             spark.createDataFrame([("i0", [0.5], "m1")], T.ITEM_FACTORS_DDL))
     spark.createDataFrame([("i9", [0.5], "m1")], T.ITEM_FACTORS_DDL).write.format("delta").mode("append").save(path)
 
-    def slow(batches):  # the new model's rows take a few seconds to compute, as real ones do
-        for b in batches:
-            time.sleep(4)
-            yield b
+    log = os.path.join(path, "_delta_log")
+    compacted = os.path.join(log, f"{max(int(n[:20]) for n in os.listdir(log) if n.endswith('.json')) + 1:020d}.json")
+    started = os.path.join(path, "_overwrite_started")  # Delta ignores a name starting with _
+
+    def slow(batches):  # the new model's rows take a while to compute, as real ones do: here until OPTIMIZE committed
+        open(started, "w").close()
+        deadline = time.time() + 120
+        while not os.path.exists(compacted) and time.time() < deadline:
+            time.sleep(0.1)
+        yield from batches
 
     new_rows = (spark.createDataFrame([("i1", [1.0], "m2"), ("i2", [2.0], "m2")], T.ITEM_FACTORS_DDL)
                 .coalesce(1).mapInPandas(slow, T.ITEM_FACTORS_DDL))
@@ -173,7 +179,9 @@ def test_publishing_retries_when_a_compaction_commits_meanwhile(spark, make_conf
     caplog.set_level(logging.INFO, logger="interlake")
     writer = threading.Thread(target=write)
     writer.start()
-    time.sleep(1.5)  # the overwrite has read the table and is computing its rows
+    deadline = time.time() + 120
+    while not os.path.exists(started) and time.time() < deadline:  # the overwrite has read the table, is computing
+        time.sleep(0.1)
     assert optimize_table(spark, cfg, T.ITEM_FACTORS, path)["numFilesRemoved"] == 2
     writer.join(timeout=120)
     assert errors == [], [str(e).splitlines()[0] for e in errors]
