@@ -395,6 +395,38 @@ def test_an_archive_or_a_binary_file_is_a_one_line_error_saying_what_to_do(spark
     assert "The files have: '\\x00\\x01\\x1b[31mPK\\x03\\x04', x." in message
 
 
+def test_a_file_compressed_in_a_way_hadoop_does_not_read_is_a_one_line_error(spark, make_config, tmp_path):
+    """``.xz`` (no Hadoop codec) was read as its raw bytes: a "header" of binary noise; ``.zst`` needs Hadoop's native
+    library, which pip's pyspark lacks; an ``.lz4`` file as the lz4 tool writes it (a frame) was taken for Hadoop's
+    block format and failed the source with ``OutOfMemoryError: Java heap space``. Each now names the file and what to
+    do. An ``.lz4`` file in Hadoop's own format (as Spark writes it) is read."""
+    import lzma
+
+    text = f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0 + 60}\n"
+    cases = {"xz": ("a.csv.xz", lzma.compress(text.encode())),
+             "zst": ("b.csv.zst", b"\x28\xb5\x2f\xfd" + bytes(range(40))),  # a zstd frame's first bytes
+             "framed": ("c.csv.lz4", b"\x04\x22\x4d\x18\x64\x40\xa7" + bytes(range(40)))}  # an LZ4 frame's
+    for folder, (name, data) in cases.items():
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        (tmp_path / "in" / folder / name).write_bytes(data)
+    rows = spark.createDataFrame([("u1", "i1", "VIEW", str(T0)), ("u2", "i2", "BUY", str(T0 + 60))],
+                                 "customer string, product string, event string, time string")
+    rows.coalesce(1).write.option("header", "true").option("compression", "lz4").csv(str(tmp_path / "in/hadoop"))
+    cfg = make_config(sources={folder: {**CSV_SOURCE, "path": str(tmp_path / "in" / folder)}
+                               for folder in (*cases, "hadoop")})
+    result = ingest(spark, cfg, now=NOW)
+    recompress = "decompress it, or compress it again with gzip (.gz) or bzip2 (.bz2), which every Spark reads"
+    assert [r.message for r in result.sources[:3]] == [
+        f"source xz: a.csv.xz is xz-compressed, which none of Hadoop's codecs here reads (io.compression.codecs); "
+        f"{recompress}",
+        f"source zst: b.csv.zst is zstd-compressed, which Hadoop reads only with its native library, not loaded in "
+        f"this Spark (pip's pyspark has none); {recompress}",
+        f"source framed: c.csv.lz4 is in the LZ4 frame format (as the lz4 tool writes it), which Hadoop's Lz4Codec "
+        f"for .lz4 files does not read (it reads Hadoop's own block format); {recompress}"]
+    assert [(f.file.rsplit(".", 2)[-2:], f.rows_accepted) for f in result.sources[3].files] == [(["csv", "lz4"], 2)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [("u1", "i1"), ("u2", "i2")]
+
+
 def test_a_utf16_csv_export_is_read_whole_file(spark, make_config, tmp_path):
     """Excel's "Unicode Text" export (UTF-16 with a byte-order mark, tabs, CRLF): before 2026-11-30 Spark split its
     lines on the byte 0x0A, and every line was quarantined as garbage; ``encoding: UTF-16`` now implies ``multiLine``.

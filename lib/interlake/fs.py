@@ -28,6 +28,18 @@ def read_text(spark: SparkSession, uri: str) -> str:
     return bytes(row["content"]).decode("utf-8") if row else ""
 
 
+def first_bytes(spark: SparkSession, uri: str, n: int) -> bytes:
+    """The first ``n`` bytes of a file on any Hadoop filesystem as stored (no codec), fewer if it is shorter."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
+    try:
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(jvm.org.apache.commons.io.input.BoundedInputStream(
+            stream, n)))
+    finally:
+        stream.close()
+
+
 def first_line(spark: SparkSession, uri: str, max_bytes: int = 1 << 20) -> str:
     """The first line of a file on any Hadoop filesystem, decompressed by its extension (``.gz``: Hadoop's codecs),
     its bytes as ISO-8859-1 characters (one per byte, so equal lines compare equal whatever their encoding); at most

@@ -22,7 +22,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType, TimestampType
 
 from interlake.config import STANDARD_FIELDS, SourceConfig
 from interlake.errors import SourceError, one_line
-from interlake.fs import first_line
+from interlake.fs import first_bytes, first_line
 from interlake.ingest.standardize import WHITE_SPACE
 from interlake.tables.quoting import identifier
 
@@ -156,23 +156,61 @@ def _check_fields(src: SourceConfig, available: list[str], what: str,
 UNREADABLE = {".zip": "a zip archive", ".7z": "a 7-Zip archive", ".rar": "a RAR archive", ".tar": "a tar archive",
               ".tgz": "a tar archive", ".tar.gz": "a tar archive", ".tar.bz2": "a tar archive",
               ".xlsx": "an Excel workbook", ".xls": "an Excel workbook"}
+# compressed with a codec Hadoop does not have, so read as its raw bytes (binary noise for a header or a record)
+UNREAD_CODECS = {".xz": "xz", ".lzma": "LZMA", ".z": "Unix compress", ".lzo": "LZO", ".br": "Brotli", ".zstd": "zstd"}
+# a tool's framed format under the extension of Hadoop's block codec: its first bytes, and the tool
+FRAMED = {".lz4": (b"\x04\x22\x4d\x18", "the LZ4 frame format (as the lz4 tool writes it)", "Lz4Codec"),
+          ".snappy": (b"\xff\x06\x00\x00sNaPpY", "the Snappy framing format (as snzip and python-snappy write it)",
+                      "SnappyCodec")}
+RECOMPRESS = "decompress it, or compress it again with gzip (.gz) or bzip2 (.bz2), which every Spark reads"
 
 
-def check_readable(src: SourceConfig, files: list[str]) -> None:
-    """A one-line error naming the first file of ``files`` that is an archive or a workbook, and what to do."""
+def check_readable(spark: SparkSession, src: SourceConfig, files: list[str]) -> None:
+    """A one-line error naming the first file of ``files`` that Spark's readers would take for text when it is not:
+    an archive, a workbook, a file compressed with a codec Hadoop lacks here (``.xz``, unless a cluster adds one;
+    ``.zst`` without Hadoop's native library, which pip's ``pyspark`` does not ship), or a tool's framed LZ4/Snappy
+    file, which Hadoop's block codecs of the same extension misread (the LZ4 one as a block gigabytes long:
+    ``OutOfMemoryError``). Only ``.lz4``/``.snappy`` files are opened (their first bytes)."""
     for f in files:
         name = unquote(f).rsplit("/", 1)[-1]
-        kind = next((what for ending, what in UNREADABLE.items() if name.lower().endswith(ending)), None)
+        lower = name.lower()
+        kind = next((what for ending, what in UNREADABLE.items() if lower.endswith(ending)), None)
         if kind:
             raise SourceError(f"source {src.name}: {name} is {kind}, which Spark's readers do not open; "
                               + ("save it as CSV" if "Excel" in kind else "extract its files into the folder")
                               + " (or leave it out with a glob path such as *.csv); .gz and .bz2 files are read as "
                               "they are")
+        ending = "." + lower.rsplit(".", 1)[-1]
+        if ending in UNREAD_CODECS and not _has_codec(spark, unquote(f)):
+            raise SourceError(f"source {src.name}: {name} is {UNREAD_CODECS[ending]}-compressed, which none of "
+                              f"Hadoop's codecs here reads (io.compression.codecs); {RECOMPRESS}")
+        if ending == ".zst" and not _native_zstd(spark):
+            raise SourceError(f"source {src.name}: {name} is zstd-compressed, which Hadoop reads only with its native "
+                              f"library, not loaded in this Spark (pip's pyspark has none); {RECOMPRESS}")
+        if ending in FRAMED:
+            magic, what, codec = FRAMED[ending]
+            if first_bytes(spark, unquote(f), len(magic)) == magic:
+                raise SourceError(f"source {src.name}: {name} is in {what}, which Hadoop's {codec} for "
+                                  f"{ending} files does not read (it reads Hadoop's own block format); {RECOMPRESS}")
+
+
+def _has_codec(spark: SparkSession, uri: str) -> bool:
+    jvm = spark.sparkContext._jvm
+    factory = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(spark.sparkContext._jsc.hadoopConfiguration())
+    return factory.getCodec(jvm.org.apache.hadoop.fs.Path(uri)) is not None
+
+
+def _native_zstd(spark: SparkSession) -> bool:
+    try:
+        spark.sparkContext._jvm.org.apache.hadoop.io.compress.ZStandardCodec.checkNativeCodeLoaded()
+        return True
+    except Exception:  # noqa: BLE001  (py4j's error for the JVM's "native zStandard library not available")
+        return False
 
 
 def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     """Read ``files`` of one source into the raw standard shape, after checking its mapped fields exist."""
-    check_readable(src, files)
+    check_readable(spark, src, files)
     readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json,
                "queue_dump": _read_queue_dump}
     return readers[src.format](spark, src, [reader_path(f) for f in files])
