@@ -62,6 +62,46 @@ def test_json_document_array_with_a_constant_type(spark, make_config, tmp_path):
         ("u2", "i2", "purchase", dt.datetime(2026, 9, 21, 11, 30), "orders")]
 
 
+def test_json_documents_with_their_records_under_a_record_path(spark, make_config, tmp_path):
+    """An API's export: each document ``{"data": [...], "next": ...}``. ``record_path: data`` takes the list's items
+    (a dotted path reaches deeper); a page with an empty list, like a document ``[]``, is a file of no records (before
+    2026-12-01 one quarantined "record"); a saved error body without the list is quarantined whole, with a reason.
+    Without ``record_path`` the missing fields' error names the list; a path no document has is its own error."""
+    rec = {"uid": "u1", "sku": "i1", "action": "view", "ts": "2026-09-21T10:00:00Z"}
+    write(tmp_path / "in/api/p1.json", json.dumps({"data": [rec, {**rec, "uid": "u2"}], "next": "p2"}))
+    write(tmp_path / "in/api/p2.json", json.dumps({"data": [], "next": None}))
+    write(tmp_path / "in/api/p3.json", json.dumps({"error": "rate limited"}))
+    write(tmp_path / "in/deep/a.json", json.dumps({"result": {"events": [{**rec, "uid": "u3"}]}}))
+    write(tmp_path / "in/plain/empty.json", "[]")
+    write(tmp_path / "in/plain/a.json", json.dumps([{**rec, "uid": "u4"}]))
+    api = {"format": "json", "path": str(tmp_path / "in/api"), "timestamp_format": "iso8601",
+           "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "action", "timestamp": "ts"}}
+    cfg = make_config(sources={"api": {**api, "record_path": "data"},
+                               "deep": {**api, "path": str(tmp_path / "in/deep"), "record_path": "result.events"},
+                               "plain": {**api, "path": str(tmp_path / "in/plain")},
+                               "unset": api, "wrong": {**api, "record_path": "items"}},
+                      ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    counts = {s.source: [(f.file.rsplit("/", 1)[-1], f.rows_read, f.rows_accepted, f.rows_quarantined)
+                         for f in s.files] for s in result.sources}
+    assert counts["api"] == [("p1.json", 2, 2, 0), ("p2.json", 0, 0, 0), ("p3.json", 1, 0, 1)]
+    assert counts["deep"] == [("a.json", 1, 1, 0)] and counts["plain"] == [("a.json", 1, 1, 0), ("empty.json", 0, 0, 0)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u1", "api"), ("u2", "api"), ("u3", "deep"), ("u4", "plain")]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw", "reasons")) == [
+        ('{"error": "rate limited"}', ["file has no records at 'data' (sources.api.record_path)"])]
+    messages = {s.source: s.message for s in result.sources}
+    assert messages["unset"].endswith("The files have: data, error, next. Fix sources.unset.fields. If the records "
+                                      "are the items of the list 'data', set sources.unset.record_path: data")
+    assert messages["wrong"] == ("source wrong: no document has records at 'items'; the documents have: data, "
+                                 "error, next. Fix sources.wrong.record_path")
+    with pytest.raises(ConfigError, match=r"^sources.c.record_path: only a json document has its records under a "
+                                          r"path; remove record_path \(format is csv\)$"):
+        make_config(sources={"c": {**CSV_SOURCE, "path": "x", "record_path": "data"}})
+    with pytest.raises(ConfigError, match=r"^sources.j.record_path: 'data\.' is not a dotted path"):
+        make_config(sources={"j": {**api, "record_path": "data."}})
+
+
 def test_parquet_source(spark, make_config, tmp_path):
     spark.createDataFrame([("u1", "i1", "add_to_cart", T0 * 1000)], "u STRING, i STRING, t STRING, ms BIGINT") \
         .write.parquet(str(tmp_path / "in/pq"))
@@ -688,6 +728,26 @@ def test_a_rerun_with_nothing_new_is_answered_without_spark(spark, make_config, 
         nothing_new(cfg, ["nope"])
     remote = make_config(lakehouse="s3a://bucket/lake", sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
     assert nothing_new(remote) is None  # not local: the job decides
+
+
+def test_a_source_path_may_name_one_file(spark, make_config, tmp_path):
+    """``path`` naming one export file (its folder holds others): that file is the source's only candidate, for the
+    job (Hadoop lists a file as itself) and for the re-run answered without Spark (before 2026-12-01 that re-run
+    started Spark every time); a change to the file is taken again."""
+    from interlake.ingest.noop import nothing_new
+
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/b.csv", f"{header}u2,i2,VIEW,{T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop/a.csv")}})
+    first = ingest(spark, cfg, now=NOW)
+    assert [(f.file.rsplit("/", 1)[-1], f.rows_accepted) for f in first.sources[0].files] == [("a.csv", 1)]
+    assert noop_statuses(nothing_new(cfg)) == [("shop", "no new files")]
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\nu3,i3,VIEW,{T0}\n")
+    assert nothing_new(cfg) is None
+    again = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_duplicate) for f in again.sources[0].files] == [(2, 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",), ("u3",)]
 
 
 def test_nothing_new_defers_to_the_job_when_it_cannot_be_sure(spark, make_config, tmp_path):

@@ -191,6 +191,7 @@ class SourceConfig:
     timestamp_format: str = "iso8601"
     max_quarantine_share: float | None = None
     timezone: str | None = None  # the zone of timestamps written without an offset (UTC when None)
+    record_path: str | None = None  # json: the dotted path of each document's array of records (None: the document)
 
     @property
     def recursive(self) -> bool:
@@ -222,6 +223,13 @@ class SourceConfig:
         if "timestamp" in self.constants:
             raise ConfigError(f"{key}.constants: timestamp cannot be a constant; map it under fields")
         self._check_timezone(key)
+        if self.record_path is not None:
+            if self.format != "json":
+                raise ConfigError(f"{key}.record_path: only a json document has its records under a path; remove "
+                                  f"record_path (format is {self.format})")
+            if not self.record_path.strip() or "" in self.record_path.split("."):
+                raise ConfigError(f"{key}.record_path: {self.record_path!r} is not a dotted path such as data or "
+                                  "result.events")
 
     def _check_timezone(self, key: str) -> None:
         spark_option = next((k for k in self.options if k.lower() == "timezone"), None)
@@ -370,6 +378,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         timestamp_format=sec.get("timestamp_format", str, "iso8601"),
         max_quarantine_share=(sec.share("max_quarantine_share", 0.0) if "max_quarantine_share" in sec.data else None),
         timezone=sec.get("timezone", str, None),
+        record_path=sec.get("record_path", str, None),
     )
 
 
@@ -397,7 +406,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     for name in sources_sec.data:
         src = _source(str(name), sources_sec.section(str(name), (
             "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
-            "max_quarantine_share", "timezone")))
+            "max_quarantine_share", "timezone", "record_path")))
         src.validate_vocabulary(tuple(weights))
         sources[str(name)] = src
 

@@ -89,8 +89,8 @@ def _candidate(name: str, size: int) -> bool:
 
 
 def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] | None:
-    """``list_files`` of a local folder without Spark (None when ``folder`` is a URI, is missing or holds a symbolic
-    link, whose size or time Hadoop and Python may not see alike). A name is spelled
+    """``list_files`` of a local folder (or one file) without Spark (None when ``folder`` is a URI, is missing or
+    holds a symbolic link, whose size or time Hadoop and Python may not see alike). A name is spelled
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file.
     A glob is matched by Python only where its syntax means the same as Hadoop's (``*``, ``?``, ``[a-z]``, ``[!a]``);
@@ -114,6 +114,9 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
         for m in matches:
             if os.path.isfile(m):
                 take(m)
+    elif os.path.isfile(folder) and not os.path.islink(folder):  # a path naming one file: Hadoop lists just it
+        todo = []
+        take(folder)
     elif not os.path.isdir(folder):
         return None
     while todo:

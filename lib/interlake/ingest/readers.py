@@ -126,8 +126,8 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
     return paths
 
 
-def _check_fields(src: SourceConfig, available: list[str], what: str,
-                  kinds: dict[str, str] | None = None, fields: Mapping[str, str] | None = None) -> None:
+def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dict[str, str] | None = None,
+                  fields: Mapping[str, str] | None = None, hint: str = "") -> None:
     fields = src.fields if fields is None else fields
     missing = [f"{std} -> {src.fields[std]!r}" for std, path in fields.items() if path not in available]
     if missing:
@@ -136,7 +136,7 @@ def _check_fields(src: SourceConfig, available: list[str], what: str,
             " ..." if len(available) > 40 else "")
         raise SourceError(
             f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
-            f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields"
+            f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields" + (f".{hint}" if hint else "")
         )
     # a mapped path that is an object or a list would store its JSON text as the id: never what was meant
     containers = []
@@ -351,9 +351,20 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
     return _flatten_schema(schemas["s"], kinds) if schemas and schemas["s"] else []
 
 
-def _json_records(df: DataFrame, src: SourceConfig, what: str) -> DataFrame:
+def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
+                  docs: DataFrame | None = None) -> DataFrame:
+    """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
+    ``docs`` (with ``record_path``): the documents, whose fields the error lists when no record was found."""
     kinds: dict[str, str] = {}
-    _check_fields(src, _sample_fields(df, "rec", kinds), what, kinds)
+    available = _sample_fields(df, "rec", kinds)
+    if not available and docs is not None:
+        shown = ", ".join(_sample_fields(docs, "doc")[:40]) or "no fields"
+        raise SourceError(f"source {src.name}: no document has records at {src.record_path!r}; the documents have: "
+                          f"{shown}. Fix sources.{src.name}.record_path")
+    lists = [p for p in available if "." not in p and kinds.get(p) == "array"] if hint else []
+    _check_fields(src, available, what, kinds, hint=(
+        f" If the records are the items of the list {lists[0]!r}, set sources.{src.name}.record_path: {lists[0]}"
+        if lists else ""))
     return _finish(df, src, _record_values(F.col("rec"), src))
 
 
@@ -365,7 +376,9 @@ def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> Dat
 
 
 def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
-    """A JSON document per file: an array of records, or one record.
+    """A JSON document per file: an array of records, or one record; with ``record_path``, the array (or the one
+    record) at that dotted path of each document (``{"data": [...], "next": ...}``, as APIs export). An empty array
+    is a file of no records.
 
     Read whole by the text reader: one row per file, decompressed by its extension (``.json.gz``) as the line
     readers do, and bytes that are not UTF-8 kept for validation to flag (a strict decode would fail the source).
@@ -375,16 +388,20 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
             .select(F.col("_metadata.file_path").alias("file"),
                     F.when(text.startswith("\ufeff"), F.expr("substr(value, 2)")).otherwise(text).alias("value"))
             .withColumn("doc", F.try_parse_json("value")))
-    arr = F.try_variant_get(F.col("doc"), "$", "array<variant>")
-    records = docs.select(
-        "file", "value", "doc",
-        F.explode_outer(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("doc")))).alias("rec"))
+    doc = F.col("doc")
+    target = F.try_variant_get(doc, variant_path(src.record_path), "variant") if src.record_path else doc
+    arr = F.try_variant_get(F.col("target"), "$", "array<variant>")
+    records = docs.withColumn("target", target).select(
+        "file", "value", "doc", "target",  # a document that is not JSON, or lacks the path: one row, to quarantine
+        F.explode(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target")))).alias("rec"))
+    whole = F.col("target").isNull()
+    missing = F.lit(f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)")
     df = records.select(
         "file", "rec",
-        F.when(F.col("doc").isNull(), F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
-        F.when(F.col("doc").isNull(), F.lit("file is not valid JSON"))
+        F.when(whole, F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
+        F.when(doc.isNull(), F.lit("file is not valid JSON")).when(whole, missing)
         .when(~is_object(F.col("rec")), F.lit("record is not a JSON object")).alias("parse_error"))
-    return _json_records(df, src, "JSON records")
+    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs if src.record_path else None)
 
 
 def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
