@@ -413,6 +413,25 @@ def test_a_source_time_zone_shifts_parquet_wall_clock_times_but_not_instants(spa
         "sources.pattern.timestamp_format: iso8601 or remove sources.pattern.timezone")
 
 
+def test_running_out_of_memory_says_which_settings_give_more(make_config):
+    """A 333 MB json document failed its source (with the tests' 3 GB driver) on ``java.lang.OutOfMemoryError: Java
+    heap space`` and the advice to fix a file; now the line names the memory settings and, for json, JSON Lines.
+    (The real failure takes a gigabyte of heap to reproduce: here the error as the JVM words it.)"""
+    from interlake.ingest.pipeline import unforeseen
+
+    cfg = make_config(sources={"docs": {**CSV_SOURCE, "format": "json", "path": "x"},
+                               "shop": {**CSV_SOURCE, "path": "x"}})
+    oom = RuntimeError("java.lang.OutOfMemoryError: Java heap space")
+    settings = ("Spark ran out of memory: give it more with spark.conf spark.driver.memory (local mode) or "
+                "spark.executor.memory (a cluster)")
+    assert unforeseen(oom, cfg.source("docs")).startswith(
+        f"RuntimeError: java.lang.OutOfMemoryError: Java heap space; {settings}; a json document is read whole, as one "
+        "record list in memory: export large ones as JSON Lines (format: jsonl), which are read line by line (")
+    assert unforeseen(oom, cfg.source("shop")).startswith(
+        f"RuntimeError: java.lang.OutOfMemoryError: Java heap space; {settings} (the next run")
+    assert "memory" not in unforeseen(RuntimeError("java.io.EOFException: Unexpected end of input stream"))
+
+
 def test_an_archive_or_a_binary_file_is_a_one_line_error_saying_what_to_do(spark, make_config, tmp_path):
     """A zip archive (Hadoop opens .gz and .bz2 only) failed the source on a "header" of binary noise, printed raw to
     the terminal, with advice to fix its fields; now its name and what to do. A binary file named .csv still fails on

@@ -166,16 +166,23 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
             log.error("source %s failed: %s", src.name, exc)
             results.append(SourceResult(src.name, "failed", str(exc)))
         except Exception as exc:  # noqa: BLE001  (an unforeseen error, e.g. a corrupt file: the others still run)
-            message = unforeseen(exc)
+            message = unforeseen(exc, src)
             log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
             results.append(SourceResult(src.name, "failed", message))
     return IngestResult(run_id, results)
 
 
-def unforeseen(exc: Exception) -> str:
+def unforeseen(exc: Exception, src: SourceConfig | None = None) -> str:
     """A source's error that no check foresaw (a corrupt or truncated file, a lost executor) as one line; the next
-    run repairs what this run left pending."""
-    return (f"{one_line(exc)} (the next run of the source finishes or undoes what this one left; fix or move a "
+    run repairs what this run left pending. Running out of memory says which settings give more, and for a ``json``
+    source that its documents are read whole (a 300 MB one needs gigabytes)."""
+    message = one_line(exc)
+    if "OutOfMemoryError" in message:
+        message += ("; Spark ran out of memory: give it more with spark.conf spark.driver.memory (local mode) or "
+                    "spark.executor.memory (a cluster)"
+                    + ("; a json document is read whole, as one record list in memory: export large ones as JSON "
+                       "Lines (format: jsonl), which are read line by line" if src and src.format == "json" else ""))
+    return (f"{message} (the next run of the source finishes or undoes what this one left; fix or move a "
             "file it names, then re-run; --debug logs the traceback)")
 
 
