@@ -48,6 +48,31 @@ def test_jsonl_with_nested_fields(spark, make_config, tmp_path):
         ("u1", "i1", "view", dt.datetime(2026, 9, 21, 10), "app")]
 
 
+def test_a_decimal_number_or_a_quoted_name_does_not_hide_the_fields_after_it(spark, make_config, tmp_path):
+    """An export with a price (12.5: Spark samples it as ``DECIMAL(3,1)``) failed its source: the comma inside the
+    type split the sampled field list, so ``uid`` and every field after ``amount`` were "not found". A key Spark
+    backquotes (``user:id``) was cut at its colon. Epoch milliseconds written as a float (``1790000000123.0``) or
+    with an exponent are the same instant as the integer."""
+    from interlake.ingest.readers import _flatten_schema
+
+    lines = [{"amount": 12.5, "user:id": "u1", "sku": "i1", "type": "view", "ts": 1790000000123.0},
+             {"amount": 3, "user:id": "u2", "sku": "i2", "type": "view", "ts": 1790000000123},
+             {"amount": 0.25, "user:id": "u3", "sku": "i3", "type": "view", "ts": 1.790000000123e12}]
+    write(tmp_path / "in/shop/a.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    cfg = make_config(sources={"shop": {
+        "format": "jsonl", "path": str(tmp_path / "in/shop"), "timestamp_format": "epoch_ms",
+        "fields": {"user_id": "user:id", "item_id": "sku", "interaction_type": "type", "timestamp": "ts"}}})
+    assert ingest(spark, cfg, now=NOW).ok
+    instant = dt.datetime(2026, 9, 21, 14, 13, 20, 123000)
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "event_ts")) == [
+        ("u1", "i1", instant), ("u2", "i2", instant), ("u3", "i3", instant)]
+    kinds = {}  # Spark's own spelling (schema_of_variant_agg, Spark 4.1), names with :, ", ", <> and a backquote
+    assert _flatten_schema("OBJECT<Big: OBJECT<x: DECIMAL(3,2)>, `a:b`: BIGINT, amount: DECIMAL(21,1), arr: "
+                           "ARRAY<OBJECT<k: DECIMAL(2,1)>>, `c, d`: STRING, `e<f>`: BIGINT, `g``h`: BIGINT, uid: "
+                           "STRING>", kinds) == ["Big", "Big.x", "a:b", "amount", "arr", "c, d", "e<f>", "g`h", "uid"]
+    assert kinds["Big"] == "object" and kinds["arr"] == "array" and kinds["amount"] == kinds["g`h"] == "value"
+
+
 def test_json_document_array_with_a_constant_type(spark, make_config, tmp_path):
     doc = [{"buyer": "u1", "item": {"id": "i1"}, "day": "21/09/2026 10:00"},
            {"buyer": "u2", "item": {"id": "i2"}, "day": "21/09/2026 11:30"}]

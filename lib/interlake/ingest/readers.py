@@ -95,34 +95,55 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> Data
 
 def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[str]:
     """Field paths of a schema_of_variant string ``OBJECT<a: BIGINT, b: OBJECT<c: STRING>>`` -> a, b, b.c; ``kinds``,
-    when given, gets each path's kind: ``object``, ``array`` or ``value``."""
+    when given, gets each path's kind: ``object``, ``array`` or ``value``. A name Spark backquotes (one holding
+    ``:``, ``, `` or ``<``; a backquote in it doubled) is read as the name, and ``DECIMAL(3,1)`` (a JSON number such
+    as 12.5) as one type: before 2026-12-01 its comma split the list, and the fields after it were "not found". The
+    fields of objects inside a list are not paths of the record."""
     paths: list[str] = []
 
-    def parse(s: str, i: int, prefix: str) -> int:
-        while i < len(s) and s[i] == " ":
-            i += 1
-        if not s.startswith("OBJECT<", i):
-            depth = 0
-            while i < len(s) and not (depth == 0 and s[i] in ",>"):
-                depth += s[i] == "<"
-                depth -= s[i] == ">"
-                i += 1
-            return i
-        i += len("OBJECT<")
-        while i < len(s) and s[i] != ">":
-            colon = s.index(":", i)
-            name = s[i:colon].strip().strip("`")
-            path = f"{prefix}.{name}" if prefix else name
-            paths.append(path)
-            if kinds is not None:
-                kind = s[colon + 1:].lstrip()
-                kinds[path] = ("object" if kind.startswith("OBJECT<") else "array" if kind.startswith("ARRAY<")
-                               else "value")
-            i = parse(s, colon + 1, path)
-            i = i + 2 if s.startswith(", ", i) else i
-        return i + 1
+    def name_at(i: int) -> tuple[str, int]:  # a field name and the index after its ": "
+        if s[i] == "`":
+            j, out = i + 1, []
+            while True:
+                k = s.index("`", j)
+                out.append(s[j:k])
+                if s.startswith("``", k):
+                    out.append("`")
+                    j = k + 2
+                else:
+                    return "".join(out), s.index(":", k) + 1
+        colon = s.index(":", i)
+        return s[i:colon].strip(), colon + 1
 
-    parse(schema.replace("OBJECT<>", "OBJECT<"), 0, "")
+    def parse(i: int, prefix: str | None) -> int:  # one type from i; the index after it. prefix None: not recorded
+        while s[i] == " ":
+            i += 1
+        if s.startswith("OBJECT<", i):
+            i += len("OBJECT<")
+            while s[i] != ">":
+                name, i = name_at(i)
+                if prefix is not None:
+                    path = f"{prefix}.{name}" if prefix else name
+                    paths.append(path)
+                    if kinds is not None:
+                        kind = s[i:].lstrip()
+                        kinds[path] = ("object" if kind.startswith("OBJECT<") else "array"
+                                       if kind.startswith("ARRAY<") else "value")
+                i = parse(i, path if prefix is not None else None)
+                i = i + 2 if s.startswith(", ", i) else i
+            return i + 1
+        if s.startswith("ARRAY<", i):
+            return parse(i + len("ARRAY<"), None) + 1
+        depth = 0  # a scalar type, DECIMAL(21,1) included
+        while i < len(s) and not (depth == 0 and s[i] in ",>"):
+            depth += s[i] == "("
+            depth -= s[i] == ")"
+            i += 1
+        return i
+
+    s = schema
+    if s.startswith("OBJECT<"):
+        parse(0, "")
     return paths
 
 
