@@ -66,11 +66,39 @@ def test_a_decimal_number_or_a_quoted_name_does_not_hide_the_fields_after_it(spa
     instant = dt.datetime(2026, 9, 21, 14, 13, 20, 123000)
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "event_ts")) == [
         ("u1", "i1", instant), ("u2", "i2", instant), ("u3", "i3", instant)]
-    kinds = {}  # Spark's own spelling (schema_of_variant_agg, Spark 4.1), names with :, ", ", <> and a backquote
+    kinds = {}  # Spark's spelling (schema_of_variant_agg, Spark 4.1): names with :, ", ", <> and a backquote (which a
+    # mapping writes backquoted, as a name with a dot)
     assert _flatten_schema("OBJECT<Big: OBJECT<x: DECIMAL(3,2)>, `a:b`: BIGINT, amount: DECIMAL(21,1), arr: "
                            "ARRAY<OBJECT<k: DECIMAL(2,1)>>, `c, d`: STRING, `e<f>`: BIGINT, `g``h`: BIGINT, uid: "
-                           "STRING>", kinds) == ["Big", "Big.x", "a:b", "amount", "arr", "c, d", "e<f>", "g`h", "uid"]
-    assert kinds["Big"] == "object" and kinds["arr"] == "array" and kinds["amount"] == kinds["g`h"] == "value"
+                           "STRING>", kinds) == [
+        "Big", "Big.x", "a:b", "amount", "arr", "c, d", "e<f>", "`g``h`", "uid"]
+    assert kinds["Big"] == "object" and kinds["arr"] == "array" and kinds["amount"] == kinds["`g``h`"] == "value"
+
+
+def test_a_key_with_a_dot_in_its_name_is_mapped_backquoted(spark, make_config, tmp_path):
+    """Flattened exports write ``{"user.id": "u1"}``. Mapped as ``user.id`` (a nested path) the field check passed
+    (the sampled list spelled the key the same) and then every record was quarantined as ``user_id is missing``;
+    now the list backquotes such a key, the error says to write it so, and ``"`user.id`"`` maps it (JSON Lines and a
+    Parquet column alike; a nested ``item.id`` stays a path)."""
+    rec = {"user.id": "u1", "item": {"id": "i1"}, "type": "view", "ts": "2026-09-21T10:00:00Z"}
+    write(tmp_path / "in/flat/a.jsonl", json.dumps(rec) + "\n")
+    spark.createDataFrame([("u2", ("i2",), "view", "2026-09-21T10:00:00Z")],
+                          "`user.id` string, item struct<id: string>, type string, ts string").write.parquet(
+        str(tmp_path / "in/pq"))
+    fields = {"user_id": "user.id", "item_id": "item.id", "interaction_type": "type", "timestamp": "ts"}
+    quoted = {**fields, "user_id": "`user.id`"}
+    cfg = make_config(sources={
+        "nested": {"format": "jsonl", "path": str(tmp_path / "in/flat"), "fields": fields},
+        "flat": {"format": "jsonl", "path": str(tmp_path / "in/flat"), "fields": quoted},
+        "pq": {"format": "parquet", "path": str(tmp_path / "in/pq"), "fields": quoted}})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.sources[0].message == (
+        "source nested: fields not found in the JSON records: user_id -> 'user.id'. The files have: item, item.id, "
+        "ts, type, `user.id`. Fix sources.nested.fields. 'user.id' is one key with a dot in its name in the files: "
+        "write it backquoted, '`user.id`', to map it")
+    assert [s.status for s in result.sources[1:]] == ["ok", "ok"]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "source")) == [
+        ("u1", "i1", "flat"), ("u2", "i2", "pq")]
 
 
 def test_json_document_array_with_a_constant_type(spark, make_config, tmp_path):

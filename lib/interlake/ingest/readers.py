@@ -31,9 +31,28 @@ CORRUPT = "_corrupt_record"
 SAMPLE_RECORDS = 2000
 
 
+_PART = r"`(?:[^`]|``)*`|[^.`]+"
+_PATH = re.compile(rf"(?:{_PART})(?:\.(?:{_PART}))*")
+
+
+def path_parts(dotted: str) -> list[str]:
+    """A mapped field's path as its keys: ``"who.id"`` -> ``["who", "id"]``; a backquoted part is one key whose name
+    may hold dots (`` "`user.id`" `` -> ``["user.id"]``, a flat key as flattened exports write them; a backquote
+    inside doubled). A path that is not of that form is split at every dot."""
+    if not _PATH.fullmatch(dotted):
+        return dotted.split(".")
+    return [p[1:-1].replace("``", "`") if p.startswith("`") else p for p in re.findall(_PART, dotted)]
+
+
+def path_name(parts: list[str]) -> str:
+    """The path of ``parts`` as a mapping names it (the inverse of ``path_parts``): a key with a dot or a backquote
+    is backquoted."""
+    return ".".join(f"`{p.replace('`', '``')}`" if "." in p or "`" in p else p for p in parts)
+
+
 def variant_path(dotted: str) -> str:
     """``"ctx.page id"`` -> ``$['ctx']['page id']`` (bracket form: any key name is safe)."""
-    parts = [p.replace("\\", "\\\\").replace("'", "\\'") for p in dotted.split(".")]
+    parts = [p.replace("\\", "\\\\").replace("'", "\\'") for p in path_parts(dotted)]
     return "$" + "".join(f"['{p}']" for p in parts)
 
 
@@ -47,7 +66,7 @@ def record_type(paths: list[str]) -> str | None:
     cannot be both a leaf and an object)."""
     tree: dict = {}
     for path in paths:
-        node, parts = tree, path.split(".")
+        node, parts = tree, path_parts(path)
         for i, part in enumerate(parts):
             leaf = i == len(parts) - 1
             if part in node and (node[part] is None) != leaf:
@@ -65,7 +84,7 @@ def record_type(paths: list[str]) -> str | None:
 
 
 def _struct_field(rec: Column, dotted: str) -> Column:
-    for part in dotted.split("."):
+    for part in path_parts(dotted):
         rec = rec.getField(part)
     return rec
 
@@ -123,7 +142,7 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
             while s[i] != ">":
                 name, i = name_at(i)
                 if prefix is not None:
-                    path = f"{prefix}.{name}" if prefix else name
+                    path = f"{prefix}.{path_name([name])}" if prefix else path_name([name])
                     paths.append(path)
                     if kinds is not None:
                         kind = s[i:].lstrip()
@@ -148,9 +167,19 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
 
 
 def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dict[str, str] | None = None,
-                  fields: Mapping[str, str] | None = None, hint: str = "") -> None:
+                  fields: Mapping[str, str] | None = None, hint: str = "", nested: bool = True) -> None:
+    """``available``: the files' field paths as ``path_name`` spells them (``nested``), or a CSV header's names."""
     fields = src.fields if fields is None else fields
-    missing = [f"{std} -> {src.fields[std]!r}" for std, path in fields.items() if path not in available]
+
+    def canonical(path: str) -> str:
+        return path_name(path_parts(path)) if nested else path
+
+    missing = [f"{std} -> {src.fields[std]!r}" for std, path in fields.items() if canonical(path) not in available]
+    flat = [path for path in fields.values()
+            if nested and canonical(path) not in available and path_name([path]) in available]
+    if flat:  # `user.id` mapped as a nested path while the files have one key with a dot in its name
+        hint = (f" {flat[0]!r} is one key with a dot in its name in the files: write it backquoted, "
+                f"{path_name([flat[0]])!r}, to map it" + (f";{hint}" if hint else ""))
     if missing:
         # control characters (a binary file's "header") as escapes, padding quoted: one readable line
         shown = ", ".join(p if p.isprintable() and p == p.strip() else repr(p) for p in available[:40]) + (
@@ -162,7 +191,7 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
     # a mapped path that is an object or a list would store its JSON text as the id: never what was meant
     containers = []
     for std, path in src.fields.items():
-        kind = (kinds or {}).get(path)
+        kind = (kinds or {}).get(canonical(path))
         if kind in ("object", "array"):
             inside = [p for p in available if p.startswith(path + ".")][:5]
             containers.append(f"{std} -> {path!r} is {'an object' if kind == 'object' else 'a list'}"
@@ -293,7 +322,7 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.fields, header)
-    _check_fields(src, header, what, fields=columns)
+    _check_fields(src, header, what, fields=columns, nested=False)
     schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
@@ -325,7 +354,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     ).withColumn("parse_error", F.lit(None).cast("string"))
     values = {}
     for std, path in src.fields.items():
-        column = F.expr(".".join(f"`{p}`" for p in path.split(".")))
+        column = F.expr(".".join(identifier(p) for p in path_parts(path)))
         values[std] = column.try_cast("string")
         if std == "timestamp" and src.timezone and isinstance(df.select(column).schema[0].dataType, TimestampType):
             # a TIMESTAMP is an instant: `timezone` is for wall-clock times (TIMESTAMP_NTZ, text) and must not shift
@@ -341,7 +370,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
 def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None) -> list[str]:
     out = []
     for field in schema.fields:
-        path = f"{prefix}{field.name}"
+        path = f"{prefix}{path_name([field.name])}"
         out.append(path)
         if kinds is not None:
             kinds[path] = ("object" if isinstance(field.dataType, StructType | MapType)
