@@ -366,6 +366,26 @@ def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others
         ("t.csv.gz", 20000, 20000, 0, 0), ("good.parquet", 1, 1, 0, 0), ("a.csv", 1, 1, 0, 0)]
 
 
+def test_a_csv_read_with_the_wrong_separator_says_which_one_to_set(spark, make_config, tmp_path):
+    """An export written with ``;`` (spreadsheets where the comma is the decimal mark) or tabs, read with Spark's
+    ``,``: its header is one column. The error now says which ``sep`` to set; set, the file is read."""
+    write(tmp_path / "in/semi/a.csv", f"customer;product;event;time\nu1;i1;VIEW;{T0}\n")
+    write(tmp_path / "in/tab/a.tsv", f"customer\tproduct\tevent\ttime\nu2\ti2\tVIEW\t{T0}\n")
+    cfg = make_config(sources={"semi": {**CSV_SOURCE, "path": str(tmp_path / "in/semi")},
+                               "tab": {**CSV_SOURCE, "path": str(tmp_path / "in/tab")}})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.sources[0].message.endswith(
+        "The files have: customer;product;event;time. Fix sources.semi.fields. The header looks separated by ';': "
+        "set sources.semi.options.sep: ';'")
+    assert result.sources[1].message.endswith(
+        "Fix sources.tab.fields. The header looks separated by '\\t' (a tab): set sources.tab.options.sep: '\\t'")
+    fixed = make_config(sources={
+        "semi": {**CSV_SOURCE, "path": str(tmp_path / "in/semi"), "options": {"header": "true", "sep": ";"}},
+        "tab": {**CSV_SOURCE, "path": str(tmp_path / "in/tab"), "options": {"header": "true", "sep": "\\t"}}})
+    assert ingest(spark, fixed, now=NOW).ok
+    assert table_rows(spark, fixed.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [("u1", "i1"), ("u2", "i2")]
+
+
 def test_a_csv_header_padded_with_spaces_matches_its_fields(spark, make_config, tmp_path):
     """``customer, product, event ,time``: Spark names the columns ``' product'``, ``' event '``, and the source failed
     with ``item_id -> 'product'`` not found. A mapped field now takes the one column it names once padding is

@@ -322,7 +322,7 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.fields, header)
-    _check_fields(src, header, what, fields=columns, nested=False)
+    _check_fields(src, header, what, fields=columns, nested=False, hint=_separator_hint(src, options, header))
     schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
@@ -331,6 +331,19 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     return _finish(df, src, {std: F.col(f"`{column}`") for std, column in columns.items()})
+
+
+def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
+    """A header read as one column that another separator would split so that the mapped fields are in it (an
+    export written with ``;``, as spreadsheets do where the comma is the decimal mark, read with Spark's ``,``)."""
+    if len(header) != 1:
+        return ""
+    for sep, name in ((";", "';'"), ("\t", "'\\t' (a tab)"), ("|", "'|'"), (",", "','")):
+        names = [c.strip(WHITE_SPACE).strip('"') for c in header[0].split(sep)]
+        if sep != options.get("sep", options.get("delimiter", ",")) and len(names) > 1 and all(
+                path in names for path in src.fields.values()):
+            return f" The header looks separated by {name}: set sources.{src.name}.options.sep: {name.split()[0]}"
+    return ""
 
 
 def header_columns(fields: Mapping[str, str], header: list[str]) -> dict[str, str]:
