@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(i)
     i.add_argument("--source", action="extend", nargs="+", metavar="NAME",
                    help="only these sources (--source a b, or --source a --source b)")
+    i.add_argument("--dry-run", action="store_true",
+                   help="read, validate, gate and classify the new files and print the report; write nothing")
 
     t = sub.add_parser("train", help="train ALS + LSH similarity, evaluate, publish if it passes the gate")
     _common(t)
@@ -117,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         # a re-run that finds nothing new is answered without starting Spark (see ingest/noop.py)
         result = nothing_new(cfg, args.source)
         if result is None:
-            result = ingest(_session(cfg, "ingest"), cfg, sources=args.source)
+            result = ingest(_session(cfg, "ingest"), cfg, sources=args.source, dry_run=args.dry_run)
+        result.dry_run = args.dry_run
         print_report(result)
         return 0 if result.ok else 1
     if args.command == "train":

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
 from interlake.errors import InterlakeError, one_line
-from interlake.fs import write_text
+from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
@@ -66,7 +66,7 @@ class FileReport:
 @dataclass
 class SourceResult:
     source: str
-    status: str  # ok | no new files | failed
+    status: str  # ok | no new files | failed | dry run
     message: str = ""
     files: list[FileReport] = field(default_factory=list)
     quality_report: str | None = None
@@ -76,6 +76,7 @@ class SourceResult:
 class IngestResult:
     run_id: str
     sources: list[SourceResult]
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -146,18 +147,24 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
 
 
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
-           now: datetime | None = None) -> IngestResult:
-    """Ingest the new files of every configured source (or of ``sources``) into ``interactions``."""
+           now: datetime | None = None, dry_run: bool = False) -> IngestResult:
+    """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
+    everything up to the writes (read, validate, gate, classify against the stored events) and write nothing: the
+    report says what a run would take, and each source's most common quarantine reasons."""
     names = list(sources) if sources else list(cfg.sources)
     selected = [cfg.source(n) for n in names]  # unknown name -> ConfigError before any work
     if not selected:
         raise InterlakeError("no sources configured: add one under `sources:` in the config")
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
-    ensure_ingest_tables(spark, cfg)
+    if not dry_run:
+        ensure_ingest_tables(spark, cfg)
     results = []
     for src in selected:
         try:
+            if dry_run:  # writes nothing, so it neither takes nor waits for the source's lock
+                results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=True))
+                continue
             # one run of a source at a time: an overlapping run waits, then finds the files taken (interlake.locks)
             with exclusive(cfg.lakehouse, f"ingest-{src.name}", wait=cfg.ingest.lock_timeout,
                            setting="ingest.lock_timeout", what=f"source {src.name}"):
@@ -169,7 +176,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
             message = unforeseen(exc, src)
             log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
             results.append(SourceResult(src.name, "failed", message))
-    return IngestResult(run_id, results)
+    return IngestResult(run_id, results, dry_run=dry_run)
 
 
 def unforeseen(exc: Exception, src: SourceConfig | None = None) -> str:
@@ -218,10 +225,15 @@ def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -
     return todo
 
 
-def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime) -> SourceResult:
+def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, *,
+                   dry_run: bool = False) -> SourceResult:
     retries = cfg.ingest.conflict_retries
-    pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)
-    if pending:
+    has_ledger = not dry_run or exists(spark, cfg.table_path(T.LEDGER) + "/_delta_log")
+    pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name) if has_ledger else ([], {})
+    if pending and dry_run:
+        log.warning("source %s: a run of it died before committing (%s); the next real run finishes or undoes it "
+                    "first, so its files may be taken again", src.name, ", ".join(pending))
+    elif pending:
         with_conflict_retry(lambda: recover(spark, cfg, src.name, pending), retries, f"{src.name} recovery")
         _, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)  # recovery may have committed files
     todo = files_to_take(spark, src, taken)
@@ -262,11 +274,22 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share, top_reasons=top)
-        report = _write_gate_report(spark, cfg, src.name, run_id, gate)
+        report = None if dry_run else _write_gate_report(spark, cfg, src.name, run_id, gate)
         progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:
-            msg = "quality gate failed, nothing written: " + "; ".join(gate.failures) + f" (report: {report})"
+            msg = "quality gate failed, nothing written: " + "; ".join(gate.failures) + (
+                f" (report: {report})" if report else "")
             return SourceResult(src.name, "failed", msg, quality_report=report)
+        if dry_run:
+            reasons = [] if not totals["bad"] else reason_counts(checked).limit(3).collect()
+            fresh = _fresh_events(spark, cfg, src, valid.select(*STORED), dates, per_file)
+            try:
+                reports = _file_reports(fresh, per_file, src, info)
+            finally:
+                fresh.unpersist()
+            return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
+                f"'{r['reason']}' ({r['rows']:,} row{'s' if r['rows'] != 1 else ''})" for r in reasons)
+                if reasons else "", files=reports)
 
         quarantine = checked.where(F.size(C.REASONS) > 0).select(
             C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
@@ -292,16 +315,10 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
 def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, valid: DataFrame,
            quarantine: DataFrame, dates: list, info: dict[str, FileInfo], per_file: dict[str, tuple[int, int]], *,
            retry: bool = False) -> list[FileReport]:
-    interactions_path = cfg.table_path(T.INTERACTIONS)
-    target = DeltaTable.forPath(spark, interactions_path)
-    existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
-    # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
-    # result would be silently recomputed against the post-MERGE table (every event "already stored").
-    fresh = new_events(valid, existing, [(src.name, f) for f in sorted(per_file)]).localCheckpoint(eager=True)
+    target = DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS))
+    fresh = _fresh_events(spark, cfg, src, valid, dates, per_file)
     try:
-        accepted = {r[C.FILE]: r["n"] for r in fresh.groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
-        reports = file_counts(per_file, accepted, src.name, sorted(info))
-        progress(log, "classified", source=src.name, new_events=sum(accepted.values()))
+        reports = _file_reports(fresh, per_file, src, info)
         ledger_rows = []
         for rep in reports:
             f = info[rep.file]
@@ -344,6 +361,27 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
         return reports
     finally:
         fresh.unpersist()  # releases the checkpoint's blocks
+
+
+def _fresh_events(spark: SparkSession, cfg: Config, src: SourceConfig, valid: DataFrame, dates: list,
+                  per_file: dict[str, tuple[int, int]]) -> DataFrame:
+    """The batch's events not stored yet (none stored when ``interactions`` does not exist: a dry run's first)."""
+    path = cfg.table_path(T.INTERACTIONS)
+    if exists(spark, path + "/_delta_log"):
+        existing = (spark.read.format("delta").load(path).where(F.col(C.EVENT_DATE).isin(dates))
+                    .select(C.EVENT_ID, C.EVENT_DATE))
+    else:
+        existing = spark.createDataFrame([], valid.select(C.EVENT_ID, C.EVENT_DATE).schema)
+    # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
+    # result would be silently recomputed against the post-MERGE table (every event "already stored").
+    return new_events(valid, existing, [(src.name, f) for f in sorted(per_file)]).localCheckpoint(eager=True)
+
+
+def _file_reports(fresh: DataFrame, per_file: dict[str, tuple[int, int]], src: SourceConfig,
+                  info: dict[str, FileInfo]) -> list[FileReport]:
+    accepted = {r[C.FILE]: r["n"] for r in fresh.groupBy(C.FILE).agg(F.count(F.lit(1)).alias("n")).collect()}
+    progress(log, "classified", source=src.name, new_events=sum(accepted.values()))
+    return file_counts(per_file, accepted, src.name, sorted(info))
 
 
 def _rows_inserted(target: DeltaTable, run_id: str) -> int | None:
@@ -396,8 +434,12 @@ def print_report(result: IngestResult) -> None:
             print(f"{s.source}: FAILED: {s.message}")
         elif s.status == "no new files":
             print(f"{s.source}: no new files")
+        elif s.status == "dry run" and s.message:
+            print(f"{s.source}: {s.message}")
     total = [f for s in result.sources for f in s.files]
-    print(f"ingest run {result.run_id}: {'ok' if result.ok else 'FAILED'}; {len(total)} files, "
+    outcome = "ok" if result.ok else "FAILED"
+    print(f"ingest {'dry run' if result.dry_run else 'run'} {result.run_id}: "
+          f"{outcome + ', nothing written' if result.dry_run else outcome}; {len(total)} files, "
           f"{sum(f.rows_read for f in total):,} read = {sum(f.rows_accepted for f in total):,} accepted + "
           f"{sum(f.rows_duplicate for f in total):,} duplicate + "
           f"{sum(f.rows_quarantined for f in total):,} quarantined")
