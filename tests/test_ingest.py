@@ -844,35 +844,42 @@ def test_a_source_path_may_name_one_file(spark, make_config, tmp_path):
 
 def test_a_dry_run_reports_what_a_run_would_take_and_writes_nothing(spark, make_config, tmp_path, capsys):
     """``interlake ingest --dry-run``: a new source's mapping tried on its files before the first run. Before any
-    table exists it creates none; after a run it classifies against the stored events (an overlapping file's
-    duplicates), changes no table, and the real run then reports the same counts."""
+    table exists it creates none; an event of the first source found again in the second is a duplicate, as a run
+    stores it; after a run it classifies against the stored events (an overlapping file's duplicates), changes no
+    table, and the real runs report the same counts."""
     from interlake.cli import build_parser
     from interlake.ingest.pipeline import print_report
 
     header = "customer,product,event,time\n"
     write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\n,i3,VIEW,{T0}\n")
-    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+    write(tmp_path / "in/q/a.jsonl", queue_line("u1", "i1", "view", T0 * 1000) + "\n")  # shop's first event
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}},
                       ingest={"max_quarantine_share": 0.5})
+
+    def counts(result):
+        return [(s.status, [(f.rows_read, f.rows_accepted, f.rows_duplicate, f.rows_quarantined) for f in s.files])
+                for s in result.sources]
+
     dry = ingest(spark, cfg, now=NOW, dry_run=True)
-    assert [(s.status, [(f.rows_read, f.rows_accepted, f.rows_duplicate, f.rows_quarantined) for f in s.files])
-            for s in dry.sources] == [("dry run", [(3, 2, 0, 1)])]
+    assert counts(dry) == [("dry run", [(3, 2, 0, 1)]), ("dry run", [(1, 0, 1, 0)])]
     assert not os.path.exists(tmp_path / "lake")  # no table, no ledger, no quality report
     print_report(dry)
     out = capsys.readouterr().out.splitlines()
     assert out[-2] == "shop: most common quarantine reasons: 'user_id is missing or empty' (1 row)"
     assert out[-1].startswith("ingest dry run ") and out[-1].endswith(
-        ": ok, nothing written; 1 files, 3 read = 2 accepted + 0 duplicate + 1 quarantined")
+        ": ok, nothing written; 2 files, 4 read = 2 accepted + 1 duplicate + 1 quarantined")
 
-    assert ingest(spark, cfg, now=NOW).ok
+    assert counts(ingest(spark, cfg, now=NOW)) == [("ok", [(3, 2, 0, 1)]), ("ok", [(1, 0, 1, 0)])]
     write(tmp_path / "in/shop/b.csv", f"{header}u2,i2,VIEW,{T0}\nu4,i4,VIEW,{T0}\n")  # overlaps a.csv
     versions = {name: spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(name)}`").count()
                 for name in (T.INTERACTIONS, T.QUARANTINE, T.LEDGER)}
-    dry = ingest(spark, cfg, now=NOW, dry_run=True)
+    dry = ingest(spark, cfg, ["shop"], now=NOW, dry_run=True)
     assert [(f.file.rsplit("/", 1)[-1], f.rows_accepted, f.rows_duplicate) for f in dry.sources[0].files] == [
         ("b.csv", 1, 1)]
     assert {name: spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(name)}`").count()
             for name in versions} == versions
-    real = ingest(spark, cfg, now=NOW)
+    real = ingest(spark, cfg, ["shop"], now=NOW)
     assert [(f.rows_accepted, f.rows_duplicate) for f in real.sources[0].files] == [(1, 1)]
     assert build_parser().parse_args(["ingest", "--dry-run"]).dry_run
 

@@ -160,10 +160,11 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     if not dry_run:
         ensure_ingest_tables(spark, cfg)
     results = []
+    earlier: list[DataFrame] = []  # a dry run: the new events of the sources before, as a run would have stored them
     for src in selected:
         try:
             if dry_run:  # writes nothing, so it neither takes nor waits for the source's lock
-                results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=True))
+                results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=earlier))
                 continue
             # one run of a source at a time: an overlapping run waits, then finds the files taken (interlake.locks)
             with exclusive(cfg.lakehouse, f"ingest-{src.name}", wait=cfg.ingest.lock_timeout,
@@ -176,6 +177,8 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
             message = unforeseen(exc, src)
             log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
             results.append(SourceResult(src.name, "failed", message))
+    for df in earlier:
+        df.unpersist()
     return IngestResult(run_id, results, dry_run=dry_run)
 
 
@@ -226,11 +229,13 @@ def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -
 
 
 def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, *,
-                   dry_run: bool = False) -> SourceResult:
+                   dry_run: list[DataFrame] | None = None) -> SourceResult:
+    """One source's run; ``dry_run`` (a list, empty for the first source): write nothing, classify against the stored
+    events and the new events of the sources before (which a run would have stored), and add this one's to it."""
     retries = cfg.ingest.conflict_retries
-    has_ledger = not dry_run or exists(spark, cfg.table_path(T.LEDGER) + "/_delta_log")
+    has_ledger = dry_run is None or exists(spark, cfg.table_path(T.LEDGER) + "/_delta_log")
     pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name) if has_ledger else ([], {})
-    if pending and dry_run:
+    if pending and dry_run is not None:
         log.warning("source %s: a run of it died before committing (%s); the next real run finishes or undoes it "
                     "first, so its files may be taken again", src.name, ", ".join(pending))
     elif pending:
@@ -274,19 +279,17 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share, top_reasons=top)
-        report = None if dry_run else _write_gate_report(spark, cfg, src.name, run_id, gate)
+        report = None if dry_run is not None else _write_gate_report(spark, cfg, src.name, run_id, gate)
         progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:
             msg = "quality gate failed, nothing written: " + "; ".join(gate.failures) + (
                 f" (report: {report})" if report else "")
             return SourceResult(src.name, "failed", msg, quality_report=report)
-        if dry_run:
+        if dry_run is not None:
             reasons = [] if not totals["bad"] else reason_counts(checked).limit(3).collect()
-            fresh = _fresh_events(spark, cfg, src, valid.select(*STORED), dates, per_file)
-            try:
-                reports = _file_reports(fresh, per_file, src, info)
-            finally:
-                fresh.unpersist()
+            fresh = _fresh_events(spark, cfg, src, valid.select(*STORED), dates, per_file, also_stored=dry_run)
+            dry_run.append(fresh)
+            reports = _file_reports(fresh, per_file, src, info)
             return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
                 f"'{r['reason']}' ({r['rows']:,} row{'s' if r['rows'] != 1 else ''})" for r in reasons)
                 if reasons else "", files=reports)
@@ -364,14 +367,17 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
 
 
 def _fresh_events(spark: SparkSession, cfg: Config, src: SourceConfig, valid: DataFrame, dates: list,
-                  per_file: dict[str, tuple[int, int]]) -> DataFrame:
-    """The batch's events not stored yet (none stored when ``interactions`` does not exist: a dry run's first)."""
+                  per_file: dict[str, tuple[int, int]], also_stored: list[DataFrame] | None = None) -> DataFrame:
+    """The batch's events not stored yet (none stored when ``interactions`` does not exist: a dry run's first), nor
+    in ``also_stored`` (a dry run's earlier sources)."""
     path = cfg.table_path(T.INTERACTIONS)
     if exists(spark, path + "/_delta_log"):
         existing = (spark.read.format("delta").load(path).where(F.col(C.EVENT_DATE).isin(dates))
                     .select(C.EVENT_ID, C.EVENT_DATE))
     else:
         existing = spark.createDataFrame([], valid.select(C.EVENT_ID, C.EVENT_DATE).schema)
+    for df in also_stored or []:
+        existing = existing.unionByName(df.select(C.EVENT_ID, C.EVENT_DATE))
     # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
     # result would be silently recomputed against the post-MERGE table (every event "already stored").
     return new_events(valid, existing, [(src.name, f) for f in sorted(per_file)]).localCheckpoint(eager=True)
