@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from functools import reduce
@@ -27,6 +28,8 @@ from interlake.ingest.standardize import WHITE_SPACE
 from interlake.tables.quoting import identifier
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
+log = logging.getLogger(__name__)
+
 CORRUPT = "_corrupt_record"
 SAMPLE_RECORDS = 2000
 
@@ -161,8 +164,11 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
         return i
 
     s = schema
-    if s.startswith("OBJECT<"):
-        parse(0, "")
+    try:
+        if s.startswith("OBJECT<"):
+            parse(0, "")
+    except (ValueError, IndexError):  # a spelling this parser does not know: the paths read so far
+        log.warning("could not read every field of the sampled schema %s", schema[:500])
     return paths
 
 
