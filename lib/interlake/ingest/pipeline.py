@@ -287,7 +287,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
             return SourceResult(src.name, "failed", msg, quality_report=report)
         if dry_run is not None:
             reasons = [] if not totals["bad"] else reason_counts(checked).limit(3).collect()
-            fresh = _fresh_events(spark, cfg, src, valid.select(*STORED), dates, per_file, also_stored=dry_run)
+            stored = valid.select(*STORED)
+            fresh = _fresh_events(src, stored, _dry_run_existing(spark, cfg, stored, dates, dry_run), per_file)
             dry_run.append(fresh)
             reports = _file_reports(fresh, per_file, src, info)
             return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
@@ -319,7 +320,8 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
            quarantine: DataFrame, dates: list, info: dict[str, FileInfo], per_file: dict[str, tuple[int, int]], *,
            retry: bool = False) -> list[FileReport]:
     target = DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS))
-    fresh = _fresh_events(spark, cfg, src, valid, dates, per_file)
+    existing = target.toDF().where(F.col(C.EVENT_DATE).isin(dates)).select(C.EVENT_ID, C.EVENT_DATE)
+    fresh = _fresh_events(src, valid, existing, per_file)
     try:
         reports = _file_reports(fresh, per_file, src, info)
         ledger_rows = []
@@ -366,18 +368,24 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
         fresh.unpersist()  # releases the checkpoint's blocks
 
 
-def _fresh_events(spark: SparkSession, cfg: Config, src: SourceConfig, valid: DataFrame, dates: list,
-                  per_file: dict[str, tuple[int, int]], also_stored: list[DataFrame] | None = None) -> DataFrame:
-    """The batch's events not stored yet (none stored when ``interactions`` does not exist: a dry run's first), nor
-    in ``also_stored`` (a dry run's earlier sources)."""
+def _dry_run_existing(spark: SparkSession, cfg: Config, valid: DataFrame, dates: list,
+                     earlier: list[DataFrame]) -> DataFrame:
+    """The stored events a dry run classifies against: the table's (none before it exists) and the new events of the
+    dry run's earlier sources, which a run would have stored by then."""
     path = cfg.table_path(T.INTERACTIONS)
     if exists(spark, path + "/_delta_log"):
         existing = (spark.read.format("delta").load(path).where(F.col(C.EVENT_DATE).isin(dates))
                     .select(C.EVENT_ID, C.EVENT_DATE))
     else:
         existing = spark.createDataFrame([], valid.select(C.EVENT_ID, C.EVENT_DATE).schema)
-    for df in also_stored or []:
+    for df in earlier:
         existing = existing.unionByName(df.select(C.EVENT_ID, C.EVENT_DATE))
+    return existing
+
+
+def _fresh_events(src: SourceConfig, valid: DataFrame, existing: DataFrame,
+                  per_file: dict[str, tuple[int, int]]) -> DataFrame:
+    """The batch's events not in ``existing`` (``event_id``, ``event_date``)."""
     # Checkpointed, not cached: Delta re-caches every plan that reads a table it just committed to, so a cached
     # result would be silently recomputed against the post-MERGE table (every event "already stored").
     return new_events(valid, existing, [(src.name, f) for f in sorted(per_file)]).localCheckpoint(eager=True)
