@@ -50,7 +50,7 @@ def path_parts(dotted: str) -> list[str]:
 def path_name(parts: list[str]) -> str:
     """The path of ``parts`` as a mapping names it (the inverse of ``path_parts``): a key with a dot or a backquote
     is backquoted."""
-    return ".".join(f"`{p.replace('`', '``')}`" if "." in p or "`" in p else p for p in parts)
+    return ".".join(identifier(p) if "." in p or "`" in p else p for p in parts)
 
 
 def variant_path(dotted: str) -> str:
@@ -199,7 +199,7 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
     for std, path in src.fields.items():
         kind = (kinds or {}).get(canonical(path))
         if kind in ("object", "array"):
-            inside = [p for p in available if p.startswith(path + ".")][:5]
+            inside = [p for p in available if p.startswith(canonical(path) + ".")][:5]
             containers.append(f"{std} -> {path!r} is {'an object' if kind == 'object' else 'a list'}"
                               + (f" (its fields: {', '.join(inside)})" if inside else ""))
     if containers:
@@ -329,14 +329,14 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.fields, header)
     _check_fields(src, header, what, fields=columns, nested=False, hint=_separator_hint(src, options, header))
-    schema = ", ".join(f"`{c}` STRING" for c in header) + f", {CORRUPT} STRING"
+    schema = ", ".join(f"{identifier(c)} STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
           .withColumn("file", F.col("_metadata.file_path")))
-    raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(f"`{c}`") for c in header])))
+    raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(identifier(c)) for c in header])))
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
-    return _finish(df, src, {std: F.col(f"`{column}`") for std, column in columns.items()})
+    return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
 
 
 def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
@@ -369,7 +369,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     available = _struct_paths(df.schema, kinds=kinds)
     _check_fields(src, available, "Parquet schema", kinds)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
-        "raw", F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns if c != "file"]))
+        "raw", F.to_json(F.struct(*[F.col(identifier(c)) for c in df.columns if c != "file"]))
     ).withColumn("parse_error", F.lit(None).cast("string"))
     values = {}
     for std, path in src.fields.items():
