@@ -73,6 +73,24 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"ingest": {"lock_timeout": "soon"}}, r"ingest\.lock_timeout: 'soon' is not a duration"),
     ({"trending": {"lock_timeout": 5}}, r"trending\.lock_timeout: '5' is not a duration"),
     ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "unix"}}},
+     r"^sources\.s\.timestamp_format: 'unix' is not a format: expected epoch_s, epoch_ms, epoch_us, epoch_ns, iso8601 "
+     r"or a Spark datetime pattern such as yyyy-MM-dd HH:mm:ss \('u' is a week-based field, which Spark does not "
+     r"read\)$"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "YYYY-MM-dd"}}},
+     r"\('Y' is a week-based field, .*; the year is y\)$"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "yyyy-MM-ddTHH:mm:ss"}}},
+     r"\('T' is not a pattern letter; put literal text in quotes, as in yyyy-MM-dd'T'HH:mm:ss\)$"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "EEE, dd MMM yyyy HH:mm:ss"}}},
+     r"\('E' \(day of week or quarter\) is for formatting only; Spark cannot parse it\)$"),
+    ({"sources": {"s": {**SHOP, "timestamp_format": "yyyy-MM-dd'T HH"}}},
+     r"\(the quote at position 11 is not closed\)$"),
+    ({"sources": {"s": {**SHOP, "fields": {**SHOP["fields"], "user_id": ["a", "b"]}}}},
+     r"^sources\.s\.fields\.user_id: only timestamp can be a list of source fields \(a date and a time column\); "
+     r"map user_id to one field$"),
+    ({"sources": {"s": {**SHOP, "fields": {**SHOP["fields"], "timestamp": []}}}},
+     r"^sources\.s\.fields\.timestamp: \[\] is not a list of source fields; expected one field, or e\.g\. "
+     r"\[sale_date, sale_time\]"),
     ({"sources": {"s": {**SHOP, "timestamp_format": "iso8601", "timezone": "Berlin"}}},
      r"^sources\.s\.timezone: 'Berlin' is not a time zone; use an IANA name such as Europe/Berlin"),
     ({"sources": {"s": {**SHOP, "timezone": "Europe/Berlin"}}},
@@ -86,6 +104,21 @@ def test_uri_lakehouse_is_kept_as_is():
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(doc(**change))
+
+
+@pytest.mark.parametrize("pattern", ["dd.MM.yyyy HH:mm", "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX", "M/d/yy h:mm a",
+                                     "yyyy-MM-dd'T'HH:mm:ss''Z''", "yyyyDDD", "'day' d 'of' MMMM yyyy"])
+def test_spark_datetime_patterns_are_taken(pattern):
+    src = parse_config(doc(sources={"s": {**SHOP, "timestamp_format": pattern}})).sources["s"]
+    assert src.timestamp_format == pattern
+
+
+def test_a_timestamp_may_be_mapped_to_several_fields():
+    split = {**SHOP["fields"], "timestamp": ["day", "hour"]}
+    src = parse_config(doc(sources={"s": {**SHOP, "fields": split}})).sources["s"]
+    assert (src.fields["timestamp"], src.timestamp_more) == ("day", ("hour",))
+    assert dict(src.read_fields) == {**SHOP["fields"], "timestamp": "day", "timestamp#2": "hour"}
+    assert parse_config(doc(sources={"s": SHOP})).sources["s"].read_fields == SHOP["fields"]
 
 
 def test_constant_field_replaces_a_mapping():

@@ -461,6 +461,52 @@ def test_a_source_in_local_time_lands_as_utc_and_meets_the_same_event_from_the_q
         ("u3", dt.datetime(2026, 9, 21, 7, 0), dt.date(2026, 9, 21))]
 
 
+def test_a_timestamp_kept_in_a_date_and_a_time_field_is_read_as_one(spark, make_config, tmp_path):
+    """``fields.timestamp: [sale_date, sale_time]``: the values joined by a space, parsed with the source's format and
+    time zone; a missing or blank part is quarantined (not a date passing as its midnight); nested JSON parts too; a
+    part the files lack is named in the error."""
+    write(tmp_path / "in/shop/a.csv", "customer,product,event,sale_date,sale_time\n"
+                                      "u1,i1,VIEW,21.09.2026,00:30\nu2,i2,BUY,15.01.2026, 12:00 \n"
+                                      "u3,i3,VIEW,21.09.2026,\nu4,i4,VIEW,,\n")
+    write(tmp_path / "in/app/a.jsonl", json.dumps({"u": "u1", "i": "i1", "t": "view",
+                                                  "at": {"date": "2026-09-20", "time": "22:30:00"}}) + "\n")
+    split = {**CSV_SOURCE["fields"], "timestamp": ["sale_date", "sale_time"]}
+    cfg = make_config(sources={
+        "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "fields": split,
+                 "timestamp_format": "dd.MM.yyyy HH:mm", "timezone": "Europe/Berlin"},
+        "app": {"format": "jsonl", "path": str(tmp_path / "in/app"), "timestamp_format": "iso8601",
+                "fields": {"user_id": "u", "item_id": "i", "interaction_type": "t",
+                           "timestamp": ["at.date", "at.time"]}},
+        "bad": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                "fields": {**split, "timestamp": ["sale_date", "time"]}},
+    }, ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, [(f.rows_accepted, f.rows_duplicate, f.rows_quarantined) for f in s.files])
+            for s in result.sources[:2]] == [("shop", [(2, 0, 2)]), ("app", [(0, 1, 0)])]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "event_ts")) == [
+        ("u1", dt.datetime(2026, 9, 20, 22, 30)), ("u2", dt.datetime(2026, 1, 15, 11, 0))]
+    quarantined = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).select(
+        F.get_json_object("raw", "$.customer").alias("user"), "reasons").collect()
+    assert sorted((r.user, list(r.reasons)) for r in quarantined) == [
+        ("u3", ["timestamp '21.09.2026 <missing>' cannot be parsed as dd.MM.yyyy HH:mm"]),
+        ("u4", ["timestamp is missing or empty"])]
+    assert result.sources[2].message == (
+        "source bad: fields not found in the CSV header: timestamp -> 'time'. "
+        "The files have: customer, product, event, sale_date, sale_time. Fix sources.bad.fields")
+
+
+def test_a_pattern_spark_refuses_names_the_timestamp_format_key(spark, make_config, tmp_path):
+    """A pattern the config check lets through (a letter repeated more than Spark allows) fails its source in one line
+    naming the key, not with advice to fix a file."""
+    write(tmp_path / "in/shop/a.csv", "customer,product,event,time\nu1,i1,VIEW,September 2026\n")
+    cfg = csv_cfg(make_config, tmp_path, timestamp_format="MMMMMM yyyy")
+    result = ingest(spark, cfg, now=NOW)
+    assert result.sources[0].status == "failed"
+    assert result.sources[0].message.startswith(
+        "sources.shop.timestamp_format: 'MMMMMM yyyy' is not a datetime pattern Spark reads (")
+    assert "Too many letters" in result.sources[0].message and "fix or move a file" not in result.sources[0].message
+
+
 def test_a_source_time_zone_shifts_parquet_wall_clock_times_but_not_instants(spark, make_config, tmp_path):
     """In Parquet a TIMESTAMP is an instant and a TIMESTAMP_NTZ a wall-clock time: ``timezone`` applies to the second
     only (the first is read with its offset); with a pattern format an instant column is a one-line error."""

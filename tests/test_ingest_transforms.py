@@ -21,6 +21,10 @@ RAW_DDL = ("source STRING, file STRING, raw STRING, parse_error STRING, user_id_
     ("epoch_s", "1790000000", dt.datetime(2026, 9, 21, 14, 13, 20)),
     ("epoch_s", " 1790000000.1239 ", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),  # truncated to ms
     ("epoch_ms", "1790000000123", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),
+    ("epoch_us", "1790000000123456", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),
+    ("epoch_ns", "1790000000123456789", dt.datetime(2026, 9, 21, 14, 13, 20, 123000)),
+    ("epoch_ns", "-1000000", dt.datetime(1969, 12, 31, 23, 59, 59, 999000)),
+    ("epoch_ns", "999999999999999999999999", None),  # ~ year 33658: NULL, not an ANSI error
     ("iso8601", "2026-09-21T16:13:20.5+02:00", dt.datetime(2026, 9, 21, 14, 13, 20, 500000)),
     ("iso8601", "2026-09-21T14:13:20Z", dt.datetime(2026, 9, 21, 14, 13, 20)),
     ("iso8601", "2026-09-21 14:13:20", dt.datetime(2026, 9, 21, 14, 13, 20)),  # no offset: UTC

@@ -25,7 +25,8 @@ from interlake.errors import ConfigError
 
 FORMATS = ("csv", "json", "jsonl", "parquet", "queue_dump")
 STANDARD_FIELDS = ("user_id", "item_id", "interaction_type", "timestamp")
-TIMESTAMP_KINDS = ("epoch_s", "epoch_ms", "iso8601")
+EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 10**3, "epoch_us": 10**6, "epoch_ns": 10**9}  # format -> units per second
+TIMESTAMP_KINDS = (*EPOCH_UNITS, "iso8601")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -177,6 +178,35 @@ class SparkSettings:
     conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+_PATTERN_LETTERS = set("GyDMLdhKkHmsSaVzOXxZ")  # what Spark's datetime patterns parse (sql-ref-datetime-pattern)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why Spark would refuse ``pattern`` for parsing (every value of the source would fail with a stack trace of
+    Spark's ``DATETIME_PATTERN`` errors), or None. Counts of a letter are left to Spark."""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "'":
+            end = pattern.find("'", i + 1)
+            while end != -1 and pattern[end + 1:end + 2] == "'":  # '' inside quotes is a quote
+                end = pattern.find("'", end + 2)
+            if end == -1:
+                return f"the quote at position {i + 1} is not closed"
+            i = end + 1
+            continue
+        if c in "YwWuec":
+            return f"{c!r} is a week-based field, which Spark does not read" + ("; the year is y" if c == "Y" else "")
+        if c in "EFqQ":
+            return f"{c!r} (day of week or quarter) is for formatting only; Spark cannot parse it"
+        if c in "#{}":
+            return f"{c!r} is reserved; put it in quotes"
+        if c.isalpha() and c not in _PATTERN_LETTERS:
+            return f"{c!r} is not a pattern letter; put literal text in quotes, as in yyyy-MM-dd'T'HH:mm:ss"
+        i += 1
+    return None
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One input: its format, folder, and how its fields map to the four standard values."""
@@ -192,6 +222,17 @@ class SourceConfig:
     max_quarantine_share: float | None = None
     timezone: str | None = None  # the zone of timestamps written without an offset (UTC when None)
     record_path: str | None = None  # json: the dotted path of each document's array of records (None: the document)
+    # a timestamp split over several source fields (a date column and a time column): the fields after the first,
+    # whose values follow fields.timestamp's, joined by one space (``fields: {timestamp: [sale_date, sale_time]}``)
+    timestamp_more: tuple[str, ...] = ()
+
+    @property
+    def read_fields(self) -> Mapping[str, str]:
+        """Every source field the readers take, by label: the mapped standard fields, then a split timestamp's further
+        fields as ``timestamp#2``, ``timestamp#3`` ... (``base_field`` gives the standard field of a label)."""
+        if not self.timestamp_more:
+            return self.fields
+        return {**self.fields, **{f"timestamp#{i}": p for i, p in enumerate(self.timestamp_more, start=2)}}
 
     @property
     def recursive(self) -> bool:
@@ -222,6 +263,11 @@ class SourceConfig:
             )
         if "timestamp" in self.constants:
             raise ConfigError(f"{key}.constants: timestamp cannot be a constant; map it under fields")
+        problem = pattern_problem(self.timestamp_format) if self.timestamp_format not in TIMESTAMP_KINDS else None
+        if problem:
+            raise ConfigError(f"{key}.timestamp_format: {self.timestamp_format!r} is not a format: expected "
+                              f"{', '.join(TIMESTAMP_KINDS)} or a Spark datetime pattern such as yyyy-MM-dd HH:mm:ss "
+                              f"({problem})")
         self._check_timezone(key)
         if self.record_path is not None:
             if self.format != "json":
@@ -245,7 +291,7 @@ class SourceConfig:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"{key}.timezone: {self.timezone!r} is not a time zone; use an IANA name such as "
                               "Europe/Berlin, America/New_York or UTC") from None
-        if self.timestamp_format in ("epoch_s", "epoch_ms"):
+        if self.timestamp_format in EPOCH_UNITS:
             raise ConfigError(f"{key}.timezone: {self.timestamp_format} values count from 1970-01-01 UTC and carry "
                               "no time zone; remove timezone")
         if self.timestamp_format != "iso8601" and re.search(r"[XxZzOV]", re.sub(r"'[^']*'", "", self.timestamp_format)):
@@ -365,13 +411,40 @@ _TOP = ("lakehouse", "database", "spark", "interaction_types", "sources", "inges
         "trending", "maintenance")
 
 
+def base_field(label: str) -> str:
+    """The standard field of a ``SourceConfig.read_fields`` label: ``timestamp#2`` -> ``timestamp``."""
+    return label.split("#", 1)[0]
+
+
+def _timestamp_fields(sec: _Section) -> list[str]:
+    """``fields.timestamp``: one source field, or a list of them (a date and a time column), joined by a space."""
+    value = sec.data.get("timestamp")
+    if not isinstance(value, list):
+        return [sec.get("timestamp", str)]
+    if not value or any(isinstance(v, (dict, list)) or v is None or not str(v).strip() for v in value):
+        raise ConfigError(f"{sec.key('timestamp')}: {value!r} is not a list of source fields; expected one field, "
+                          "or e.g. [sale_date, sale_time] for a date and a time kept apart")
+    return [_text(v) for v in value]
+
+
 def _source(name: str, sec: _Section) -> SourceConfig:
     fields_sec = sec.section("fields")
+    fields, more = {}, []
+    for k in fields_sec.data:
+        if str(k) == "timestamp":
+            first, *more = _timestamp_fields(fields_sec)
+            fields[k] = first
+        elif isinstance(fields_sec.data[k], list):
+            raise ConfigError(f"{fields_sec.key(k)}: only timestamp can be a list of source fields (a date and a "
+                              f"time column); map {k} to one field")
+        else:
+            fields[k] = fields_sec.get(k, str)
     return SourceConfig(
         name=str(name),
         format=sec.get("format", str),
         path=resolve_path(sec.get("path", str)),
-        fields=MappingProxyType({k: sec.section("fields").get(k, str) for k in fields_sec.data}),
+        fields=MappingProxyType(fields),
+        timestamp_more=tuple(more),
         constants=sec.string_map("constants"),
         options=sec.string_map("options", for_spark=True),
         interaction_type_map=sec.string_map("interaction_type_map"),

@@ -187,6 +187,9 @@ def unforeseen(exc: Exception, src: SourceConfig | None = None) -> str:
     run repairs what this run left pending. Running out of memory says which settings give more, and for a ``json``
     source that its documents are read whole (a 300 MB one needs gigabytes)."""
     message = one_line(exc)
+    if "DATETIME_PATTERN" in message and src is not None:  # a pattern pattern_problem() let through (a letter count)
+        return (f"sources.{src.name}.timestamp_format: {src.timestamp_format!r} is not a datetime pattern Spark "
+                f"reads ({message}); see https://spark.apache.org/docs/latest/sql-ref-datetime-pattern.html")
     if "OutOfMemoryError" in message:
         message += ("; Spark ran out of memory: give it more with spark.conf spark.driver.memory (local mode) or "
                     "spark.executor.memory (a cluster)"

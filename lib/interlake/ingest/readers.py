@@ -21,10 +21,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType, TimestampType
 
-from interlake.config import STANDARD_FIELDS, SourceConfig
+from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
 from interlake.errors import SourceError, one_line
 from interlake.fs import first_bytes, first_line
-from interlake.ingest.standardize import WHITE_SPACE
+from interlake.ingest.standardize import WHITE_SPACE, strip
 from interlake.tables.quoting import identifier
 
 RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
@@ -97,12 +97,12 @@ def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
 
     One cast of the record to a STRUCT of the mapped paths reads them all at once (several times faster than
     one ``variant_get`` per path); where the paths cannot form one STRUCT, one ``variant_get`` each."""
-    paths = sorted(set(src.fields.values()))
+    paths = sorted(set(src.read_fields.values()))
     rtype = record_type(paths)
     if rtype is None:
-        return {std: F.try_variant_get(variant, variant_path(path), "string") for std, path in src.fields.items()}
+        return {std: F.try_variant_get(variant, variant_path(path), "string") for std, path in src.read_fields.items()}
     rec = F.try_variant_get(variant, "$", rtype)
-    return {std: _struct_field(rec, path) for std, path in src.fields.items()}
+    return {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
 
 
 def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> DataFrame:
@@ -110,9 +110,23 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> Data
     for std in STANDARD_FIELDS:
         if std in src.constants:
             cols.append(F.lit(src.constants[std]).alias(f"{std}_raw"))
+        elif std == "timestamp" and src.timestamp_more:
+            cols.append(joined_timestamp([values[k] for k in src.read_fields if base_field(k) == std])
+                        .alias(f"{std}_raw"))
         else:
             cols.append(values[std].alias(f"{std}_raw"))
     return df.select(*cols)
+
+
+def joined_timestamp(parts: list[Column]) -> Column:
+    """A timestamp kept in several fields (``2026-11-08`` and ``14:05:00``) as one text, the parts joined by a space;
+    NULL when every part is missing. Each part is stripped of white space (``" 12:00 "``). A part that is missing or
+    blank shows as ``<missing>``, so the value fails to parse and is quarantined with it, instead of a date alone
+    passing as its midnight."""
+    stripped = [strip(p) for p in parts]
+    present = [F.when(p != "", p) for p in stripped]
+    return F.when(F.coalesce(*present).isNotNull(),
+                  F.concat_ws(" ", *[F.coalesce(p, F.lit("<missing>")) for p in present]))
 
 
 def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[str]:
@@ -175,12 +189,13 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
 def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dict[str, str] | None = None,
                   fields: Mapping[str, str] | None = None, hint: str = "", nested: bool = True) -> None:
     """``available``: the files' field paths as ``path_name`` spells them (``nested``), or a CSV header's names."""
-    fields = src.fields if fields is None else fields
+    fields = src.read_fields if fields is None else fields
 
     def canonical(path: str) -> str:
         return path_name(path_parts(path)) if nested else path
 
-    missing = [f"{std} -> {src.fields[std]!r}" for std, path in fields.items() if canonical(path) not in available]
+    missing = [f"{base_field(std)} -> {src.read_fields[std]!r}" for std, path in fields.items()
+               if canonical(path) not in available]
     flat = [path for path in fields.values()
             if nested and canonical(path) not in available and path_name([path]) in available]
     if flat:  # `user.id` mapped as a nested path while the files have one key with a dot in its name
@@ -196,11 +211,11 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
         )
     # a mapped path that is an object or a list would store its JSON text as the id: never what was meant
     containers = []
-    for std, path in src.fields.items():
+    for std, path in src.read_fields.items():
         kind = (kinds or {}).get(canonical(path))
         if kind in ("object", "array"):
             inside = [p for p in available if p.startswith(canonical(path) + ".")][:5]
-            containers.append(f"{std} -> {path!r} is {'an object' if kind == 'object' else 'a list'}"
+            containers.append(f"{base_field(std)} -> {path!r} is {'an object' if kind == 'object' else 'a list'}"
                               + (f" (its fields: {', '.join(inside)})" if inside else ""))
     if containers:
         raise SourceError(f"source {src.name}: mapped fields are not single values in the {what}: "
@@ -327,7 +342,7 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
 
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
-    columns = header_columns(src.fields, header)
+    columns = header_columns(src.read_fields, header)
     _check_fields(src, header, what, fields=columns, nested=False, hint=_separator_hint(src, options, header))
     schema = ", ".join(f"{identifier(c)} STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
@@ -347,7 +362,7 @@ def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
     for sep, name in ((";", "';'"), ("\t", "'\\t' (a tab)"), ("|", "'|'"), (",", "','")):
         names = [c.strip(WHITE_SPACE).strip('"') for c in header[0].split(sep)]
         if sep != options.get("sep", options.get("delimiter", ",")) and len(names) > 1 and all(
-                path in names for path in src.fields.values()):
+                path in names for path in src.read_fields.values()):
             return f" The header looks separated by {name}: set sources.{src.name}.options.sep: {name.split()[0]}"
     return ""
 
@@ -372,10 +387,11 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
         "raw", F.to_json(F.struct(*[F.col(identifier(c)) for c in df.columns if c != "file"]))
     ).withColumn("parse_error", F.lit(None).cast("string"))
     values = {}
-    for std, path in src.fields.items():
+    for std, path in src.read_fields.items():
         column = F.expr(".".join(identifier(p) for p in path_parts(path)))
         values[std] = column.try_cast("string")
-        if std == "timestamp" and src.timezone and isinstance(df.select(column).schema[0].dataType, TimestampType):
+        if (base_field(std) == "timestamp" and src.timezone
+                and isinstance(df.select(column).schema[0].dataType, TimestampType)):
             # a TIMESTAMP is an instant: `timezone` is for wall-clock times (TIMESTAMP_NTZ, text) and must not shift
             # it, so its text carries its offset (`...Z`), which the ISO-8601 parse keeps
             if src.timestamp_format != "iso8601":
@@ -479,7 +495,7 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
 
     Each line is parsed once; an object value gives its fields straight from that parse, and only a value that
     is a string is parsed a second time (as the JSON it holds)."""
-    rtype = record_type(sorted(set(src.fields.values())))
+    rtype = record_type(sorted(set(src.read_fields.values())))
     df = (lines.withColumn("env", F.try_parse_json("raw"))
           # an object value, read as a STRUCT of the mapped paths (NULL when the value is not an object)
           .withColumn("_obj", F.try_variant_get(F.col("env"), "$.value", rtype or "struct<>"))
@@ -489,11 +505,11 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     value_text = F.col("_text")
     if rtype is not None:
         rec = F.coalesce(F.col("_obj"), F.try_variant_get(F.col("rec"), "$", rtype))
-        values = {std: _struct_field(rec, path) for std, path in src.fields.items()}
+        values = {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
     else:  # paths that cannot share one STRUCT: one variant_get per field, from whichever holds the record
         values = {std: F.when(F.col("_obj").isNotNull(),
                               F.try_variant_get(F.col("env"), "$['value']" + variant_path(path)[1:], "string"))
-                  .otherwise(_variant_field("rec", path)) for std, path in src.fields.items()}
+                  .otherwise(_variant_field("rec", path)) for std, path in src.read_fields.items()}
     error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
              .when(value_text.isNull(), F.lit("queue record has no value"))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from interlake.config import EPOCH_UNITS, TIMESTAMP_KINDS
 from interlake.schemas import columns as C
 
 EPOCH_LIMIT_S = 10**11  # ~ year 5138: larger values are garbage, and would overflow in ANSI arithmetic
@@ -34,7 +35,8 @@ def strip(raw: Column) -> Column:
 def parse_timestamp(raw: Column, timestamp_format: str, timezone: str | None = None) -> Column:
     """A TIMESTAMP truncated to milliseconds, or NULL when ``raw`` cannot be parsed. Never raises (ANSI-safe).
 
-    ``epoch_s`` / ``epoch_ms``: numbers, fractions allowed; ``iso8601``: e.g. 2026-10-01T12:00:00.123+02:00; anything
+    ``epoch_s`` / ``epoch_ms`` / ``epoch_us`` / ``epoch_ns``: numbers, fractions allowed; ``iso8601``: e.g.
+    2026-10-01T12:00:00.123+02:00; anything
     else is a Spark datetime pattern. A value without an offset is a time in ``timezone`` (an IANA name such as
     ``Europe/Berlin``; UTC when None); a value with one is that instant, whatever ``timezone`` says.
     """
@@ -44,7 +46,7 @@ def parse_timestamp(raw: Column, timestamp_format: str, timezone: str | None = N
 def _strip_timestamp(raw: Column, timestamp_format: str) -> Column:
     """Spark's number casts and its ISO-8601 parser ignore tabs and line ends at a value's ends themselves, so those
     formats take the cheap ``trim`` (spaces); a datetime pattern does not, so it takes ``strip``."""
-    return F.trim(raw) if timestamp_format in ("epoch_s", "epoch_ms", "iso8601") else strip(raw)
+    return F.trim(raw) if timestamp_format in TIMESTAMP_KINDS else strip(raw)
 
 
 # An ISO-8601 value whose time of day is followed by an offset or a zone (``10:00Z``, ``10:00:00.5+02:00``, ``+0200``,
@@ -53,9 +55,11 @@ _ISO_ZONED = r"\d:\d\d(:\d\d)?([.,]\d+)?\s*[A-Za-z+-]"
 
 
 def _parse_stripped(text: Column, timestamp_format: str, timezone: str | None = None) -> Column:
-    if timestamp_format in ("epoch_s", "epoch_ms"):
-        number = text.try_cast("decimal(24,6)")
-        seconds = number if timestamp_format == "epoch_s" else number / 1000
+    if timestamp_format in EPOCH_UNITS:
+        units = EPOCH_UNITS[timestamp_format]
+        # 24 digits hold every epoch_s/ms/us value below the limit; nanoseconds need 20 before the point
+        number = text.try_cast("decimal(24,6)" if units < 10**9 else "decimal(29,6)")
+        seconds = number if units == 1 else number / units
         millis = F.when(F.abs(seconds) < EPOCH_LIMIT_S, F.floor(seconds * 1000))
         return F.timestamp_millis(millis.cast("bigint"))
     if timestamp_format == "iso8601":
