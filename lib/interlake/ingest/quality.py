@@ -54,6 +54,9 @@ def _batch_definition(kind: str, suite_name: str, session_id: int):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX sets this logger to INFO when it is imported (after setup_logging quietened it): every run printed a line
+    # about a temporary "ephemeral docs site" among the job's own progress lines
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     if _CONTEXT.get("session") != session_id:  # a new Spark session: start over, nothing may point at the old one
         _CONTEXT.clear()
         _CONTEXT["session"] = session_id
