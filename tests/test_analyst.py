@@ -71,6 +71,27 @@ def test_sql_by_table_name(spark, full_lake, capsys):
     assert "add_to_cart" in out and "purchase" in out and "(3 rows)" in out
     with pytest.raises(InterlakeError, match="query failed: .*`interlake tables` lists"):
         run_sql(spark, "SELECT * FROM interlake.nope")
+    # the lakehouse's database is the query's: names need no `interlake.` (and the session's is left as it was)
+    run_sql(spark, "SELECT user_id FROM interactions ORDER BY 1", database="interlake", limit=2)
+    assert capsys.readouterr().out.splitlines()[-1] == "(2 rows; more not shown: use --limit N, or --out FILE for all)"
+    assert spark.catalog.currentDatabase() == "default"
+    with pytest.raises(InterlakeError) as err:
+        run_sql(spark, "SELECT * FROM interaction", database="interlake")
+    assert str(err.value).startswith("query failed: [TABLE_OR_VIEW_NOT_FOUND] The table or view `interaction` cannot "
+                                     "be found. Verify the spelling and correctness of the schema and catalog. The "
+                                     "tables are interlake.ingest_ledger, interlake.interactions, ")
+
+
+def test_a_failing_query_is_one_line_on_stderr_without_pyspark_s_stack_trace(demo_lake):
+    """PySpark logs an error with a query context as a JSON line holding the JVM's stack trace; `interlake sql` says
+    it in one line only (a real CLI process: the logging is the process's)."""
+    cfg, _, root = demo_lake
+    run = subprocess.run([sys.executable, "-m", "interlake", "sql", "SELECT * FROM interactionz", "--conf",
+                          str(root / "conf.yaml")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    lines = [ln for ln in run.stderr.splitlines() if "TABLE_OR_VIEW_NOT_FOUND" in ln]
+    assert lines == [ln for ln in lines if ln.startswith("interlake sql: error: query failed: ")] and len(lines) == 1
+    assert "Py4JJavaError" not in run.stderr and "at org.apache.spark" not in run.stderr
 
 
 def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):

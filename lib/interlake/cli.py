@@ -94,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _session(cfg, app: str):
+    from interlake.log import quiet_query_context_loggers
     from interlake.session import build_session
 
+    quiet_query_context_loggers()
     return build_session(cfg.spark, cfg.lakehouse, database=cfg.database, app_name=f"interlake-{app}")
 
 
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sql":
         from interlake.analyst.sql import run_sql
 
-        run_sql(_session(cfg, "sql"), args.query, out=args.out, limit=args.limit)
+        run_sql(_session(cfg, "sql"), args.query, database=cfg.database, out=args.out, limit=args.limit)
         return 0
     if args.command == "tables":
         from interlake.analyst.sql import print_tables

@@ -48,6 +48,17 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def quiet_query_context_loggers() -> None:
+    """PySpark logs every error that has a query context (a table not found, a bad cast) to stderr itself, as a JSON
+    line with the JVM's whole stack trace, before the job can say it in one line. Jobs say it themselves (``--debug``
+    shows the traceback), so those two loggers stay quiet unless the job logs at DEBUG."""
+    from pyspark.logger import PySparkLogger
+
+    level = logging.DEBUG if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else logging.CRITICAL + 1
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(level)
+
+
 def progress(logger: logging.Logger, message: str, **fields) -> None:
     """One progress line: stage, source/file and counts so far, as text and as JSON fields."""
     detail = " ".join(f"{k}={v}" for k, v in fields.items())

@@ -46,21 +46,41 @@ def out_format(out: str) -> str:
     raise InterlakeError(f"--out {out}: the file name must end in .csv or .parquet")
 
 
-def run_sql(spark: SparkSession, query: str, *, out: str | None = None, limit: int = 50) -> None:
+def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out: str | None = None,
+            limit: int = 50) -> None:
+    """Run ``query`` and print its rows (or write them to ``out``). ``database``: the lakehouse's, in which names
+    without one are found (``FROM interactions`` as well as ``FROM interlake.interactions``)."""
     kind = out_format(out) if out else None
+    previous = spark.catalog.currentDatabase()
     try:
+        if database and spark.catalog.databaseExists(database):
+            spark.catalog.setCurrentDatabase(database)
         df = spark.sql(query)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InterlakeError(f"query failed: {first}. `interlake tables` lists the tables you can query") from None
+        first = str(exc).strip().splitlines()[0].rstrip(".")
+        raise InterlakeError(f"query failed: {first}. {_tables_hint(spark, database)}") from None
+    finally:
+        spark.catalog.setCurrentDatabase(previous)
     if out:
         rows = write_result(spark, df, out, kind)
         print(f"wrote {rows:,} rows to {out}")
         return
     rows = df.limit(limit + 1).collect()
     print(format_table(df.columns, [list(r) for r in rows[:limit]]))
-    more = " (more rows not shown; use --limit or --out)" if len(rows) > limit else ""
+    more = "; more not shown: use --limit N, or --out FILE for all" if len(rows) > limit else ""
     print(f"({min(len(rows), limit)} rows{more})")
+
+
+def _tables_hint(spark: SparkSession, database: str | None) -> str:
+    names = []
+    if database:
+        try:
+            names = sorted(f"{database}.{t.name}" for t in spark.catalog.listTables(database) if not t.isTemporary)
+        except Exception:  # noqa: BLE001  (no such database yet: the general hint)
+            names = []
+    if not names:
+        return "`interlake tables` lists the tables you can query"
+    return f"The tables are {', '.join(names)}"
 
 
 def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int:
