@@ -12,6 +12,7 @@ import pytest
 import yaml
 from interlake.analyst.maintain import optimize_table
 from interlake.config import parse_config
+from interlake.errors import SourceError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
@@ -185,6 +186,14 @@ def test_the_interactions_table_as_the_source(spark, tmp_path):
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
         "window_start", "item_id", F.col("interactions").alias("count"))
     assert sorted(map(tuple, got.collect())) == sorted(map(tuple, expected.collect()))
+
+
+def test_a_queue_folder_that_does_not_exist_is_one_line_naming_the_source_path(spark, tmp_path):
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    with pytest.raises(SourceError) as err:
+        run_trending(spark, cfg, once=True)
+    assert str(err.value) == (f"trending.source q: folder {tmp_path / 'in'} does not exist; create it (the "
+                              "queue's dumps land there) or fix sources.q.path")
 
 
 def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_path):

@@ -38,9 +38,9 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from interlake.config import Config, duration_seconds
-from interlake.errors import ConfigError
+from interlake.errors import ConfigError, SourceError
 from interlake.fs import exists
-from interlake.ingest.files import list_files
+from interlake.ingest.files import is_glob, list_files
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
@@ -106,6 +106,9 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     src = cfg.sources.get(tr.source)
     if src is None or src.format != "queue_dump":
         raise ConfigError(f"trending.source: {tr.source!r} is neither 'interactions' nor a queue_dump source")
+    if not is_glob(src.path) and not exists(spark, src.path):
+        raise SourceError(f"trending.source {tr.source}: folder {src.path} does not exist; create it (the queue's "
+                          f"dumps land there) or fix sources.{tr.source}.path")
     reader = spark.readStream.format("text")
     if src.recursive:  # the stream takes the subfolders' files as ingestion does
         reader = reader.option("recursiveFileLookup", "true")
