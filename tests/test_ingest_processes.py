@@ -118,6 +118,25 @@ def test_two_concurrent_runs_for_different_sources(spark, tmp_path, write_yaml):
     assert snapshot(spark, cfg) == (interactions, quarantine, ledger)
 
 
+def test_a_file_cut_short_is_one_line_on_stderr_without_spark_s_task_failure_lines(tmp_path, write_yaml):
+    """A gzip cut short past its header fails inside a Spark task: the run says so in one line; Spark's own
+    ``ERROR Executor: Exception in task`` and ``TaskSetManager`` lines, with stack lines, are not printed beside it
+    (the JVM writes them to the process's stderr, so only a real process shows them)."""
+    import gzip
+
+    body = "".join(f"u{i},i{i % 97},VIEW,{T0 + i}\n" for i in range(20000))
+    full = gzip.compress(("customer,product,event,time\n" + body).encode())
+    (tmp_path / "in/shop").mkdir(parents=True)
+    (tmp_path / "in/shop/t.csv.gz").write_bytes(full[: len(full) // 2])
+    doc = conf_doc(tmp_path / "lake", tmp_path / "in")
+    conf = write_yaml({**doc, "sources": {"shop": doc["sources"]["shop"]}})
+    proc = run_cli(["ingest", "--conf", conf])
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    assert "shop: FAILED: " in out and "t.csv.gz" in out and "Unexpected end of input stream" in out
+    assert "Exception in task" not in err and "TaskSetManager" not in err and "\tat " not in err, err[-3000:]
+
+
 def started_with_stderr(args):
     """A CLI process whose stderr lines are collected as they come (``lines``), for waiting on a log line."""
     proc = run_cli(args)
