@@ -121,7 +121,7 @@ def test_two_concurrent_runs_for_different_sources(spark, tmp_path, write_yaml):
 def test_a_file_cut_short_is_one_line_on_stderr_without_spark_s_task_failure_lines(tmp_path, write_yaml):
     """A gzip cut short past its header fails inside a Spark task: the run says so in one line; Spark's own
     ``ERROR Executor: Exception in task`` and ``TaskSetManager`` lines, with stack lines, are not printed beside it
-    (the JVM writes them to the process's stderr, so only a real process shows them)."""
+    (the JVM writes them to the process's stderr, so only a real process shows them), nor Spark's shell notice."""
     import gzip
 
     body = "".join(f"u{i},i{i % 97},VIEW,{T0 + i}\n" for i in range(20000))
@@ -135,6 +135,7 @@ def test_a_file_cut_short_is_one_line_on_stderr_without_spark_s_task_failure_lin
     assert proc.returncode == 1
     assert "shop: FAILED: " in out and "t.csv.gz" in out and "Unexpected end of input stream" in out
     assert "Exception in task" not in err and "TaskSetManager" not in err and "\tat " not in err, err[-3000:]
+    assert "Setting default log level" not in err  # Spark's two lines for a shell: the gateway's logger is configured
 
 
 def started_with_stderr(args):
