@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from interlake.config import load_config, parse_config
 from interlake.errors import ConfigError
 
@@ -125,6 +126,33 @@ def test_constant_field_replaces_a_mapping():
     src = {**SHOP, "fields": {"user_id": "c", "item_id": "p", "timestamp": "t"},
            "constants": {"interaction_type": "purchase"}}
     assert parse_config(doc(sources={"s": src})).sources["s"].constants["interaction_type"] == "purchase"
+
+
+def test_environment_variables_in_values(tmp_path, monkeypatch):
+    """``${NAME}`` as schedulers template configs: replaced in values (not keys), ``${NAME:-default}`` when unset or
+    empty, ``$$`` a dollar, a number still read as one; an unset name is one line naming the key."""
+    monkeypatch.setenv("IL_LAKE", "s3a://bucket/lake")
+    monkeypatch.setenv("IL_RANK", "16")
+    monkeypatch.setenv("IL_EMPTY", "")
+    monkeypatch.delenv("IL_UNSET", raising=False)
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({
+        "lakehouse": "${IL_LAKE}", "train": {"rank": "${IL_RANK}"},
+        "interaction_types": {"view": {"weight": 1.0}, "add_to_cart": {}, "purchase": {"weight": 8.0}},
+        "sources": {"shop": {**SHOP, "path": "${IL_UNSET:-/data}/shop/${IL_EMPTY:-all}",
+                             "fields": {**SHOP["fields"], "item_id": "price$$", "timestamp": "ts.$date"}}}}))
+    cfg = load_config(str(conf))
+    assert (cfg.lakehouse, cfg.train.rank) == ("s3a://bucket/lake", 16)
+    assert (cfg.sources["shop"].path, cfg.sources["shop"].fields["item_id"]) == ("/data/shop/all", "price$")
+    assert cfg.sources["shop"].fields["timestamp"] == "ts.$date"  # a lone $ (a MongoDB export's key) stays
+    conf.write_text(conf.read_text().replace("${IL_LAKE}", "s3a://${IL_UNSET}/lake"))
+    with pytest.raises(ConfigError) as err:
+        load_config(str(conf))
+    assert str(err.value) == (f"{conf}: lakehouse: ${{IL_UNSET}} is not set in the environment; set it, or give a "
+                              "default as ${IL_UNSET:-value}")
+    conf.write_text(conf.read_text().replace("${IL_UNSET}", "${bucket name}"))
+    with pytest.raises(ConfigError, match=r"lakehouse: '\$\{bucket name\}' does not name an environment variable"):
+        load_config(str(conf))
 
 
 def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):

@@ -580,8 +580,41 @@ def default_config_path() -> str:
     return str(files("interlake.conf") / "local.yaml")
 
 
+_ENV_REF = re.compile(r"\$\$|\$\{([^}:]*)(?::-([^}]*))?\}")
+
+
+def expand_env(data: Any, env: Mapping[str, str], where: str = "") -> Any:
+    """``data`` with ``${NAME}`` in its text values replaced by the environment's NAME (``${NAME:-default}``: the
+    default when NAME is unset or empty; ``$$`` is a ``$``), as schedulers template configs (``lakehouse:
+    s3a://${BUCKET}/lake``). Keys are left alone; the values stay text (``rank: ${RANK}`` is read as a number as any
+    quoted number is). An unset NAME without a default is a one-line ConfigError naming the key."""
+    if isinstance(data, Mapping):
+        return {k: expand_env(v, env, f"{where}.{k}" if where else str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, env, f"{where}[{i}]") for i, v in enumerate(data)]
+    if not isinstance(data, str) or "$" not in data:
+        return data
+
+    def value(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(f"{where}: {m.group(0)!r} does not name an environment variable (letters, digits and "
+                              "_); write $$ for a $")
+        if env.get(name):
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: ${{{name}}} is not set in the environment; set it, or give a default as "
+                          f"${{{name}:-value}}")
+
+    return _ENV_REF.sub(value, data)
+
+
 def load_config(path: str | None = None) -> Config:
-    """Read and validate a YAML config; one-line ConfigError on any problem."""
+    """Read and validate a YAML config; one-line ConfigError on any problem. ``${NAME}`` in a value is the
+    environment's NAME (``expand_env``)."""
     path = path or default_config_path()
     try:
         text = Path(path).read_text()
@@ -594,6 +627,6 @@ def load_config(path: str | None = None) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     try:
-        return parse_config(data, path)
+        return parse_config(expand_env(data, os.environ), path)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
