@@ -728,12 +728,18 @@ def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(s
 
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
-    cfg = csv_cfg(make_config, tmp_path)
+    write(tmp_path / "in/twice/a.csv", f"customer,product,event,time,product\nu1,i1,VIEW,{T0},i9\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "twice": {**CSV_SOURCE, "path": str(tmp_path / "in/twice")}})
     result = ingest(spark, cfg, now=NOW)
-    assert result.sources[0].status == "failed"
+    assert [s.status for s in result.sources] == ["failed", "failed"]
     assert result.sources[0].message == (
         "source shop: fields not found in the CSV header: item_id -> 'product'. "
         "The files have: customer, sku, event, time. Fix sources.shop.fields")
+    assert result.sources[1].message == (  # a name the header has twice: Spark numbers the columns
+        "source twice: fields not found in the CSV header: item_id -> 'product'. The files have: customer, product1, "
+        "event, time, product4. Fix sources.twice.fields. The header names 'product' more than once; Spark numbers "
+        "those columns by position (product1, product4): map the one meant")
     assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
 
 

@@ -343,7 +343,8 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
 def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.read_fields, header)
-    _check_fields(src, header, what, fields=columns, nested=False, hint=_separator_hint(src, options, header))
+    _check_fields(src, header, what, fields=columns, nested=False,
+                  hint=_separator_hint(src, options, header) or _repeated_name_hint(src, header))
     schema = ", ".join(f"{identifier(c)} STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
@@ -364,6 +365,17 @@ def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
         if sep != options.get("sep", options.get("delimiter", ",")) and len(names) > 1 and all(
                 path in names for path in src.read_fields.values()):
             return f" The header looks separated by {name}: set sources.{src.name}.options.sep: {name.split()[0]}"
+    return ""
+
+
+def _repeated_name_hint(src: SourceConfig, header: list[str]) -> str:
+    """A mapped name the header has twice (``id,id,event,time``): Spark numbers such columns by position (``id0``,
+    ``id1``), and the name itself is then in no column."""
+    for path in src.read_fields.values():
+        numbered = [c for c in header if re.fullmatch(re.escape(path) + r"\d+", c, flags=re.IGNORECASE)]
+        if path not in header and len(numbered) > 1:
+            return (f" The header names {path!r} more than once; Spark numbers those columns by position "
+                    f"({', '.join(numbered)}): map the one meant")
     return ""
 
 
