@@ -232,7 +232,8 @@ class SourceConfig:
         fields as ``timestamp#2``, ``timestamp#3`` ... (``base_field`` gives the standard field of a label)."""
         if not self.timestamp_more:
             return self.fields
-        return {**self.fields, **{f"timestamp#{i}": p for i, p in enumerate(self.timestamp_more, start=2)}}
+        return MappingProxyType({**self.fields,
+                                 **{f"timestamp#{i}": p for i, p in enumerate(self.timestamp_more, start=2)}})
 
     @property
     def recursive(self) -> bool:

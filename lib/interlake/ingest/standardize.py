@@ -36,9 +36,9 @@ def parse_timestamp(raw: Column, timestamp_format: str, timezone: str | None = N
     """A TIMESTAMP truncated to milliseconds, or NULL when ``raw`` cannot be parsed. Never raises (ANSI-safe).
 
     ``epoch_s`` / ``epoch_ms`` / ``epoch_us`` / ``epoch_ns``: numbers, fractions allowed; ``iso8601``: e.g.
-    2026-10-01T12:00:00.123+02:00; anything
-    else is a Spark datetime pattern. A value without an offset is a time in ``timezone`` (an IANA name such as
-    ``Europe/Berlin``; UTC when None); a value with one is that instant, whatever ``timezone`` says.
+    2026-10-01T12:00:00.123+02:00; anything else is a Spark datetime pattern. A value without an offset is a time in
+    ``timezone`` (an IANA name such as ``Europe/Berlin``; UTC when None); a value with one is that instant, whatever
+    ``timezone`` says.
     """
     return _parse_stripped(_strip_timestamp(raw, timestamp_format), timestamp_format, timezone)
 
