@@ -60,7 +60,14 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"lakehouse_root": "x"}, r"lakehouse_root: unknown key; known keys here are lakehouse, database"),
     ({"interaction_types": {}}, r"interaction_types: missing"),
     ({"interaction_types": {"view": {"weight": -1}}}, r"interaction_types\.view\.weight: -1\.0 must be greater than 0"),
-    ({"interaction_types": {"view": {"weight": "heavy"}}}, r"interaction_types\.view\.weight: 'heavy' is not a float"),
+    ({"interaction_types": {"view": {"weight": "heavy"}}}, r"interaction_types\.view\.weight: 'heavy' is not a number"),
+    # NaN and infinity used to pass (nan > 0 is False, so "not <= 0"): ALS then failed on "Ratings MUST NOT be NaN"
+    ({"interaction_types": {"view": {"weight": float("nan")}}}, r"weight: nan is not a finite"),
+    ({"train": {"alpha": float("inf")}}, r"^train\.alpha: inf is not a finite number$"),
+    ({"trending": {"threshold": "1e999"}}, r"^trending\.threshold: inf is not a finite number$"),
+    # a fraction where a count is meant used to be cut silently (rank 10.7 trained rank 10)
+    ({"train": {"rank": 10.7}}, r"^train\.rank: 10\.7 is not a whole number$"),
+    ({"train": {"max_iter": "twelve"}}, r"^train\.max_iter: 'twelve' is not a whole number$"),
     ({"train": {"rank": 0}}, r"train\.rank: 0 must be greater than 0"),
     ({"train": {"holdout": "cutoff"}}, r"train\.holdout_cutoff: required"),
     ({"similarity": {"method": "annoy"}}, r"similarity\.method: 'annoy' is not one of lsh, exact"),

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -106,6 +107,9 @@ def resolve_path(path: str) -> str:
     return path if _is_uri(path) else os.path.abspath(os.path.expanduser(path))
 
 
+_KIND_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
 class _Section:
     """Reads one mapping of the YAML, remembering its key path for error messages."""
 
@@ -128,7 +132,7 @@ class _Section:
     def get(self, name: str, kind: type, default: Any = ..., *, choices: tuple | None = None) -> Any:
         if name not in self.data or self.data[name] is None:
             if default is ...:
-                raise ConfigError(f"{self.key(name)}: missing; expected a {kind.__name__}")
+                raise ConfigError(f"{self.key(name)}: missing; expected {_KIND_NAMES[kind]}")
             return default
         value = self.data[name]
         try:
@@ -138,13 +142,17 @@ class _Section:
             elif kind in (int, float):
                 if isinstance(value, bool):
                     raise TypeError
+                if kind is int and isinstance(value, float) and not value.is_integer():
+                    raise ConfigError(f"{self.key(name)}: {value!r} is not a whole number")
                 value = kind(value)
+                if kind is float and not math.isfinite(value):
+                    raise ConfigError(f"{self.key(name)}: {value!r} is not a finite number")
             elif kind is str:
                 if isinstance(value, (dict, list)):
                     raise TypeError
                 value = _text(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{self.key(name)}: {value!r} is not a {kind.__name__}") from None
+            raise ConfigError(f"{self.key(name)}: {value!r} is not {_KIND_NAMES[kind]}") from None
         if choices is not None and value not in choices:
             raise ConfigError(f"{self.key(name)}: {value!r} is not one of {', '.join(map(str, choices))}")
         return value
