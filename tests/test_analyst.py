@@ -80,6 +80,16 @@ def test_sql_by_table_name(spark, full_lake, capsys):
     assert str(err.value).startswith("query failed: [TABLE_OR_VIEW_NOT_FOUND] The table or view `interaction` cannot "
                                      "be found. Verify the spelling and correctness of the schema and catalog. The "
                                      "tables are interlake.ingest_ledger, interlake.interactions, ")
+    # the tables are listed only where a name was not found; two statements in one call say to run one at a time
+    with pytest.raises(InterlakeError) as err:
+        run_sql(spark, "SELECT count(*) FROM interactions; SELECT 'a;b' -- c;d", database="interlake")
+    assert str(err.value).startswith("query failed: [PARSE_SYNTAX_ERROR] Syntax error at or near 'SELECT'")
+    assert str(err.value).endswith("`interlake sql` runs one statement at a time: run each on its own")
+    with pytest.raises(InterlakeError) as err:
+        run_sql(spark, "SELECT count(* FROM interactions", database="interlake")
+    assert "tables are" not in str(err.value) and "one statement" not in str(err.value)
+    run_sql(spark, "SELECT count(*) AS n FROM interactions;  ", database="interlake")  # a closing `;` is fine
+    assert capsys.readouterr().out.splitlines()[-1] == "(1 rows)"
 
 
 def test_a_failing_query_is_one_line_on_stderr_without_pyspark_s_stack_trace(demo_lake):
