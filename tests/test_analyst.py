@@ -51,6 +51,34 @@ def test_duckdb_reads_a_table(full_lake):
     assert n == arrow.to_pandas().item_id.nunique()
 
 
+def test_read_table_travels_by_version_and_by_time_and_says_which_it_cannot(spark, tmp_path):
+    from datetime import UTC, datetime
+
+    path = str(tmp_path / "t")
+    spark.createDataFrame([("a",)], "x STRING").write.format("delta").save(path)
+    spark.createDataFrame([("b",)], "x STRING").write.format("delta").mode("append").save(path)
+    from delta.tables import DeltaTable
+
+    commits = {r["version"]: datetime.fromtimestamp(r["ms"] / 1000, UTC) for r in DeltaTable.forPath(spark, path)
+               .history().select("version", F.unix_millis("timestamp").alias("ms")).collect()}
+    second = commits[1].replace(tzinfo=None)  # naive: read as UTC
+    rows = lambda **kw: sorted(read_table("t", lakehouse=str(tmp_path), **kw)["x"])  # noqa: E731
+    assert rows() == ["a", "b"] and rows(version=0) == ["a"] and rows(version=1) == ["a", "b"]
+    assert rows(timestamp=second.isoformat(sep=" ")) == ["a", "b"]
+    assert rows(timestamp=commits[0]) == ["a"]  # before the second commit: the first version
+    assert rows(timestamp="2999-01-01T00:00:00Z") == ["a", "b"]  # later than the last commit: the latest
+    with pytest.raises(InterlakeError, match=r"^t has versions 0\.\.1; version 7 is not one of them$"):
+        rows(version=7)  # delta-rs: "LogSegment end version 1 not the same as the specified end version 7"
+    with pytest.raises(InterlakeError, match=r"^t has versions 0\.\.1; version -1 is not one of them$"):
+        rows(version=-1)  # delta-rs: OverflowError
+    with pytest.raises(InterlakeError, match=r"^t did not exist yet at 2020-01-01 00:00:00 UTC: its first version "):
+        rows(timestamp="2020-01-01")  # delta-rs loads version 0 for a time before the table existed
+    with pytest.raises(InterlakeError, match=r"^timestamp 'yesterday': expected ISO date and time"):
+        rows(timestamp="yesterday")
+    with pytest.raises(InterlakeError, match="give version or timestamp, not both"):
+        rows(version=0, timestamp="2020-01-01")
+
+
 def test_read_table_of_a_missing_table_says_so(tmp_path):
     with pytest.raises(InterlakeError, match="no Delta table at .*nope: `interlake tables` lists"):
         read_table("nope", lakehouse=str(tmp_path))

@@ -4,9 +4,12 @@ Example:
     >>> from interlake import read_table
     >>> read_table("item_similarity").head()            # pandas, from the default config's lakehouse
     >>> read_table("interactions", lakehouse="lakehouse", version=3, as_arrow=True)
+    >>> read_table("item_popularity", timestamp="2026-11-30 23:00")  # the table as it was then (UTC)
 """
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime
 
 from interlake.errors import InterlakeError
 from interlake.tables.without_spark import to_arrow
@@ -23,11 +26,16 @@ def table_uri(name: str, *, conf: str | None = None, lakehouse: str | None = Non
 
 
 def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = None, version: int | None = None,
-               columns: list[str] | None = None, as_arrow: bool = False):
-    """A table as a pandas DataFrame (or a pyarrow Table), at its latest or a given Delta version."""
+               timestamp: str | datetime | date | None = None, columns: list[str] | None = None,
+               as_arrow: bool = False):
+    """A table as a pandas DataFrame (or a pyarrow Table): its latest version, or as it was at Delta ``version`` or
+    at ``timestamp`` (the version current then; a ``datetime``, a ``date`` or ISO text such as ``2026-11-30 23:00``,
+    UTC unless it has an offset), as Spark's ``versionAsOf`` / ``timestampAsOf`` read it."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    if version is not None and timestamp is not None:
+        raise InterlakeError("read_table: give version or timestamp, not both")
     uri = table_uri(name, conf=conf, lakehouse=lakehouse)
     if "%" in uri and "://" not in uri.removeprefix("file://"):
         # delta-rs decodes a local path (``my%20lake`` -> ``my lake``) and then finds no log: say so, not "not found"
@@ -35,8 +43,50 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
                              f"{uri}; move the lakehouse to a path without '%', or query it through Spark "
                              "(`interlake sql`)")
     try:
-        table = DeltaTable(uri, version=version)
+        table = DeltaTable(uri)
     except TableNotFoundError:
         raise InterlakeError(f"no Delta table at {uri}: `interlake tables` lists the tables there") from None
+    if version is not None or timestamp is not None:
+        _time_travel(table, name, version, timestamp)
     arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
     return arrow if as_arrow else arrow.to_pandas()
+
+
+def _time_travel(table, name: str, version: int | None, timestamp) -> None:
+    """Load ``table`` (opened at its latest version) as of ``version`` or ``timestamp``; a one-line error for a
+    version it does not have (delta-rs says "LogSegment end version 3 not the same as the specified end version 99"
+    or overflows on a negative one) or a time before the table existed (delta-rs gives version 0 for it)."""
+    from deltalake.exceptions import DeltaError
+
+    latest = table.version()
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= latest:
+            raise InterlakeError(f"{name} has versions 0..{latest}; version {version!r} is not one of them")
+        what = f"version {version}"
+    else:
+        when = _utc(timestamp)
+        first = min(h["timestamp"] for h in table.history())  # commit times in ms; history() lists what the log has
+        if when.timestamp() * 1000 < first:
+            created = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            raise InterlakeError(f"{name} did not exist yet at {when:%Y-%m-%d %H:%M:%S} UTC: its first version is "
+                                 f"from {created} UTC")
+        version, what = when, f"the version current at {when:%Y-%m-%d %H:%M:%S} UTC"
+    try:
+        table.load_as_version(version)
+    except DeltaError as exc:  # the log of old versions was cleaned up (delta.logRetentionDuration)
+        raise InterlakeError(f"{name}: {what} can no longer be read ({exc}); its log was cleaned up after "
+                             "delta.logRetentionDuration") from None
+
+
+def _utc(value) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InterlakeError(f"timestamp {value!r}: expected ISO date and time, e.g. 2026-11-30 23:00 or "
+                                 "2026-11-30T23:00:00+01:00 (UTC unless it has an offset)") from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    elif not isinstance(value, datetime):
+        raise InterlakeError(f"timestamp {value!r}: expected a datetime, a date or ISO text")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
