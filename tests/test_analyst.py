@@ -319,3 +319,21 @@ def test_run_job_runs_tasks_in_order_and_stops_at_the_first_failure(tmp_path, de
     # the failed task left every table as the completed ingest left it
     assert not (tmp_path / "lake" / T.ITEM_SIMILARITY).exists()
     assert (tmp_path / "lake" / T.INTERACTIONS / "_delta_log").exists()
+
+
+def test_model_history_reads_each_run_at_its_own_k(spark, make_config):
+    """The report and the model notebook plot nDCG per run; before 2026-12-01 they read `ndcg@10` always, so runs
+    trained with `train.k: 5` showed no value at all."""
+    from datetime import datetime
+
+    from interlake.analyst.views import model_history
+
+    cfg = make_config()
+    runs = [("m1", datetime(2026, 11, 1), {"ndcg@10": 0.2, "baseline_ndcg@10": 0.1, "recall@10": 0.5}, True),
+            ("m2", datetime(2026, 11, 2), {"ndcg@5": 0.3, "baseline_ndcg@5": 0.15, "map@5": 0.1}, False)]
+    (spark.createDataFrame([(v, t, 1, "{}", m, "/a", p, "") for v, t, m, p in runs], T.MODEL_RUNS_DDL)
+     .write.format("delta").save(cfg.table_path(T.MODEL_RUNS)))
+    hist = model_history(spark, cfg)
+    assert hist[["model_version", "published", "k", "ndcg", "baseline_ndcg"]].values.tolist() == [
+        ["m1", True, 10, 0.2, 0.1], ["m2", False, 5, 0.3, 0.15]]
+    assert model_history(spark, cfg, k=5)["model_version"].tolist() == ["m2"]

@@ -46,8 +46,9 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     hist = views.model_history(spark, cfg)
     fig, ax = plt.subplots(figsize=(6, 3))
     if len(hist):
-        ax.plot(hist["model_version"], hist["ndcg"], "o-", label="model nDCG@10")
-        ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label="popularity nDCG@10")
+        at = "@" + "/".join(str(k) for k in sorted(hist["k"].dropna().unique()))  # each run's own train.k
+        ax.plot(hist["model_version"], hist["ndcg"], "o-", label=f"model nDCG{at}")
+        ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label=f"popularity nDCG{at}")
         ax.legend()
         ax.tick_params(axis="x", rotation=30)
     ax.set_title("Models over time vs the baseline")

@@ -46,12 +46,22 @@ def quarantine_reasons(spark: SparkSession, cfg: Config) -> pd.DataFrame:
             .orderBy(F.desc("n")).toPandas())
 
 
-def model_history(spark: SparkSession, cfg: Config, k: int = 10) -> pd.DataFrame:
+def model_history(spark: SparkSession, cfg: Config, k: int | None = None) -> pd.DataFrame:
+    """Every training run's nDCG and the popularity baseline's, at the k the run measured (``train.k`` then: a run
+    trained with ``k: 5`` has ``ndcg@5``, not ``ndcg@10``); ``k``: only runs measured at that k."""
     df = _df(spark, cfg, T.MODEL_RUNS)
     if df is None:
-        return pd.DataFrame(columns=["model_version", "trained_at", "published", "ndcg", "baseline_ndcg"])
-    return df.select("model_version", "trained_at", "published", F.col("metrics")[f"ndcg@{k}"].alias("ndcg"),
-                     F.col("metrics")[f"baseline_ndcg@{k}"].alias("baseline_ndcg")).orderBy("trained_at").toPandas()
+        return pd.DataFrame(columns=["model_version", "trained_at", "published", "k", "ndcg", "baseline_ndcg"])
+    at_k = F.element_at(F.map_keys(F.map_filter("metrics", lambda key, _: key.startswith("ndcg@"))), 1)
+    runs = (df.select("model_version", "trained_at", "published", "metrics",
+                      F.element_at(F.split(at_k, "@"), 2).cast("int").alias("k"))
+            .select("model_version", "trained_at", "published", "k",
+                    F.col("metrics")[F.concat(F.lit("ndcg@"), F.col("k").cast("string"))].alias("ndcg"),
+                    F.col("metrics")[F.concat(F.lit("baseline_ndcg@"), F.col("k").cast("string"))]
+                    .alias("baseline_ndcg")))
+    if k is not None:
+        runs = runs.where(F.col("k") == k)
+    return runs.orderBy("trained_at").toPandas()
 
 
 def similar_examples(spark: SparkSession, cfg: Config, n_items: int = 5) -> pd.DataFrame:
