@@ -132,3 +132,17 @@ def test_cli_ingest_takes_several_sources_either_way(argv):
     from interlake.cli import build_parser
 
     assert build_parser().parse_args(argv).source == ["a", "b"]
+
+
+def test_cli_version_names_interlake_spark_and_delta(capsys):
+    """`interlake --version` was a usage error ("the following arguments are required: COMMAND")."""
+    from importlib.metadata import version
+
+    from interlake import __version__
+    from interlake.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"interlake {__version__} (pyspark {version('pyspark')}, delta-spark {version('delta-spark')})")

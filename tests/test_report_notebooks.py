@@ -32,6 +32,16 @@ def test_report_renders_in_headless_chromium(spark, lake_with_trending, tmp_path
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.search(r'data-images="4/4"', proc.stdout), proc.stdout[:500]
     assert "interlake report" in proc.stdout and "Similar items" in proc.stdout
+    assert "class=\"empty\"" not in proc.stdout  # every chart has data: no "run `interlake …`" note
+
+
+def test_report_of_an_empty_lakehouse_says_what_to_run(spark, make_config, tmp_path):
+    """Before 2026-12-01 a chart without data was an empty frame with nothing to say why."""
+    page = write_report(spark, make_config(), str(tmp_path / "report"))
+    text = open(page).read()
+    for note in ("No interactions yet: run `interlake ingest`.", "No training run yet: run `interlake train`.",
+                 "No trending windows yet: run `interlake trending`."):
+        assert f"<p class='empty'>{note}</p>" in text
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")))

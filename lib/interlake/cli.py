@@ -35,8 +35,24 @@ def _at_least(least: int):
     return parse
 
 
+def _version() -> str:
+    """``interlake 0.1.0 (pyspark 4.1.1, delta-spark 4.4.0)``: what a bug report needs, read without starting Spark."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from interlake import __version__
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"interlake {__version__} (pyspark {of('pyspark')}, delta-spark {of('delta-spark')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interlake", description="Spark + Delta jobs for interaction data")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write a seeded sample data set (CSV export + queue dumps + truth)")

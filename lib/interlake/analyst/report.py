@@ -35,13 +35,14 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     if len(vol):
         vol.pivot(index="event_date", columns="interaction_type", values="n").fillna(0).plot(ax=ax)
     ax.set_title("Interactions per day and type")
-    images.append(("Volume per day", _save(fig, out, "volume.png")))
+    images.append(("Volume per day", _save(fig, out, "volume.png"),
+                   "" if len(vol) else "No interactions yet: run `interlake ingest`."))
 
     fun = views.funnel(spark, cfg)
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.bar(fun["step"].astype(str), fun["users"])
     ax.set_title("Funnel: users reaching each step")
-    images.append(("Funnel", _save(fig, out, "funnel.png")))
+    images.append(("Funnel", _save(fig, out, "funnel.png"), ""))
 
     hist = views.model_history(spark, cfg)
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -52,7 +53,8 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
         ax.legend()
         ax.tick_params(axis="x", rotation=30)
     ax.set_title("Models over time vs the baseline")
-    images.append(("Models", _save(fig, out, "models.png")))
+    images.append(("Models", _save(fig, out, "models.png"),
+                   "" if len(hist) else "No training run yet: run `interlake train`."))
 
     tl = views.trending_timeline(spark, cfg)
     fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -63,14 +65,16 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
         ax.scatter(surge["window_start"], surge["interactions"], color="red", zorder=3, label="trending")
         ax.legend()
         ax.set_title(f"Trending timeline of {tl['item_id'].iloc[0]}")
-    images.append(("Trending", _save(fig, out, "trending.png")))
+    images.append(("Trending", _save(fig, out, "trending.png"),
+                   "" if len(tl) else "No trending windows yet: run `interlake trending`."))
 
     reasons = views.quarantine_reasons(spark, cfg)
     sims = views.similar_examples(spark, cfg)
     tables.append(("Quarantine reasons", reasons.head(15)))
     tables.append(("Similar items (examples)", sims))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = "".join(f"<h2>{html.escape(t)}</h2><img src='{src}' alt='{html.escape(t)}'>" for t, src in images)
+    body = "".join(f"<h2>{html.escape(t)}</h2>" + (f"<p class='empty'>{html.escape(note)}</p>" if note else "")
+                   + f"<img src='{src}' alt='{html.escape(t)}'>" for t, src, note in images)
     body += "".join(f"<h2>{html.escape(t)}</h2>{df.to_html(index=False, border=0)}" for t, df in tables)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>interlake report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}} img{{max-width:100%}}
