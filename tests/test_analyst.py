@@ -337,3 +337,27 @@ def test_model_history_reads_each_run_at_its_own_k(spark, make_config):
     assert hist[["model_version", "published", "k", "ndcg", "baseline_ndcg"]].values.tolist() == [
         ["m1", True, 10, 0.2, 0.1], ["m2", False, 5, 0.3, 0.15]]
     assert model_history(spark, cfg, k=5)["model_version"].tolist() == ["m2"]
+
+
+def test_a_lakehouse_given_as_a_uri_is_listed_maintained_and_registered(spark, make_config, tmp_path):
+    """On a cluster the lakehouse is a URI (s3a://, abfss://). Before 2026-12-01 only a local folder was listed, so
+    `maintain` there compacted and vacuumed nothing and said "ok; 0 actions", and `tables` said there were none.
+    A file: URI takes the same path through Hadoop's filesystem as an object store."""
+    from interlake.tables.catalog import register_lakehouse
+
+    uri = f"file://{tmp_path}/uri lake"
+    cfg = make_config(lakehouse=uri, database="urilake")
+    for value in ("a", "b"):  # two commits, two files: something to compact
+        spark.createDataFrame([(value,)], "x STRING").write.format("delta").mode("append").save(f"{uri}/events")
+    spark.createDataFrame([(1,)], "n INT").write.parquet(f"{uri}/not_delta")  # neither is a table
+    spark.createDataFrame([(1,)], "n INT").write.format("delta").save(f"{uri}/_checkpoints/x")
+    assert lakehouse_tables(uri, spark) == {"events": f"{uri}/events"}
+    assert lakehouse_tables(uri) == {}  # without Spark a URI cannot be listed
+    summary = maintain(spark, cfg)
+    assert [(s["table"], s["action"]) for s in summary] == [("events", "optimize+vacuum")]
+    assert summary[0]["detail"].startswith("files 2 -> 1")
+    assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("urilake.events", 2)]
+    register_lakehouse(spark, uri, "urilake")
+    assert sorted(r["x"] for r in spark.sql("SELECT x FROM urilake.events").collect()) == ["a", "b"]
+    spark.sql("DROP DATABASE urilake CASCADE")  # the entry only: the table is external
+    assert sorted(r["x"] for r in spark.read.format("delta").load(f"{uri}/events").collect()) == ["a", "b"]

@@ -23,6 +23,16 @@ def exists(spark: SparkSession, uri: str) -> bool:
     return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
 
 
+def subfolders(spark: SparkSession, uri: str) -> list[str]:
+    """The names of the folders directly in ``uri`` (none if it does not exist), on any Hadoop filesystem."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return []
+    return sorted(st.getPath().getName() for st in fs.listStatus(path) if st.isDirectory())
+
+
 def read_text(spark: SparkSession, uri: str) -> str:
     row = spark.read.format("binaryFile").load(uri).select("content").first()
     return bytes(row["content"]).decode("utf-8") if row else ""

@@ -39,7 +39,7 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
     now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = []
     summary += _trim(spark, cfg, now)
-    for name, path in lakehouse_tables(cfg.lakehouse).items():
+    for name, path in lakehouse_tables(cfg.lakehouse, spark).items():
         m = optimize_table(spark, cfg, name, path)
         table = DeltaTable.forPath(spark, path)
         progress(log, "optimized", table=name, files_removed=m["numFilesRemoved"], files_added=m["numFilesAdded"],
@@ -127,7 +127,7 @@ def _partition_of(file: str, columns: list[str]) -> tuple:
 
 def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
     out = []
-    tables = lakehouse_tables(cfg.lakehouse)
+    tables = lakehouse_tables(cfg.lakehouse, spark)
     if T.QUARANTINE in tables:
         cutoff = now - timedelta(days=cfg.maintenance.quarantine_retention_days)
         table = DeltaTable.forPath(spark, tables[T.QUARANTINE])

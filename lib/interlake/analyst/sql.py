@@ -160,7 +160,7 @@ def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int
 
 def table_summaries(spark: SparkSession, cfg: Config) -> list[dict]:
     summaries = []
-    for name, path in lakehouse_tables(cfg.lakehouse).items():
+    for name, path in lakehouse_tables(cfg.lakehouse, spark).items():
         table = DeltaTable.forPath(spark, path)
         detail = table.detail().first()
         last = table.history(1).first()

@@ -61,9 +61,19 @@ def register_table(spark: SparkSession, database: str, name: str, path: str) -> 
     register_tables(spark, database, {name: path})
 
 
-def lakehouse_tables(lakehouse: str) -> dict[str, str]:
-    """``{table name: path}`` of every Delta table directly under a local lakehouse folder."""
-    if "://" in lakehouse or not os.path.isdir(lakehouse):
+def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None) -> dict[str, str]:
+    """``{table name: path}`` of every Delta table directly under the lakehouse: a local folder, or a URI (``s3a://``,
+    ``abfss://``, ``file:``) listed through ``spark``'s Hadoop filesystem (without ``spark``, none). Before 2026-12-01
+    a URI lakehouse had no tables here, so ``maintain`` on a cluster optimized and vacuumed nothing ("0 actions")."""
+    if "://" in lakehouse:
+        if spark is None:
+            return {}
+        from interlake.fs import exists, subfolders
+
+        root = lakehouse.rstrip("/")
+        return {name: f"{root}/{name}" for name in subfolders(spark, root)
+                if not name.startswith(("_", ".")) and exists(spark, f"{root}/{name}/_delta_log")}
+    if not os.path.isdir(lakehouse):
         return {}
     found = {}
     for entry in sorted(os.listdir(lakehouse)):
@@ -75,6 +85,6 @@ def lakehouse_tables(lakehouse: str) -> dict[str, str]:
 
 def register_lakehouse(spark: SparkSession, lakehouse: str, database: str) -> None:
     try:
-        register_tables(spark, database, lakehouse_tables(lakehouse))
+        register_tables(spark, database, lakehouse_tables(lakehouse, spark))
     except Exception as exc:  # the catalog itself unusable: jobs still run on paths
         log.warning("could not register the tables of %s in %s: %s", lakehouse, database, str(exc).splitlines()[0])
