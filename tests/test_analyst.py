@@ -9,7 +9,7 @@ import yaml
 from chispa import assert_df_equality
 from interlake import read_table
 from interlake.analyst.maintain import maintain
-from interlake.analyst.sql import table_summaries
+from interlake.analyst.sql import table_summaries, table_summaries_without_spark
 from interlake.config import load_config
 from interlake.errors import ConfigError, InterlakeError
 from interlake.schemas import tables as T
@@ -89,6 +89,21 @@ def test_tables_lists_rows_versions_and_operations(spark, full_lake):
     inter = rows["interlake.interactions"]
     assert inter["rows"] == spark.read.format("delta").load(full_lake.table_path(T.INTERACTIONS)).count()
     assert inter["last_operation"] in ("MERGE", "WRITE") and inter["size_mb"] > 0
+    # `interlake tables` on a local lakehouse reads the same from the Delta logs without starting Spark (~1 s, where
+    # Spark took ~30 s to start and count); a table delta-rs' statistics may not count right goes to Spark
+    assert table_summaries_without_spark(full_lake) == table_summaries(spark, full_lake)
+
+
+def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, make_config, tmp_path):
+    cfg = make_config()
+    path = cfg.table_path("dv")
+    spark.createDataFrame([(1,), (2,)], "n INT").write.format("delta").save(path)
+    assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [("interlake.dv", 2)]
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE n = 1")  # a deletion vector: the file's count says 2, the table 1
+    assert table_summaries_without_spark(cfg) is None
+    assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("interlake.dv", 1)]
+    assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
 
 
 def test_sql_by_table_name(spark, full_lake, capsys):
@@ -130,6 +145,17 @@ def test_a_failing_query_is_one_line_on_stderr_without_pyspark_s_stack_trace(dem
     lines = [ln for ln in run.stderr.splitlines() if "TABLE_OR_VIEW_NOT_FOUND" in ln]
     assert lines == [ln for ln in lines if ln.startswith("interlake sql: error: query failed: ")] and len(lines) == 1
     assert "Py4JJavaError" not in run.stderr and "at org.apache.spark" not in run.stderr
+
+
+def test_tables_command_answers_a_local_lakehouse_without_starting_spark(spark, demo_lake):
+    cfg, _, root = demo_lake
+    run = subprocess.run([sys.executable, "-m", "interlake", "tables", "--conf", str(root / "conf.yaml")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "jdk.incubator" not in run.stderr  # the JVM's start-up line: no JVM was started
+    count = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count()
+    line = next(ln for ln in run.stdout.splitlines() if ln.startswith("interlake.interactions "))
+    assert line.split()[1] == str(count)
 
 
 def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):

@@ -164,9 +164,11 @@ def run(args: argparse.Namespace) -> int:
         run_sql(_session(cfg, "sql"), args.query, database=cfg.database, out=args.out, limit=args.limit)
         return 0
     if args.command == "tables":
-        from interlake.analyst.sql import print_tables
+        from interlake.analyst.sql import print_tables, table_summaries, table_summaries_without_spark
 
-        print_tables(_session(cfg, "tables"), cfg)
+        # a local lakehouse is answered from the Delta logs without starting Spark
+        summaries = table_summaries_without_spark(cfg)
+        print_tables(cfg, summaries if summaries is not None else table_summaries(_session(cfg, "tables"), cfg))
         return 0
     if args.command == "report":
         from interlake.analyst.report import write_report
