@@ -148,9 +148,11 @@ def run(args: argparse.Namespace) -> int:
         print_train_summary(result)
         return 0
     if args.command == "models":
-        from interlake.train.registry import print_models
+        from interlake.train.registry import model_runs, print_models
 
-        print_models(_session(cfg, "models"), cfg, last=args.last)
+        # a local lakehouse is answered without starting Spark
+        runs = model_runs(None, cfg, last=args.last)
+        print_models(runs if runs is not None else model_runs(_session(cfg, "models"), cfg, last=args.last))
         return 0
     if args.command == "trending":
         from interlake.trending.pipeline import print_trending_summary, run_trending

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 
 from interlake.config import Config
@@ -26,34 +25,18 @@ from interlake.ingest.files import list_local_files
 from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id
 from interlake.log import progress
 from interlake.schemas import tables as T
-from interlake.tables.without_spark import to_arrow
+from interlake.tables.without_spark import local_rows
 
 log = logging.getLogger("interlake.ingest.pipeline")  # the job's progress lines, whichever path wrote them
-
-
-def _naive_utc(value):
-    """delta-rs returns a TIMESTAMP as an aware UTC datetime; the job's ledger rows are naive UTC."""
-    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
 
 
 def ledger_rows(ledger_path: str) -> list[dict] | None:
     """Every ledger row (``source`` and ``ledger.STATE_COLUMNS``) read without Spark, or None when that is not sure
     to give the rows (deletion vectors, column mapping) or fails."""
-    if "://" in ledger_path or not os.path.isdir(os.path.join(ledger_path, "_delta_log")):
-        return None
-    try:
-        from deltalake import DeltaTable
-
-        table = DeltaTable(ledger_path)
-        protocol, meta = table.protocol(), table.metadata()
-        if (protocol.reader_features or protocol.min_reader_version > 1
-                or meta.configuration.get("delta.columnMapping.mode", "none") != "none"):
-            return None  # deletion vectors, column mapping: the data files alone are not the rows
-        rows = to_arrow(table, ledger_path, ["source", *L.STATE_COLUMNS]).to_pylist()
-    except Exception as exc:  # noqa: BLE001  (any doubt: the job decides, with Spark)
-        log.debug("ledger not readable without Spark (%s): running the job", exc)
-        return None
-    return [{k: _naive_utc(v) for k, v in row.items()} for row in rows]
+    rows = local_rows(ledger_path, ["source", *L.STATE_COLUMNS])
+    if rows is None:
+        log.debug("ledger %s not readable without Spark: running the job", ledger_path)
+    return rows
 
 
 def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime | None = None) -> IngestResult | None:

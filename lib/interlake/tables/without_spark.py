@@ -21,3 +21,35 @@ def to_arrow(table, uri: str, columns: list[str] | None = None):
 
     local = pafs.SubTreeFileSystem(uri.removeprefix("file:"), pafs.LocalFileSystem())
     return table.to_pyarrow_dataset(filesystem=local).to_table(columns=columns)
+
+
+def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None:
+    """Every row of the Delta table at the local ``path`` as Spark collects it (a TIMESTAMP a naive UTC datetime, a
+    MAP a dict), or None when that is not certain without Spark: a URI, no table there, deletion vectors or column
+    mapping (the data files alone are not the rows then), or any error. For answers that must not start a JVM (a
+    no-op ingest, ``interlake models``)."""
+    import os
+
+    if "://" in path or not os.path.isdir(os.path.join(path, "_delta_log")):
+        return None
+    try:
+        from deltalake import DeltaTable
+
+        table = DeltaTable(path)
+        protocol, meta = table.protocol(), table.metadata()
+        if (protocol.reader_features or protocol.min_reader_version > 1
+                or meta.configuration.get("delta.columnMapping.mode", "none") != "none"):
+            return None
+        arrow = to_arrow(table, path, columns)
+    except Exception:  # noqa: BLE001  (any doubt: the caller asks Spark)
+        return None
+    maps = {f.name for f in arrow.schema if str(f.type).startswith("map<")}
+    return [{k: dict(v) if k in maps and v is not None else _naive_utc(v) for k, v in row.items()}
+            for row in arrow.to_pylist()]
+
+
+def _naive_utc(value):
+    """delta-rs gives a TIMESTAMP as an aware UTC datetime; Spark (session time zone UTC) a naive one."""
+    from datetime import UTC, datetime
+
+    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value

@@ -11,6 +11,7 @@ from interlake.analyst.sql import format_table
 from interlake.config import Config
 from interlake.fs import exists
 from interlake.schemas import tables as T
+from interlake.tables.without_spark import local_rows
 
 
 def current_published(spark: SparkSession, cfg: Config) -> dict | None:
@@ -23,13 +24,28 @@ def current_published(spark: SparkSession, cfg: Config) -> dict | None:
     return row[0].asDict() if row else None
 
 
-def print_models(spark: SparkSession, cfg: Config, last: int = 10) -> None:
+def model_runs(spark: SparkSession | None, cfg: Config, last: int = 10) -> list[dict] | None:
+    """The ``last`` runs, oldest first; None if there is no ``model_runs`` table. ``spark`` None: read a local
+    lakehouse's table without Spark (``interlake models`` then answers in about a second), and None if that is not
+    certain (tables.without_spark.local_rows): ask again with a session."""
     path = cfg.table_path(T.MODEL_RUNS)
-    if not exists(spark, path + "/_delta_log"):
+    if spark is None:
+        rows = local_rows(path)
+        if rows is None:
+            return None
+        runs = sorted(rows, key=lambda r: r["trained_at"], reverse=True)[:last]
+    elif not exists(spark, path + "/_delta_log"):
+        return None
+    else:
+        runs = [r.asDict() for r in spark.read.format("delta").load(path).orderBy(F.desc("trained_at")).limit(last)
+                .collect()]
+    return runs[::-1]
+
+
+def print_models(runs: list[dict] | None) -> None:
+    if runs is None:
         print("no model runs yet: run `interlake train`")
         return
-    runs = [r.asDict() for r in spark.read.format("delta").load(path).orderBy(F.desc("trained_at")).limit(last)
-            .collect()][::-1]
     keys = sorted({k for r in runs for k in (r["metrics"] or {})})
     params = sorted({k for r in runs for k in json.loads(r["params"] or "{}")})
     header = ["", *[r["model_version"] for r in runs]]
