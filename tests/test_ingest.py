@@ -168,6 +168,32 @@ def test_parquet_source(spark, make_config, tmp_path):
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [("u1", "i1", "add_to_cart", ts(T0), "pq")]
 
 
+def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
+    """pandas writes timestamps as Parquet TIMESTAMP(NANOS), which Spark refused (PARQUET_TYPE_ILLEGAL: the source
+    failed whatever the config said), and an integer id column with a missing value as float64 (user 123 as 123.0,
+    another user than a CSV export's "123"). Before 2026-12-01."""
+    import pandas as pd
+
+    (tmp_path / "in/pd").mkdir(parents=True)
+    pd.DataFrame({"uid": [123.0, None, 5e20], "sku": [1.5, 2.0, 3.0], "act": ["view", "view", "purchase"],
+                  "at": pd.to_datetime([T0, T0 + 1, T0 + 2], unit="s")}).to_parquet(tmp_path / "in/pd/a.parquet")
+    fields = {"user_id": "uid", "item_id": "sku", "interaction_type": "act", "timestamp": "at"}
+    source = {"format": "parquet", "path": str(tmp_path / "in/pd"), "fields": fields, "timestamp_format": "epoch_ns"}
+    cfg = make_config(sources={"pd": source}, ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok, result.sources[0].message
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("123", "1.5", "view", ts(T0), "pd"), ("500000000000000000000", "3", "purchase", ts(T0 + 2), "pd")]
+    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ["user_id is missing or empty"]]
+    # without epoch_ns the source fails before writing, saying which format reads those numbers
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"pd": {**source, "timestamp_format": "iso8601"}})
+    failed = ingest(spark, cfg, sources=["pd"], now=NOW).sources[0]
+    assert failed.status == "failed" and failed.message.startswith(
+        "sources.pd.timestamp_format: 'iso8601' reads dates and times, and 'at' holds numbers in the Parquet files "
+        "(BIGINT); set epoch_s, epoch_ms, epoch_us or epoch_ns")
+
+
 def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
     write(tmp_path / "in/q/dump.jsonl", "\n".join([
         queue_line("u1", "i1", "view", T0 * 1000, offset=1),

@@ -104,6 +104,9 @@ def build_session(
         _apply_sql_settings(spark, settings)
     # Runtime SQL settings apply to an existing session too; static ones only to a new one (above).
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # Parquet TIMESTAMP(NANOS), as pandas and pyarrow write timestamps, is read as its number of nanoseconds
+    # (`timestamp_format: epoch_ns`); Spark refuses such a file otherwise (PARQUET_TYPE_ILLEGAL)
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     for key, value in settings.conf.items():
         if key.startswith("spark.sql."):
             _set_runtime(spark, key, value)

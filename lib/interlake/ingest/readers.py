@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, MapType, StructType, TimestampType
+from pyspark.sql.types import ArrayType, DoubleType, FloatType, MapType, NumericType, StructType, TimestampType
 
 from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
 from interlake.errors import SourceError, one_line
@@ -401,9 +401,22 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     values = {}
     for std, path in src.read_fields.items():
         column = F.expr(".".join(identifier(p) for p in path_parts(path)))
+        kind = df.select(column).schema[0].dataType
         values[std] = column.try_cast("string")
+        if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType):
+            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0, and "123.0"
+            # would be another user than the CSV export's "123". A whole number is its digits; a fraction stays
+            values[std] = F.when(column % 1 == 0, column.try_cast("decimal(38,0)").cast("string")
+                                 ).otherwise(values[std])
+        if base_field(std) == "timestamp" and isinstance(kind, NumericType) and src.timestamp_format == "iso8601":
+            # (a pattern may read digits: an INT 20261120 with yyyyMMdd)
+            raise SourceError(
+                f"sources.{src.name}.timestamp_format: 'iso8601' reads dates and times, and {path!r} holds numbers "
+                f"in the Parquet files ({kind.simpleString().upper()}); set epoch_s, epoch_ms, epoch_us or "
+                "epoch_ns, the unit the numbers count (a nanosecond TIMESTAMP, as pandas writes them, is read as "
+                "such a number: epoch_ns)")
         if (base_field(std) == "timestamp" and src.timezone
-                and isinstance(df.select(column).schema[0].dataType, TimestampType)):
+                and isinstance(kind, TimestampType)):
             # a TIMESTAMP is an instant: `timezone` is for wall-clock times (TIMESTAMP_NTZ, text) and must not shift
             # it, so its text carries its offset (`...Z`), which the ISO-8601 parse keeps
             if src.timestamp_format != "iso8601":
