@@ -670,6 +670,15 @@ def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make
     assert [tuple(r) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
             .select("raw", "reasons").collect()] == [
         (f"u3,i3,VIEW,{T0},x,EXTRA", ["malformed CSV line (wrong number of fields or broken quoting)"])]
+    # without the option, the line a quoted break cuts off is quarantined with the reason to set it (since 2026-12-01)
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"shop": {**CSV_SOURCE, "path": str(
+        tmp_path / "in/shop")}}, ingest={"max_quarantine_share": 0.9})
+    assert ingest(spark, cfg, now=NOW).ok
+    reasons = {r.raw: r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()}
+    cut = ['malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set '
+           'sources.shop.options.multiLine: "true")']
+    assert reasons['lines"'] == cut and reasons['b"'] == cut
+    assert reasons[f"u3,i3,VIEW,{T0},x,EXTRA"] == ["malformed CSV line (wrong number of fields or broken quoting)"]
 
 
 def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_config, tmp_path, caplog):

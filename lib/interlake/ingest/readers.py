@@ -351,6 +351,12 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
           .withColumn("file", F.col("_metadata.file_path")))
     raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(identifier(c)) for c in header])))
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
+    if str(options.get("multiLine", "false")).lower() != "true":
+        # an odd number of quotes: most often a quoted value with a line break in it, which Spark reads line by line
+        quotes = F.length(F.col(CORRUPT)) - F.length(F.replace(F.col(CORRUPT), F.lit('"'), F.lit("")))
+        error = F.when(F.col(CORRUPT).isNotNull() & (quotes % 2 == 1), F.lit(
+            "malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set "
+            f'sources.{src.name}.options.multiLine: "true")')).otherwise(error)
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
 
