@@ -103,6 +103,14 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     spark.sql(f"DELETE FROM delta.`{path}` WHERE n = 1")  # a deletion vector: the file's count says 2, the table 1
     assert table_summaries_without_spark(cfg) is None
     assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("interlake.dv", 1)]
+    # read_table: delta-rs refuses deletion vectors; the error says how to make the table readable, which works
+    with pytest.raises(InterlakeError, match=r"^dv: delta-rs cannot read this table \(.*deletionVectors.*\); query "
+                       r"it through Spark \(`interlake sql`\); `interlake sql \"ALTER TABLE dv DROP FEATURE "
+                       r"deletionVectors\"` makes it readable again"):
+        read_table("dv", lakehouse=cfg.lakehouse)
+    spark.sql(f"ALTER TABLE delta.`{path}` DROP FEATURE deletionVectors")
+    assert read_table("dv", lakehouse=cfg.lakehouse)["n"].tolist() == [2]
+    assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [("interlake.dv", 1)]
     assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
 
 

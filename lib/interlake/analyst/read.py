@@ -32,7 +32,7 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     at ``timestamp`` (the version current then; a ``datetime``, a ``date`` or ISO text such as ``2026-11-30 23:00``,
     UTC unless it has an offset), as Spark's ``versionAsOf`` / ``timestampAsOf`` read it."""
     from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from deltalake.exceptions import DeltaProtocolError, TableNotFoundError
 
     if version is not None and timestamp is not None:
         raise InterlakeError("read_table: give version or timestamp, not both")
@@ -44,11 +44,16 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
                              "(`interlake sql`)")
     try:
         table = DeltaTable(uri)
+        if version is not None or timestamp is not None:
+            _time_travel(table, name, version, timestamp)
+        arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
     except TableNotFoundError:
         raise InterlakeError(f"no Delta table at {uri}: `interlake tables` lists the tables there") from None
-    if version is not None or timestamp is not None:
-        _time_travel(table, name, version, timestamp)
-    arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
+    except DeltaProtocolError as exc:  # e.g. deletion vectors, turned on by hand: the jobs write tables without
+        fix = (f"; `interlake sql \"ALTER TABLE {name} DROP FEATURE deletionVectors\"` makes it readable again "
+               "(tested)" if "deletionVectors" in str(exc) else "")
+        raise InterlakeError(f"{name}: delta-rs cannot read this table ({str(exc).rstrip('.')}); query it through "
+                             f"Spark (`interlake sql`){fix}") from None
     return arrow if as_arrow else arrow.to_pandas()
 
 

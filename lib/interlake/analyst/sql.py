@@ -14,6 +14,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 from interlake.config import Config
 from interlake.errors import InterlakeError
 from interlake.tables.catalog import lakehouse_tables
+from interlake.tables.without_spark import files_are_rows
 
 
 def format_table(header: list[str], rows: list[list]) -> str:
@@ -184,9 +185,7 @@ def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
         summaries = []
         for name, path in lakehouse_tables(cfg.lakehouse).items():
             table = RsTable(path)
-            protocol, meta = table.protocol(), table.metadata()
-            if (protocol.reader_features or protocol.min_reader_version > 1
-                    or meta.configuration.get("delta.columnMapping.mode", "none") != "none"):
+            if not files_are_rows(table):
                 return None
             files = pa.table(table.get_add_actions(flatten=True))
             if files.num_rows and files["num_records"].null_count:

@@ -23,6 +23,14 @@ def to_arrow(table, uri: str, columns: list[str] | None = None):
     return table.to_pyarrow_dataset(filesystem=local).to_table(columns=columns)
 
 
+def files_are_rows(table) -> bool:
+    """Whether the data files of ``table`` (a ``deltalake.DeltaTable``) alone are its rows and columns: not with
+    deletion vectors (rows deleted without rewriting their file) or column mapping (files name columns otherwise)."""
+    protocol, meta = table.protocol(), table.metadata()
+    return not (protocol.reader_features or protocol.min_reader_version > 1
+                or meta.configuration.get("delta.columnMapping.mode", "none") != "none")
+
+
 def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None:
     """Every row of the Delta table at the local ``path`` as Spark collects it (a TIMESTAMP a naive UTC datetime, a
     MAP a dict), or None when that is not certain without Spark: a URI, no table there, deletion vectors or column
@@ -36,9 +44,7 @@ def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None
         from deltalake import DeltaTable
 
         table = DeltaTable(path)
-        protocol, meta = table.protocol(), table.metadata()
-        if (protocol.reader_features or protocol.min_reader_version > 1
-                or meta.configuration.get("delta.columnMapping.mode", "none") != "none"):
+        if not files_are_rows(table):
             return None
         arrow = to_arrow(table, path, columns)
     except Exception:  # noqa: BLE001  (any doubt: the caller asks Spark)
