@@ -137,6 +137,21 @@ def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
         train(spark, cfg)
     with pytest.raises(TrainingError, match=r"--data-version 9: interactions has versions 0\.\."):
         train(spark, cfg, data_version=9)
+    # a version whose files VACUUM removed: before 2026-12-01 "failed: java.io.FileNotFoundException: File ... does
+    # not exist"
+    path = cfg.table_path(T.INTERACTIONS)
+    first = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg(F.max("version")).first()[0]
+    write(tmp_path / "in/b.csv", f"customer,product,event,time\nu3,i2,VIEW,{T0}\n")
+    ingest(spark, cfg)
+    spark.sql(f"OPTIMIZE delta.`{path}`")  # the two files of that day become one
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    with pytest.raises(TrainingError, match=rf"^--data-version {first}: interactions version {first} can no longer be "
+                                            r"read: VACUUM \(`interlake maintain`, after maintenance"):
+        train(spark, cfg, data_version=first)
 
 
 def test_publishing_retries_when_a_compaction_commits_meanwhile(spark, make_config, caplog):

@@ -49,6 +49,11 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
     except TableNotFoundError:
         raise InterlakeError(f"no Delta table at {uri}: `interlake tables` lists the tables there") from None
+    except FileNotFoundError:
+        if version is None and timestamp is None:
+            raise
+        raise InterlakeError(f"{name}: that version can no longer be read: VACUUM (`interlake maintain`, after "
+                             "maintenance.vacuum_retention_hours) removed files it needs; read a later one") from None
     except DeltaProtocolError as exc:  # e.g. deletion vectors, turned on by hand: the jobs write tables without
         fix = (f"; `interlake sql \"ALTER TABLE {name} DROP FEATURE deletionVectors\"` makes it readable again "
                "(tested)" if "deletionVectors" in str(exc) else "")

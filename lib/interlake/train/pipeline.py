@@ -103,8 +103,17 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     events, version = read_interactions(spark, cfg, data_version)
     events = events.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS).persist(
         StorageLevel.MEMORY_AND_DISK)
-    stats = events.agg(F.count(F.lit(1)).alias("n"), F.countDistinct(C.USER_ID).alias("users"),
-                       F.countDistinct(C.ITEM_ID).alias("items"), F.max(C.EVENT_TS).alias("as_of")).first()
+    try:
+        stats = events.agg(F.count(F.lit(1)).alias("n"), F.countDistinct(C.USER_ID).alias("users"),
+                           F.countDistinct(C.ITEM_ID).alias("items"), F.max(C.EVENT_TS).alias("as_of")).first()
+    except Exception as exc:
+        events.unpersist()
+        if data_version is not None and "FileNotFoundException" in str(exc):
+            raise TrainingError(
+                f"--data-version {version}: interactions version {version} can no longer be read: VACUUM "
+                "(`interlake maintain`, after maintenance.vacuum_retention_hours) removed files it needs; train on a "
+                "later version, or without --data-version") from None
+        raise
     if stats["users"] < tp.min_users or stats["items"] < tp.min_items:
         events.unpersist()
         raise TrainingError(
