@@ -12,7 +12,7 @@ import pytest
 import yaml
 from interlake.analyst.maintain import optimize_table
 from interlake.config import parse_config
-from interlake.errors import SourceError
+from interlake.errors import ConfigError, SourceError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
@@ -186,6 +186,18 @@ def test_the_interactions_table_as_the_source(spark, tmp_path):
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
         "window_start", "item_id", F.col("interactions").alias("count"))
     assert sorted(map(tuple, got.collect())) == sorted(map(tuple, expected.collect()))
+    # what the checkpoint cannot outlive: another kind of source (Spark failed on "No usable value for logOffset")
+    # or another window length (trending_items would mix windows); the same length written otherwise is fine
+    checkpoint = f"{cfg.lakehouse}/_checkpoints/trending"
+    with pytest.raises(ConfigError, match=rf"^trending\.source: the query's checkpoint \({checkpoint}\) reads the "
+                                          r"interactions table, and this config's source 'q' is a folder of queue "
+                                          r"dumps; a running count cannot switch: set it back, or start over: remove"):
+        run_trending(spark, config(tmp_path / "in", tmp_path / "lake"))
+    with pytest.raises(ConfigError, match=r"^trending\.window: .* counts windows of '1 hour', and this config says "
+                                          r"'2 hours'; a running count cannot switch"):
+        run_trending(spark, config(tmp_path / "in", tmp_path / "lake", source="interactions", window="2 hours"))
+    assert run_trending(spark, config(tmp_path / "in", tmp_path / "lake", source="interactions",
+                                      window="60 minutes"), once=True).input_rows == 0
 
 
 def test_a_queue_folder_that_does_not_exist_is_one_line_naming_the_source_path(spark, tmp_path):

@@ -23,6 +23,7 @@ deletes) retry a Delta conflict, e.g. with ``interlake maintain`` compacting the
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -39,7 +40,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError, SourceError
-from interlake.fs import exists
+from interlake.fs import exists, read_text, write_text
 from interlake.ingest.files import is_glob, list_files
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
@@ -387,15 +388,45 @@ def unfinished_batch(spark: SparkSession, checkpoint: str) -> int | None:
     """The batch an earlier run of the query planned (``offsets/<b>``, written before the batch runs) but did not
     commit (``commits/<b>``): the one a restart runs again, whose half-written rows must go first. None for a new
     query or one that stopped cleanly."""
-    def ids(sub: str) -> set[int]:
-        folder = f"{checkpoint}/{sub}"
-        if not exists(spark, folder):
-            return set()
-        names = (f.file.rstrip("/").rsplit("/", 1)[-1] for f in list_files(spark, folder))
-        return {int(n) for n in names if n.isdigit()}
-
-    pending = ids("offsets") - ids("commits")
+    pending = _batch_ids(spark, checkpoint, "offsets") - _batch_ids(spark, checkpoint, "commits")
     return max(pending) if pending else None
+
+
+def _batch_ids(spark: SparkSession, checkpoint: str, sub: str) -> set[int]:
+    """The batch ids a checkpoint's ``offsets`` or ``commits`` folder has files for."""
+    folder = f"{checkpoint}/{sub}"
+    if not exists(spark, folder):
+        return set()
+    names = (f.file.rstrip("/").rsplit("/", 1)[-1] for f in list_files(spark, folder))
+    return {int(n) for n in names if n.isdigit()}
+
+
+def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None:
+    """The settings a checkpoint cannot outlive: its kind of source (the Delta table or a folder of files: read from
+    its latest offsets) and its windows (``trending_items`` holds one length of window: kept beside the checkpoint).
+    A query started with others is a one-line error saying how to start over, where Spark failed with
+    ``MappingException: No usable value for logOffset`` (another kind of source) or the tables mixed windows of two
+    lengths. Windows of a checkpoint older than the record (2026-12-01) are taken to match."""
+    tr = cfg.trending
+    shape = {"source": "the interactions table" if tr.source == T.INTERACTIONS else "a folder of queue dumps",
+             "window": tr.window, "slide": tr.slide or tr.window}
+    record, offsets = f"{checkpoint}.json", _batch_ids(spark, checkpoint, "offsets")
+    before = json.loads(read_text(spark, record)) if offsets and exists(spark, record) else {}
+    if offsets:
+        last = read_text(spark, f"{checkpoint}/offsets/{max(offsets)}").strip().splitlines()[-1]
+        before["source"] = "the interactions table" if "reservoirId" in last else "a folder of queue dumps"
+    for key, value in shape.items():
+        if key in before and (before[key] != value if key == "source" else
+                              duration_seconds(before[key], key) != duration_seconds(value, key)):
+            what = {"source": f"reads {before[key]}, and this config's source {tr.source!r} is {value}",
+                    "window": f"counts windows of {before[key]!r}, and this config says {value!r}",
+                    "slide": f"counts windows sliding by {before[key]!r}, and this config says {value!r}"}[key]
+            raise ConfigError(
+                f"trending.{key}: the query's checkpoint ({checkpoint}) {what}; a running count cannot switch: set it "
+                "back, or start over: remove the checkpoint and the tables trending_items, trending_batch_counts, "
+                "item_popularity and stream_progress, which are then counted again from the source")
+    if not offsets or not exists(spark, record):
+        write_text(spark, record, json.dumps(shape))
 
 
 def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None,
@@ -426,6 +457,7 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
         stream, parse = stream_source(spark, cfg)
         checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+        check_query_shape(spark, cfg, checkpoint)
         writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
         if terminated.is_set():
             return writer.totals
