@@ -56,3 +56,14 @@ def test_notebook_runs(lake_with_trending, name, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") in ("execute_result", "display_data") for o in outputs)
+
+
+def test_report_out_naming_a_file_is_one_line_before_spark_starts(tmp_path, capsys):
+    """It was `failed: FileExistsError: [Errno 17] File exists` once Spark had started and read the tables."""
+    from interlake.cli import main
+
+    (tmp_path / "report.html").write_text("an earlier report")
+    assert main(["report", "--out", str(tmp_path / "report.html")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"interlake report: error: --out {tmp_path / 'report.html'}: is a file; the report is a folder (index.html "
+        "and its images): give a folder's name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -175,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "report":
         from interlake.analyst.report import write_report
 
+        if os.path.exists(args.out) and not os.path.isdir(args.out):  # before Spark starts, not after
+            raise InterlakeError(f"--out {args.out}: is a file; the report is a folder (index.html and its images): "
+                                 "give a folder's name")
         path = write_report(_session(cfg, "report"), cfg, args.out)
         print(f"report written: {path}")
         return 0
