@@ -55,8 +55,8 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         raise InterlakeError(f"{name}: that version can no longer be read: VACUUM (`interlake maintain`, after "
                              "maintenance.vacuum_retention_hours) removed files it needs; read a later one") from None
     except DeltaProtocolError as exc:  # e.g. deletion vectors, turned on by hand: the jobs write tables without
-        fix = (f"; `interlake sql \"ALTER TABLE {name} DROP FEATURE deletionVectors\"` makes it readable again "
-               "(tested)" if "deletionVectors" in str(exc) else "")
+        fix = (f"; `interlake sql \"ALTER TABLE {name} DROP FEATURE deletionVectors\"` makes it readable again"
+               if "deletionVectors" in str(exc) else "")
         raise InterlakeError(f"{name}: delta-rs cannot read this table ({str(exc).rstrip('.')}); query it through "
                              f"Spark (`interlake sql`){fix}") from None
     return arrow if as_arrow else arrow.to_pandas()
@@ -65,7 +65,7 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
 def _time_travel(table, name: str, version: int | None, timestamp) -> None:
     """Load ``table`` (opened at its latest version) as of ``version`` or ``timestamp``; a one-line error for a
     version it does not have (delta-rs says "LogSegment end version 3 not the same as the specified end version 99"
-    or overflows on a negative one) or a time before the table existed (delta-rs gives version 0 for it)."""
+    or overflows on a negative one) or a time before its earliest version (delta-rs gives version 0 for it)."""
     from deltalake.exceptions import DeltaError
 
     latest = table.version()
@@ -78,8 +78,8 @@ def _time_travel(table, name: str, version: int | None, timestamp) -> None:
         first = min(h["timestamp"] for h in table.history())  # commit times in ms; history() lists what the log has
         if when.timestamp() * 1000 < first:
             created = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            raise InterlakeError(f"{name} did not exist yet at {when:%Y-%m-%d %H:%M:%S} UTC: its first version is "
-                                 f"from {created} UTC")
+            raise InterlakeError(f"{name} has no version at {when:%Y-%m-%d %H:%M:%S} UTC: its earliest readable "
+                                 f"version is from {created} UTC")
         version, what = when, f"the version current at {when:%Y-%m-%d %H:%M:%S} UTC"
     try:
         table.load_as_version(version)

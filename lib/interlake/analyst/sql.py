@@ -190,12 +190,15 @@ def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
             files = pa.table(table.get_add_actions(flatten=True))
             if files.num_rows and files["num_records"].null_count:
                 return None
-            last = table.history(1)[0]
+            last, version = table.history(1)[0], table.version()
+            # the time Spark's history gives: the commit file's modification time (commitInfo's own timestamp is
+            # taken ~10-20 ms before the file is written, so it can fall in the second before)
+            commit = os.stat(os.path.join(path, "_delta_log", f"{version:020d}.json"))
+            at = last.get("inCommitTimestamp") or commit.st_mtime_ns // 1_000_000
             summaries.append({"table": f"{cfg.database}.{name}",
-                              "rows": int(pa.compute.sum(files["num_records"]).as_py() or 0),
-                              "version": table.version(),
+                              "rows": int(pa.compute.sum(files["num_records"]).as_py() or 0), "version": version,
                               "size_mb": round(int(pa.compute.sum(files["size_bytes"]).as_py() or 0) / 2**20, 2),
-                              "last_operation": last["operation"], "at": _utc_text(last["timestamp"])})
+                              "last_operation": last["operation"], "at": _utc_text(at)})
         return summaries
     except Exception:  # noqa: BLE001  (any doubt: Spark answers)
         return None
