@@ -75,38 +75,13 @@ def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out
 
 def _failure_hint(spark: SparkSession, query: str, message: str, database: str | None) -> str:
     """What to do about a failed query, where there is more to say than Spark's message: the tables there are for a
-    name not found, one statement per call for a ``;`` between two (Spark takes one; a ``;`` at the end is fine)."""
+    name not found, one statement per call for a syntax error in text with a ``;`` before its end (a ``;`` at the
+    end is fine; Spark takes one statement)."""
     if "TABLE_OR_VIEW_NOT_FOUND" in message or "SCHEMA_NOT_FOUND" in message:
         return f". {_tables_hint(spark, database)}"
-    if "PARSE_SYNTAX_ERROR" in message and _statements(query) > 1:
+    if "PARSE_SYNTAX_ERROR" in message and ";" in query.strip().rstrip(";"):
         return ". `interlake sql` runs one statement at a time: run each on its own"
     return ""
-
-
-def _statements(query: str) -> int:
-    """How many ``;``-separated statements ``query`` holds (a ``;`` inside quotes or a comment does not count)."""
-    count, text, quote, i = 0, "", None, 0
-    while i < len(query):
-        ch = query[i]
-        if quote:
-            if ch == "\\" and quote != "`":  # Spark's strings escape with a backslash: 'it\'s'
-                text, i = text + query[i:i + 2], i + 2
-                continue
-            if ch == quote:
-                quote = None
-        elif ch in "'\"`":
-            quote = ch
-        elif query.startswith("--", i):
-            i = query.find("\n", i)
-            i = len(query) if i < 0 else i
-            continue
-        elif ch == ";":
-            count, text = count + bool(text.strip()), ""
-            i += 1
-            continue
-        text += ch
-        i += 1
-    return count + bool(text.strip())
 
 
 def _tables_hint(spark: SparkSession, database: str | None) -> str:

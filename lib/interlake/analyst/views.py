@@ -52,13 +52,10 @@ def model_history(spark: SparkSession, cfg: Config, k: int | None = None) -> pd.
     df = _df(spark, cfg, T.MODEL_RUNS)
     if df is None:
         return pd.DataFrame(columns=["model_version", "trained_at", "published", "k", "ndcg", "baseline_ndcg"])
-    at_k = F.element_at(F.map_keys(F.map_filter("metrics", lambda key, _: key.startswith("ndcg@"))), 1)
-    runs = (df.select("model_version", "trained_at", "published", "metrics",
-                      F.element_at(F.split(at_k, "@"), 2).cast("int").alias("k"))
-            .select("model_version", "trained_at", "published", "k",
-                    F.col("metrics")[F.concat(F.lit("ndcg@"), F.col("k").cast("string"))].alias("ndcg"),
-                    F.col("metrics")[F.concat(F.lit("baseline_ndcg@"), F.col("k").cast("string"))]
-                    .alias("baseline_ndcg")))
+    key = F.element_at(F.map_keys(F.map_filter("metrics", lambda k_, _: k_.startswith("ndcg@"))), 1)  # "ndcg@5"
+    runs = df.select("model_version", "trained_at", "published",
+                     F.element_at(F.split(key, "@"), 2).cast("int").alias("k"), F.col("metrics")[key].alias("ndcg"),
+                     F.col("metrics")[F.concat(F.lit("baseline_"), key)].alias("baseline_ndcg"))
     if k is not None:
         runs = runs.where(F.col("k") == k)
     return runs.orderBy("trained_at").toPandas()

@@ -412,8 +412,9 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
         if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType):
             # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0, and "123.0"
             # would be another user than the CSV export's "123". A whole number is its digits; a fraction stays
-            values[std] = F.when(column % 1 == 0, column.try_cast("decimal(38,0)").cast("string")
-                                 ).otherwise(values[std])
+            # (beyond DECIMAL(38,0), 1e40, as written)
+            values[std] = F.when(column % 1 == 0, F.coalesce(column.try_cast("decimal(38,0)").cast("string"),
+                                                             values[std])).otherwise(values[std])
         if base_field(std) == "timestamp" and isinstance(kind, NumericType) and src.timestamp_format == "iso8601":
             # (a pattern may read digits: an INT 20261120 with yyyyMMdd)
             raise SourceError(
