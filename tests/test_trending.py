@@ -16,7 +16,7 @@ from interlake.errors import ConfigError, SourceError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
-from interlake.trending.pipeline import run_trending, unfinished_batch
+from interlake.trending.pipeline import print_trending_summary, run_trending, unfinished_batch
 from pyspark import InheritableThread
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -82,6 +82,18 @@ def test_window_counts_equal_a_batch_count(spark, one_batch):
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select(
         "window_start", "item_id", F.col("interactions").alias("count"))
     assert sorted(map(tuple, got.collect())) == sorted(map(tuple, expected.collect()))
+
+
+def test_summary_names_the_batches_and_the_flagged_window(spark, one_batch, capsys):
+    _, cfg, result = one_batch
+    print_trending_summary(spark, cfg, result)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"trending: 1 micro-batch, {result.input_rows:,} input rows, 1 quarantined, "
+                      f"{result.dropped_late:,} dropped as too late")
+    hot = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).where("is_trending").first()
+    assert out[1] == "trending windows (newest first):"
+    assert out[2].split()[:4] == [f"{hot.window_start:%Y-%m-%d}", f"{hot.window_start:%H:%M}", "s-hot",
+                                  str(hot.interactions)]
 
 
 def test_surge_is_flagged_and_the_global_rise_is_not(spark, one_batch):

@@ -486,7 +486,8 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
 
 
 def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingResult) -> None:
-    print(f"trending: {result.batches} micro-batches, {result.input_rows:,} input rows, "
+    batches = f"{result.batches} micro-batch" + ("" if result.batches == 1 else "es")
+    print(f"trending: {batches}, {result.input_rows:,} input rows, "
           f"{result.quarantined:,} quarantined, {result.dropped_late:,} dropped as too late")
     items = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS))
     top = items.where("is_trending").orderBy(F.desc("window_start"), F.desc("score")).limit(cfg.trending.top_n)
