@@ -89,9 +89,60 @@ def test_read_table_travels_by_version_and_by_time_and_says_which_it_cannot(spar
     assert rows() == ["a", "b"]
 
 
-def test_read_table_of_a_missing_table_says_so(tmp_path):
-    with pytest.raises(InterlakeError, match="no Delta table at .*nope: `interlake tables` lists"):
+def test_read_table_of_a_missing_table_says_so_and_lists_the_tables(spark, tmp_path):
+    spark.createDataFrame([("a",)], "x STRING").write.format("delta").save(str(tmp_path / "t"))
+    with pytest.raises(InterlakeError, match=r"^no Delta table 'nope' at .*/nope; its tables: t$"):
         read_table("nope", lakehouse=str(tmp_path))
+    with pytest.raises(InterlakeError, match=r"^no Delta table 't' at .*/elsewhere/t; that lakehouse folder does not "
+                                             r"exist \(lakehouse=\.\.\. or the config's `lakehouse`\)$"):
+        read_table("t", lakehouse=str(tmp_path / "elsewhere"))
+    # the name `interlake sql` takes works too (before 2026-12-01: "no Delta table at .../interlake.t")
+    assert read_table("interlake.t", lakehouse=str(tmp_path))["x"].tolist() == ["a"]
+    assert read_table("t", lakehouse=f"file://{tmp_path}", columns="x")["x"].tolist() == ["a"]
+
+
+def test_read_table_keeps_the_columns_and_rows_asked_for_and_reads_only_their_partitions(spark, tmp_path):
+    from datetime import date, datetime
+
+    import pyarrow.compute as pc
+
+    path = tmp_path / "ev"
+    spark.createDataFrame([
+        ("u1", "view", datetime(2026, 11, 19, 23, 30), date(2026, 11, 19), 1),
+        ("u2", "purchase", datetime(2026, 11, 20, 8, 0), date(2026, 11, 20), 2),
+        ("u3", "view", datetime(2026, 11, 20, 9, 30), date(2026, 11, 20), 3),
+        ("u4", "add_to_cart", datetime(2026, 11, 21, 0, 15), date(2026, 11, 21), 4),
+    ], "user_id STRING, interaction_type STRING, event_ts TIMESTAMP, event_date DATE, n INT").write.format(
+        "delta").partitionBy("event_date").save(str(path))
+    users = lambda **kw: sorted(read_table("ev", lakehouse=str(tmp_path), **kw)["user_id"])  # noqa: E731
+    assert users(filters=[("event_date", ">=", "2026-11-20")]) == ["u2", "u3", "u4"]
+    assert users(filters=[("event_date", "=", date(2026, 11, 20)), ("interaction_type", "in", ["purchase"])]) == ["u2"]
+    assert users(filters=[[("n", "=", 1)], [("n", ">", "3")]]) == ["u1", "u4"]  # either list; "3" read as a number
+    assert users(filters=("interaction_type", "not in", ["view"])) == ["u2", "u4"]
+    assert users(filters=[("event_ts", "<", "2026-11-20 09:00")]) == ["u1", "u2"]  # UTC
+    assert users(filters=[("event_ts", "<", "2026-11-20T09:00:00+01:00")]) == ["u1"]  # 08:00 UTC
+    assert users(filters=pc.field("n").isin([2, 4]) | (pc.field("user_id") == "u9")) == ["u2", "u4"]
+    picked = read_table("ev", lakehouse=str(tmp_path), columns=["user_id", "n"], filters=[("n", "<=", 2)])
+    assert picked.sort_values("n").to_dict("list") == {"user_id": ["u1", "u2"], "n": [1, 2]}
+    with pytest.raises(InterlakeError, match=r"^ev has no column 'day'; its columns: user_id, interaction_type, "
+                                             r"event_ts, event_date, n$"):
+        users(filters=[("day", "=", "2026-11-20")])
+    with pytest.raises(InterlakeError, match=r"^ev has no column 'nope'; its columns: "):
+        users(columns=["user_id", "nope"])  # pyarrow's multi-line ArrowInvalid with the whole schema before
+    with pytest.raises(InterlakeError, match=r"^filter on event_date: 'yesterday' is not a date, e.g. 2026-11-20$"):
+        users(filters=[("event_date", "=", "yesterday")])
+    with pytest.raises(InterlakeError, match=r"^filter on n: 'three' is not a whole number$"):
+        users(filters=[("n", "<", "three")])
+    with pytest.raises(InterlakeError, match=r"^filter \('n', '~', 1\): '~' is not an operator; use one of =, ==, "):
+        users(filters=[("n", "~", 1)])
+    with pytest.raises(InterlakeError, match=r"^filter \('n', '='\): expected a \(column, op, value\) tuple"):
+        users(filters=[("n", "=")])
+    # a partition filter reads only that partition's files: with another day's file gone, the day asked for reads
+    gone = next((path / "event_date=2026-11-21").glob("*.parquet"))
+    gone.unlink()
+    assert users(filters=[("event_date", "<", "2026-11-21")]) == ["u1", "u2", "u3"]
+    with pytest.raises(FileNotFoundError):
+        users()
 
 
 def test_tables_lists_rows_versions_and_operations(spark, full_lake):

@@ -5,6 +5,8 @@ Example:
     >>> read_table("item_similarity").head()            # pandas, from the default config's lakehouse
     >>> read_table("interactions", lakehouse="lakehouse", version=3, as_arrow=True)
     >>> read_table("item_popularity", timestamp="2026-11-30 23:00")  # the table as it was then (UTC)
+    >>> read_table("interactions", columns=["user_id", "item_id"],
+    ...            filters=[("event_date", ">=", "2026-11-20"), ("interaction_type", "=", "purchase")])
 """
 
 from __future__ import annotations
@@ -15,28 +17,38 @@ from interlake.errors import InterlakeError
 from interlake.tables.without_spark import to_arrow
 
 
-def table_uri(name: str, *, conf: str | None = None, lakehouse: str | None = None) -> str:
-    if lakehouse is None:
-        from interlake.config import load_config
-
-        lakehouse = load_config(conf).lakehouse
+def table_uri(name: str, lakehouse: str) -> str:
     from interlake.config import resolve_path
 
     return f"{resolve_path(lakehouse).rstrip('/')}/{name}"
 
 
 def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = None, version: int | None = None,
-               timestamp: str | datetime | date | None = None, columns: list[str] | None = None,
-               as_arrow: bool = False):
+               timestamp: str | datetime | date | None = None, columns: list[str] | str | None = None,
+               filters=None, as_arrow: bool = False):
     """A table as a pandas DataFrame (or a pyarrow Table): its latest version, or as it was at Delta ``version`` or
     at ``timestamp`` (the version current then; a ``datetime``, a ``date`` or ISO text such as ``2026-11-30 23:00``,
-    UTC unless it has an offset), as Spark's ``versionAsOf`` / ``timestampAsOf`` read it."""
+    UTC unless it has an offset), as Spark's ``versionAsOf`` / ``timestampAsOf`` read it.
+
+    ``columns`` keeps only those columns. ``filters`` keeps only matching rows, as pandas' and pyarrow's Parquet
+    readers take them: ``(column, op, value)`` tuples that must all hold (op one of ``= == != < <= > >= in not in``),
+    or a list of such lists, any of which may hold; or a ``pyarrow.compute`` expression. A value given as text is
+    read as the column's type (``"2026-11-20"`` for a date, ISO time for a timestamp, UTC unless it has an offset).
+    A filter on a partition column (``event_date``, ``window_date``) skips the other partitions' files unread."""
+    import pyarrow as pa
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaProtocolError, TableNotFoundError
 
     if version is not None and timestamp is not None:
         raise InterlakeError("read_table: give version or timestamp, not both")
-    uri = table_uri(name, conf=conf, lakehouse=lakehouse)
+    if isinstance(columns, str):
+        columns = [columns]
+    if lakehouse is None:
+        from interlake.config import load_config
+
+        lakehouse = load_config(conf).lakehouse
+    name = _without_database(name, lakehouse)
+    uri = table_uri(name, lakehouse)
     if "%" in uri and "://" not in uri.removeprefix("file://"):
         # delta-rs decodes a local path (``my%20lake`` -> ``my lake``) and then finds no log: say so, not "not found"
         raise InterlakeError(f"delta-rs cannot open a table under a local path with '%' (it reads %XX as an escape): "
@@ -46,9 +58,12 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         table = DeltaTable(uri)
         if version is not None or timestamp is not None:
             _time_travel(table, name, version, timestamp)
-        arrow = to_arrow(table, uri, columns)  # not table.to_pyarrow_table(): see tables/without_spark.py
+        schema = pa.schema(table.schema().to_arrow())  # delta-rs gives an arro3 schema
+        _check_columns(name, schema, columns)
+        arrow = to_arrow(table, uri, columns, _filter_expression(name, schema, filters))
+        # not table.to_pyarrow_table() for a local table: see tables/without_spark.py
     except TableNotFoundError:
-        raise InterlakeError(f"no Delta table at {uri}: `interlake tables` lists the tables there") from None
+        raise InterlakeError(f"no Delta table {name!r} at {uri}; {_tables_there(lakehouse)}") from None
     except FileNotFoundError:
         if version is None and timestamp is None:
             raise
@@ -60,6 +75,129 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         raise InterlakeError(f"{name}: delta-rs cannot read this table ({str(exc).rstrip('.')}); query it through "
                              f"Spark (`interlake sql`){fix}") from None
     return arrow if as_arrow else arrow.to_pandas()
+
+
+def _without_database(name: str, lakehouse: str) -> str:
+    """``interlake.interactions`` -> ``interactions``, as ``interlake sql`` takes either: a name with one dot whose
+    part after it is a table of the lakehouse (and the whole is not)."""
+    import os
+
+    db, dot, table = name.partition(".")
+    local = _local_folder(lakehouse)
+    if not dot or not db or not table or "." in table or local is None:
+        return name
+    has = lambda n: os.path.isdir(os.path.join(local, n, "_delta_log"))  # noqa: E731
+    return table if has(table) and not has(name) else name
+
+
+def _local_folder(lakehouse: str) -> str | None:
+    """The local folder of ``lakehouse`` (a path or a ``file://`` URI), or None for an object store."""
+    from interlake.config import resolve_path
+
+    path = resolve_path(lakehouse)
+    if path.startswith("file://"):
+        return path.removeprefix("file://")
+    return None if "://" in path else path
+
+
+def _tables_there(lakehouse: str) -> str:
+    import os
+
+    local = _local_folder(lakehouse)
+    if local is None:
+        return "`interlake tables` lists the tables there"
+    if not os.path.isdir(local):
+        return "that lakehouse folder does not exist (lakehouse=... or the config's `lakehouse`)"
+    names = sorted(n for n in os.listdir(local) if not n.startswith(("_", "."))
+                   and os.path.isdir(os.path.join(local, n, "_delta_log")))
+    return f"its tables: {', '.join(names)}" if names else "it has no tables yet"
+
+
+def _check_columns(name: str, schema, columns: list[str] | None) -> None:
+    unknown = [c for c in columns or [] if c not in schema.names]
+    if unknown:
+        raise InterlakeError(f"{name} has no column {', '.join(map(repr, unknown))}; its columns: "
+                             f"{', '.join(schema.names)}")
+
+
+_OPS = {"=": "__eq__", "==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+
+
+def _filter_expression(name: str, schema, filters):
+    """``filters`` (pandas/pyarrow style: tuples ANDed, lists of them ORed, or an Expression) as one pyarrow
+    Expression with each value in its column's type; None for no filter."""
+    import pyarrow.compute as pc
+
+    if filters is None or isinstance(filters, pc.Expression):
+        return filters
+    if isinstance(filters, tuple):
+        filters = [filters]
+    if not isinstance(filters, list) or not filters:
+        raise InterlakeError(f"filters={filters!r}: expected (column, op, value) tuples in a list, e.g. "
+                             "[('event_date', '>=', '2026-11-20')], or a list of such lists (any of them)")
+    groups = filters if all(isinstance(f, list) for f in filters) else [filters]
+    any_of = None
+    for group in groups:
+        all_of = None
+        for term in group:
+            cond = _condition(name, schema, term)
+            all_of = cond if all_of is None else all_of & cond
+        if all_of is not None:
+            any_of = all_of if any_of is None else any_of | all_of
+    return any_of
+
+
+def _condition(name: str, schema, term):
+    import pyarrow.compute as pc
+
+    if not isinstance(term, tuple | list) or len(term) != 3:
+        raise InterlakeError(f"filter {term!r}: expected a (column, op, value) tuple, e.g. ('event_date', '>=', "
+                             "'2026-11-20')")
+    column, op, value = term
+    _check_columns(name, schema, [column])
+    field = pc.field(column)
+    kind = schema.field(column).type
+    op = str(op).strip().lower()
+    if op in ("in", "not in"):
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            raise InterlakeError(f"filter {term!r}: '{op}' takes a list of values")
+        cond = field.isin([_typed(column, kind, v) for v in value])
+        return ~cond if op == "not in" else cond
+    if op not in _OPS:
+        raise InterlakeError(f"filter {term!r}: {op!r} is not an operator; use one of "
+                             f"{', '.join(list(_OPS) + ['in', 'not in'])}")
+    return getattr(field, _OPS[op])(_typed(column, kind, value))
+
+
+def _typed(column: str, kind, value):
+    """``value`` as a pyarrow scalar of the column's type (text parsed: a date, an ISO time, a number)."""
+    import pyarrow as pa
+
+    try:
+        if pa.types.is_timestamp(kind) and isinstance(value, str | datetime | date):
+            moment = _utc(value)
+            return pa.scalar(moment if kind.tz else moment.replace(tzinfo=None), type=kind)
+        if pa.types.is_date(kind) and isinstance(value, str):
+            return pa.scalar(date.fromisoformat(value.strip()), type=kind)
+        return pa.scalar(value).cast(kind)
+    except (ValueError, TypeError, pa.ArrowException):
+        raise InterlakeError(f"filter on {column}: {value!r} is not {_kind_words(kind)}") from None
+
+
+def _kind_words(kind) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(kind):
+        return "a time, e.g. 2026-11-20 10:00 or 2026-11-20T10:00:00+01:00 (UTC unless it has an offset)"
+    if pa.types.is_date(kind):
+        return "a date, e.g. 2026-11-20"
+    if pa.types.is_integer(kind):
+        return "a whole number"
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "a number"
+    if pa.types.is_boolean(kind):
+        return "true or false"
+    return f"a {kind} value"
 
 
 def _time_travel(table, name: str, version: int | None, timestamp) -> None:

@@ -13,14 +13,15 @@ Example:
 from __future__ import annotations
 
 
-def to_arrow(table, uri: str, columns: list[str] | None = None):
-    """``table`` (a ``deltalake.DeltaTable`` opened at ``uri``) as a pyarrow Table."""
+def to_arrow(table, uri: str, columns: list[str] | None = None, where=None):
+    """``table`` (a ``deltalake.DeltaTable`` opened at ``uri``) as a pyarrow Table, its ``columns`` (all if None),
+    the rows matching ``where`` (a ``pyarrow.compute`` expression; files of other partitions are not read)."""
     if "://" in uri:  # object storage: delta-rs' filesystem is the one that has the credentials
-        return table.to_pyarrow_table(columns=columns)
+        return table.to_pyarrow_table(columns=columns, filters=where)
     import pyarrow.fs as pafs
 
     local = pafs.SubTreeFileSystem(uri.removeprefix("file:"), pafs.LocalFileSystem())
-    return table.to_pyarrow_dataset(filesystem=local).to_table(columns=columns)
+    return table.to_pyarrow_dataset(filesystem=local).to_table(columns=columns, filter=where)
 
 
 def files_are_rows(table) -> bool:
