@@ -125,6 +125,24 @@ def test_cli_counts_below_their_least_are_usage_errors(capsys, argv, message):
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: {message}")
 
 
+@pytest.mark.parametrize("argv, usage", [
+    (["trending", "--once", "--nope"], "usage: interlake trending "),
+    (["maintain", "--dry-run"], "usage: interlake maintain "),
+    (["tables", "extra"], "usage: interlake tables "),
+])
+def test_cli_unknown_argument_is_said_with_the_command_usage(capsys, argv, usage):
+    """argparse said it with the top level's usage (`usage: interlake [-h] [--version] COMMAND ...`), which does not
+    show what the command takes."""
+    from interlake.cli import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and err[0].startswith(usage)
+    assert err[-1] == f"interlake {argv[0]}: error: unrecognized arguments: {' '.join(argv[-1:])}"
+    assert parse_args(argv[:1]).command == argv[0] and not hasattr(parse_args(argv[:1]), "_commands")
+
+
 @pytest.mark.parametrize("argv", [["ingest", "--source", "a", "b"], ["ingest", "--source", "a", "--source", "b"],
                                   ["ingest", "--source", "a", "--conf", "x.yaml", "--source", "b"]])
 def test_cli_ingest_takes_several_sources_either_way(argv):

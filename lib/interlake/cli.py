@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interlake", description="Spark + Delta jobs for interaction data")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(_commands=sub.choices)
 
     g = sub.add_parser("generate", help="write a seeded sample data set (CSV export + queue dumps + truth)")
     g.add_argument("--out", required=True, metavar="DIR")
@@ -194,8 +195,18 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, an unknown argument said with the command's own usage (argparse gives the top level's:
+    ``usage: interlake [-h] [--version] COMMAND ...``, which does not show what the command takes)."""
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        args._commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    del args._commands
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from interlake.log import setup_logging
 
     setup_logging(args.log_format, args.debug)
