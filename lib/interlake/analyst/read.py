@@ -60,8 +60,13 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
             _time_travel(table, name, version, timestamp)
         schema = pa.schema(table.schema().to_arrow())  # delta-rs gives an arro3 schema
         _check_columns(name, schema, columns)
-        arrow = to_arrow(table, uri, columns, _filter_expression(name, schema, filters))
-        # not table.to_pyarrow_table() for a local table: see tables/without_spark.py
+        where = _filter_expression(name, schema, filters)
+        try:
+            arrow = to_arrow(table, uri, columns, where)  # not to_pyarrow_table() locally: see tables/without_spark.py
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            if where is None:
+                raise
+            raise InterlakeError(f"{name}: filters {where}: {str(exc).splitlines()[0]}") from None
     except TableNotFoundError:
         raise InterlakeError(f"no Delta table {name!r} at {uri}; {_tables_there(lakehouse)}") from None
     except FileNotFoundError:
