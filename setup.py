@@ -41,6 +41,7 @@ setup(
                  "matplotlib>=3.8", "ruff>=0.6"],
         "bench": ["implicit>=0.7"],
         "report": ["matplotlib>=3.8"],
+        "analyst": ["duckdb>=1.1", "matplotlib>=3.8", "jupyterlab>=4"],
     },
     entry_points={"console_scripts": ["interlake = interlake.cli:main"]},
 )
