@@ -98,6 +98,9 @@ def test_gate_refuses_a_worse_model_and_force_overrides(spark, trained, capsys):
     print_models(model_runs(spark, cfg))
     out = capsys.readouterr().out
     assert first.model_version in out and forced.model_version in out and "metric ndcg@10" in out
+    weights = ", ".join(f"{name}={w:g}" for name, w in cfg.interaction_types.items())
+    assert [line.split()[2:] for line in out.splitlines() if line.startswith("param weights")] == [
+        f"{weights}  {weights}".split()]  # the type weights as words, not a dict's repr ({'view': 1.0, ...})
     # `interlake models` reads a local lakehouse's runs without starting Spark: the same table (0.7 s, not 20 s)
     print_models(model_runs(None, cfg))
     assert capsys.readouterr().out == out

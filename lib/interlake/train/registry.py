@@ -42,6 +42,13 @@ def model_runs(spark: SparkSession | None, cfg: Config, last: int = 10) -> list[
     return runs[::-1]
 
 
+def _param_text(value):
+    """A parameter as a person reads it: the type weights ``view=1, add_to_cart=4, purchase=8``, not a dict."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+    return value
+
+
 def print_models(runs: list[dict] | None) -> None:
     if runs is None:
         print("no model runs yet: run `interlake train`")
@@ -53,7 +60,7 @@ def print_models(runs: list[dict] | None) -> None:
             ["data_version", *[r["data_version"] for r in runs]],
             ["published", *["yes" if r["published"] else "no" for r in runs]]]
     rows += [[f"metric {k}", *[round((r["metrics"] or {}).get(k, float("nan")), 4) for r in runs]] for k in keys]
-    rows += [[f"param {p}", *[json.loads(r["params"] or "{}").get(p) for r in runs]] for p in params]
+    rows += [[f"param {p}", *[_param_text(json.loads(r["params"] or "{}").get(p)) for r in runs]] for p in params]
     print(format_table(header, rows))
     for r in runs:
         if r["reason"]:
