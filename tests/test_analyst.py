@@ -98,7 +98,7 @@ def test_read_table_of_a_missing_table_says_so_and_lists_the_tables(spark, tmp_p
         read_table("t", lakehouse=str(tmp_path / "elsewhere"))
     # the name `interlake sql` takes works too (before 2026-12-01: "no Delta table at .../interlake.t")
     assert read_table("interlake.t", lakehouse=str(tmp_path))["x"].tolist() == ["a"]
-    assert read_table("t", lakehouse=f"file://{tmp_path}", columns="x")["x"].tolist() == ["a"]
+    assert read_table("interlake.t", lakehouse=f"file://{tmp_path}", columns="x")["x"].tolist() == ["a"]
 
 
 def test_read_table_keeps_the_columns_and_rows_asked_for_and_reads_only_their_partitions(spark, tmp_path):

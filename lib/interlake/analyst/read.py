@@ -47,7 +47,6 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         from interlake.config import load_config
 
         lakehouse = load_config(conf).lakehouse
-    name = _without_database(name, lakehouse)
     uri = table_uri(name, lakehouse)
     if "%" in uri and "://" not in uri.removeprefix("file://"):
         # delta-rs decodes a local path (``my%20lake`` -> ``my lake``) and then finds no log: say so, not "not found"
@@ -55,7 +54,7 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
                              f"{uri}; move the lakehouse to a path without '%', or query it through Spark "
                              "(`interlake sql`)")
     try:
-        table = DeltaTable(uri)
+        table, name, uri = _open(DeltaTable, TableNotFoundError, name, lakehouse, uri)
         if version is not None or timestamp is not None:
             _time_travel(table, name, version, timestamp)
         schema = pa.schema(table.schema().to_arrow())  # delta-rs gives an arro3 schema
@@ -82,17 +81,17 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     return arrow if as_arrow else arrow.to_pandas()
 
 
-def _without_database(name: str, lakehouse: str) -> str:
-    """``interlake.interactions`` -> ``interactions``, as ``interlake sql`` takes either: a name with one dot whose
-    part after it is a table of the lakehouse (and the whole is not)."""
-    import os
-
-    db, dot, table = name.partition(".")
-    local = _local_folder(lakehouse)
-    if not dot or not db or not table or "." in table or local is None:
-        return name
-    has = lambda n: os.path.isdir(os.path.join(local, n, "_delta_log"))  # noqa: E731
-    return table if has(table) and not has(name) else name
+def _open(delta_table, not_found, name: str, lakehouse: str, uri: str):
+    """The table at ``uri``; a name with the database (``interlake.interactions``, as ``interlake sql`` takes it)
+    that is not a table itself is the table after the dot. Returns the table, its name and its URI."""
+    try:
+        return delta_table(uri), name, uri
+    except not_found:
+        db, dot, short = name.partition(".")
+        if not (db and dot and short) or "." in short:
+            raise
+        uri = table_uri(short, lakehouse)
+        return delta_table(uri), short, uri
 
 
 def _local_folder(lakehouse: str) -> str | None:
