@@ -107,13 +107,14 @@ def _local_folder(lakehouse: str) -> str | None:
 def _tables_there(lakehouse: str) -> str:
     import os
 
+    from interlake.tables.catalog import lakehouse_tables  # imported on this error path only (it imports pyspark)
+
     local = _local_folder(lakehouse)
     if local is None:
         return "`interlake tables` lists the tables there"
     if not os.path.isdir(local):
         return "that lakehouse folder does not exist (lakehouse=... or the config's `lakehouse`)"
-    names = sorted(n for n in os.listdir(local) if not n.startswith(("_", "."))
-                   and os.path.isdir(os.path.join(local, n, "_delta_log")))
+    names = lakehouse_tables(local)
     return f"its tables: {', '.join(names)}" if names else "it has no tables yet"
 
 
@@ -124,13 +125,14 @@ def _check_columns(name: str, schema, columns: list[str] | None) -> None:
                              f"{', '.join(schema.names)}")
 
 
-_OPS = {"=": "__eq__", "==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+_OPS = ("=", "==", "!=", "<", "<=", ">", ">=", "in", "not in")
 
 
 def _filter_expression(name: str, schema, filters):
     """``filters`` (pandas/pyarrow style: tuples ANDed, lists of them ORed, or an Expression) as one pyarrow
-    Expression with each value in its column's type; None for no filter."""
+    Expression, each value in its column's type (pyarrow's ``filters_to_expression`` builds it); None for none."""
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     if filters is None or isinstance(filters, pc.Expression):
         return filters
@@ -140,37 +142,26 @@ def _filter_expression(name: str, schema, filters):
         raise InterlakeError(f"filters={filters!r}: expected (column, op, value) tuples in a list, e.g. "
                              "[('event_date', '>=', '2026-11-20')], or a list of such lists (any of them)")
     groups = filters if all(isinstance(f, list) for f in filters) else [filters]
-    any_of = None
-    for group in groups:
-        all_of = None
-        for term in group:
-            cond = _condition(name, schema, term)
-            all_of = cond if all_of is None else all_of & cond
-        if all_of is not None:
-            any_of = all_of if any_of is None else any_of | all_of
-    return any_of
+    typed = [[_typed_term(name, schema, term) for term in group] for group in groups if group]
+    return pq.filters_to_expression(typed) if typed else None
 
 
-def _condition(name: str, schema, term):
-    import pyarrow.compute as pc
-
+def _typed_term(name: str, schema, term) -> tuple:
+    """``(column, op, value)`` checked (the column exists, the operator is one) with the value in the column's type."""
     if not isinstance(term, tuple | list) or len(term) != 3:
         raise InterlakeError(f"filter {term!r}: expected a (column, op, value) tuple, e.g. ('event_date', '>=', "
                              "'2026-11-20')")
     column, op, value = term
     _check_columns(name, schema, [column])
-    field = pc.field(column)
     kind = schema.field(column).type
     op = str(op).strip().lower()
+    if op not in _OPS:
+        raise InterlakeError(f"filter {term!r}: {op!r} is not an operator; use one of {', '.join(_OPS)}")
     if op in ("in", "not in"):
         if isinstance(value, str) or not hasattr(value, "__iter__"):
             raise InterlakeError(f"filter {term!r}: '{op}' takes a list of values")
-        cond = field.isin([_typed(column, kind, v) for v in value])
-        return ~cond if op == "not in" else cond
-    if op not in _OPS:
-        raise InterlakeError(f"filter {term!r}: {op!r} is not an operator; use one of "
-                             f"{', '.join(list(_OPS) + ['in', 'not in'])}")
-    return getattr(field, _OPS[op])(_typed(column, kind, value))
+        return column, op, [_typed(column, kind, v) for v in value]
+    return column, op, _typed(column, kind, value)
 
 
 def _typed(column: str, kind, value):
