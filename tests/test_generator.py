@@ -164,3 +164,16 @@ def test_cli_version_names_interlake_spark_and_delta(capsys):
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == (
         f"interlake {__version__} (pyspark {version('pyspark')}, delta-spark {version('delta-spark')})")
+
+
+def test_cli_every_argument_of_every_command_says_what_it_is_in_help():
+    """`interlake generate --help` listed `--users USERS`, `--seed SEED` with no word on them, `interlake report --help`
+    a bare `--out DIR` (its default folder unsaid), `interlake sql --help` a bare `query`."""
+    from interlake.cli import build_parser
+
+    parser = build_parser()
+    missing = [f"{name} {action.option_strings[0] if action.option_strings else action.dest}"
+               for name, sub in parser._defaults["_commands"].items() for action in sub._actions
+               if action.dest != "help" and not action.help]
+    assert missing == []
+    assert "(default report)" in parser._defaults["_commands"]["report"].format_help()

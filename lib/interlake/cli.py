@@ -58,14 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(_commands=sub.choices)
 
     g = sub.add_parser("generate", help="write a seeded sample data set (CSV export + queue dumps + truth)")
-    g.add_argument("--out", required=True, metavar="DIR")
-    g.add_argument("--users", type=int, default=2000)
-    g.add_argument("--items", type=int, default=400)
-    g.add_argument("--days", type=int, default=14)
-    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write into (shop_export/, pixel_queue/, truth.json)")
+    g.add_argument("--users", type=int, default=2000, metavar="N", help="users (default 2000)")
+    g.add_argument("--items", type=int, default=400, metavar="N", help="items (default 400)")
+    g.add_argument("--days", type=int, default=14, metavar="N", help="days of events (default 14)")
+    g.add_argument("--seed", type=int, default=7, metavar="N",
+                   help="random seed: the same seed and --start write the same files (default 7)")
     g.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: DAYS days before today, UTC)")
-    g.add_argument("--log-format", choices=("text", "json"), default="text")
-    g.add_argument("--debug", action="store_true")
+    g.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per log line")
+    g.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
     i = sub.add_parser("ingest", help="ingest new files of every (or the named) source into Delta `interactions`")
     _common(i)
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="print model runs side by side")
     _common(m)
-    m.add_argument("--last", type=_at_least(1), default=10, metavar="N")
+    m.add_argument("--last", type=_at_least(1), default=10, metavar="N", help="the newest N runs (default 10)")
 
     tr = sub.add_parser("trending", help="the streaming trending job")
     _common(tr)
@@ -89,16 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sql", help="run a SQL query over the lakehouse tables")
     _common(s)
-    s.add_argument("query")
+    s.add_argument("query", help='one SQL statement; tables by name, e.g. "SELECT * FROM interactions LIMIT 5"')
     s.add_argument("--out", metavar="PATH", help="write the result (.csv or .parquet) instead of printing")
-    s.add_argument("--limit", type=_at_least(1), default=50, help="rows to print (default 50)")
+    s.add_argument("--limit", type=_at_least(1), default=50, metavar="N", help="rows to print (default 50)")
 
     tb = sub.add_parser("tables", help="list every table: rows, version, size, last operation")
     _common(tb)
 
     r = sub.add_parser("report", help="write a static HTML report with plots")
     _common(r)
-    r.add_argument("--out", default="report", metavar="DIR")
+    r.add_argument("--out", default="report", metavar="DIR",
+                   help="folder for index.html and its images (default report)")
 
     mt = sub.add_parser("maintain", help="OPTIMIZE, VACUUM and retention trimming")
     _common(mt)
@@ -106,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rj = sub.add_parser("run-job", help="run a job of databricks.yml locally, tasks in dependency order")
     _common(rj)
-    rj.add_argument("name")
+    rj.add_argument("name", help="a job of the bundle: nightly or trending in the shipped databricks.yml")
     rj.add_argument("--bundle", default=None, metavar="PATH", help="path of databricks.yml")
     return parser
 
