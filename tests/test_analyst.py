@@ -203,7 +203,22 @@ def test_sql_by_table_name(spark, full_lake, capsys):
         run_sql(spark, "SELECT count(* FROM interactions", database="interlake")
     assert "tables are" not in str(err.value) and "one statement" not in str(err.value)
     run_sql(spark, "SELECT count(*) AS n FROM interactions;  ", database="interlake")  # a closing `;` is fine
-    assert capsys.readouterr().out.splitlines()[-1] == "(1 rows)"
+    assert capsys.readouterr().out.splitlines()[-1] == "(1 row)"  # was "(1 rows)"
+
+
+def test_sql_prints_each_row_on_one_line_in_sql_s_spelling(spark, capsys):
+    """The printed table showed Python's spelling of a collected row (`['x', 'y']`, `Row(a=1)`, `True`, `nan`), not
+    the JSON `--out` writes to CSV; a raw text with a line break (a quarantined CSV line) broke its row in two; a
+    small float printed as 0."""
+    from interlake.analyst.sql import run_sql
+
+    run_sql(spark, "SELECT * FROM VALUES (1, array('x', 'y'), named_struct('a', 1), map('k', 2.5D), true, "
+                   "'a\\nb\\tc', 1.2E-7D, double('NaN'), 1234.5D, CAST(7.25 AS DECIMAL(5, 2))) "
+                   "AS t(n, arr, st, m, ok, raw, tiny, nan, big, dec)")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[-1] == "(1 row)"
+    assert lines[2].split() == ["1", '["x","y"]', '{"a":1}', '{"k":2.5}', "true", "a\\nb\\tc", "1.2e-07", "NaN",
+                                "1,234.5", "7.25"]
 
 
 def test_a_failing_query_is_one_line_on_stderr_without_pyspark_s_stack_trace(demo_lake):

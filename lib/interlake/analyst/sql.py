@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -17,12 +19,33 @@ from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.without_spark import files_are_rows
 
 
+def _cell(value) -> str:
+    """One value as the table shows it: SQL's spelling (``true``, ``NaN``), a float to 4 decimals with thousands
+    separators unless that would hide it (``1.2e-07``), line breaks and tabs as ``\\n`` ``\\t`` so a row stays
+    one line (a quarantined CSV line's raw text may hold them)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        if value and not 1e-3 <= abs(value) < 1e15:
+            return f"{value:.6g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    text = str(value)
+    return text.translate(_ESCAPES) if any(c in text for c in "\n\r\t") else text
+
+
+_ESCAPES = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def format_table(header: list[str], rows: list[list]) -> str:
-    """A plain, aligned text table (numbers right-aligned)."""
-    text = [[("" if v is None else f"{v:,.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
-             for v in row] for row in rows]
+    """A plain, aligned text table (numbers right-aligned), one line per row."""
+    text = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(header)]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and rows for i in range(len(header))]
+    numeric = [all((isinstance(r[i], int | float | Decimal) and not isinstance(r[i], bool)) or r[i] is None
+                   for r in rows) and rows for i in range(len(header))]
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w)
@@ -33,6 +56,14 @@ def format_table(header: list[str], rows: list[list]) -> str:
     for r in text:
         lines.append(line(r))
     return "\n".join(lines)
+
+
+def as_text(df: DataFrame) -> DataFrame:
+    """Lists, maps and structs as their JSON text (``["x","y"]``), as ``--out`` writes them to CSV: Python's
+    spelling of a collected row (``['x', 'y']``, ``Row(a=1)``) is not what a SQL user reads or can paste back."""
+    return df.select(*[F.to_json(df[f.name]).alias(f.name)
+                       if isinstance(f.dataType, ArrayType | MapType | StructType) else df[f.name]
+                       for f in df.schema.fields])
 
 
 OUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -65,12 +96,13 @@ def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out
         spark.catalog.setCurrentDatabase(previous)
     if out:
         rows = write_result(spark, df, out, kind)
-        print(f"wrote {rows:,} rows to {out}")
+        print(f"wrote {rows:,} row{'' if rows == 1 else 's'} to {out}")
         return
-    rows = df.limit(limit + 1).collect()
+    rows = as_text(df).limit(limit + 1).collect()
     print(format_table(df.columns, [list(r) for r in rows[:limit]]))
     more = "; more not shown: use --limit N, or --out FILE for all" if len(rows) > limit else ""
-    print(f"({min(len(rows), limit)} rows{more})")
+    shown = min(len(rows), limit)
+    print(f"({shown} row{'' if shown == 1 else 's'}{more})")
 
 
 def _failure_hint(spark: SparkSession, query: str, message: str, database: str | None) -> str:
@@ -105,9 +137,7 @@ def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int
     lists, maps and structs (a quarantine row's ``reasons``) are their JSON text, timestamps ISO-8601 in UTC, quotes
     inside values doubled (RFC 4180)."""
     if kind == "csv":
-        df = df.select(*[F.to_json(df[f.name]).alias(f.name)
-                         if isinstance(f.dataType, ArrayType | MapType | StructType) else df[f.name]
-                         for f in df.schema.fields])
+        df = as_text(df)
     jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(out)
     fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
