@@ -49,7 +49,7 @@ def format_table(header: list[str], rows: list[list]) -> str:
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths, strict=True)))
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
 
     lines = [line(header)]
     lines.append("  ".join("-" * w for w in widths))
