@@ -280,6 +280,70 @@ def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):
         run_sql(spark, query, out=str(tmp_path / "res" / "dir.csv"))
 
 
+def test_sql_through_duckdb_answers_as_spark_does_without_starting_spark(spark, full_lake, tmp_path, capsys):
+    """`interlake sql --engine duckdb`: the same printed table and the same CSV as the Spark engine for the same
+    query (every table by name and as `interlake.<name>`), in a CLI process that starts no JVM."""
+    import csv
+
+    from interlake.analyst.duck import run_sql_duckdb
+    from interlake.analyst.sql import run_sql
+
+    cfg = full_lake
+    queries = [
+        "SELECT interaction_type, count(*) AS n, min(event_ts) AS first, max(event_date) AS last "
+        "FROM interactions GROUP BY 1 ORDER BY 1",
+        "SELECT source, reasons, raw FROM interlake.interactions_quarantine ORDER BY raw LIMIT 5",
+        "SELECT window_start, item_id, interactions, is_trending FROM trending_items "
+        "ORDER BY score DESC, item_id LIMIT 3",
+    ]
+    for query in queries:
+        run_sql(spark, query, database=cfg.database)
+        by_spark = capsys.readouterr().out
+        run_sql_duckdb(cfg, query)
+        assert capsys.readouterr().out == by_spark
+        run_sql(spark, query, database=cfg.database, out=str(tmp_path / "spark.csv"))
+        run_sql_duckdb(cfg, query, out=str(tmp_path / "duck" / "duck.csv"))  # its folder made, as Spark does
+        wrote = [line.rsplit(" to ", 1)[0] for line in capsys.readouterr().out.splitlines()]
+        assert len(wrote) == 2 and wrote[0] == wrote[1]  # "wrote N rows", the same N
+        with open(tmp_path / "spark.csv", newline="") as a, open(tmp_path / "duck" / "duck.csv", newline="") as b:
+            assert list(csv.reader(b)) == list(csv.reader(a))
+
+    query = "SELECT count(*) AS n FROM interactions WHERE event_date = DATE '2026-09-05'"
+    run = subprocess.run([sys.executable, "-m", "interlake", "sql", "--engine", "duckdb", "--conf", str(cfg.path),
+                          query], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "jdk.incubator" not in run.stderr  # the JVM's start-up line: no JVM was started
+    n = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).where("event_date = '2026-09-05'").count()
+    assert run.stdout.splitlines() == ["   n", "----", f"{n:>4}", "(1 row)"] and n > 0
+
+
+def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, make_config, tmp_path):
+    from interlake.analyst.duck import run_sql_duckdb
+
+    cfg = full_lake
+    with pytest.raises(InterlakeError, match=r"^query failed: Catalog Error: Table with name interactionz does not "
+                                             r"exist\. The tables are interlake\.ingest_ledger, "
+                                             r"interlake\.interactions, "):
+        run_sql_duckdb(cfg, "SELECT * FROM interactionz")
+    with pytest.raises(InterlakeError, match=r"one statement at a time"):
+        run_sql_duckdb(cfg, "SELECT 1; SELECT 2")
+    with pytest.raises(InterlakeError, match=r"^query failed: Parser Error: syntax error at or near \"FROM\"$"):
+        run_sql_duckdb(cfg, "SELECT count(* FROM interactions")
+    with pytest.raises(InterlakeError, match=r"^--engine duckdb reads a lakehouse on this machine's disk; "
+                                             r"s3a://bucket/lake is a URI: query it through Spark \(drop --engine\)$"):
+        run_sql_duckdb(make_config(lakehouse="s3a://bucket/lake"), "SELECT 1")
+    # a table delta-rs cannot read as plain files (deletion vectors) says so, the others still answer
+    other = make_config(lakehouse=str(tmp_path / "lake"))
+    spark.range(3).write.format("delta").save(other.table_path("dv"))
+    spark.range(2).write.format("delta").save(other.table_path("plain"))
+    spark.sql(f"ALTER TABLE delta.`{other.table_path('dv')}` SET TBLPROPERTIES (delta.enableDeletionVectors = true)")
+    spark.sql(f"DELETE FROM delta.`{other.table_path('dv')}` WHERE id = 0")
+    with pytest.raises(InterlakeError, match=r"^query failed: Catalog Error: Table with name dv does not exist: dv: "
+                                             r"delta-rs cannot read it as plain files .*drop --engine\)$"):
+        run_sql_duckdb(other, "SELECT * FROM dv")
+    run_sql_duckdb(other, "SELECT count(*) AS n FROM interlake.plain")
+
+
 def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):
     cfg = full_lake
     path = cfg.table_path(T.INTERACTIONS)

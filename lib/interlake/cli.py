@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query", help='one SQL statement; tables by name, e.g. "SELECT * FROM interactions LIMIT 5"')
     s.add_argument("--out", metavar="PATH", help="write the result (.csv or .parquet) instead of printing")
     s.add_argument("--limit", type=_at_least(1), default=50, metavar="N", help="rows to print (default 50)")
+    s.add_argument("--engine", choices=("spark", "duckdb"), default="spark",
+                   help="spark (default): Spark SQL through the catalog; duckdb: DuckDB's SQL over a local "
+                        "lakehouse, answered in about a second without starting Spark")
 
     tb = sub.add_parser("tables", help="list every table: rows, version, size, last operation")
     _common(tb)
@@ -166,6 +169,11 @@ def run(args: argparse.Namespace) -> int:
         print_trending_summary(spark, cfg, run_trending(spark, cfg, once=args.once))
         return 0
     if args.command == "sql":
+        if args.engine == "duckdb":
+            from interlake.analyst.duck import run_sql_duckdb
+
+            run_sql_duckdb(cfg, args.query, out=args.out, limit=args.limit)
+            return 0
         from interlake.analyst.sql import run_sql
 
         run_sql(_session(cfg, "sql"), args.query, database=cfg.database, out=args.out, limit=args.limit)

@@ -1,0 +1,156 @@
+"""``interlake sql --engine duckdb``: the same query over a local lakehouse, answered by DuckDB without a JVM.
+
+Every Delta table of the lakehouse is a DuckDB view, by name and as ``<database>.<name>`` (as ``interlake sql``
+takes them), over the pyarrow dataset of its current version (delta-rs reads the log, pyarrow the data files, as
+``read_table`` does), so DuckDB pushes column choices and filters down (a filter on ``event_date`` opens only those
+days' files). Nothing is copied: a query on a big table reads only what it needs. The SQL is DuckDB's dialect.
+
+Example:
+    >>> run_sql_duckdb(cfg, "SELECT interaction_type, count(*) FROM interactions GROUP BY 1")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+
+from interlake.config import Config
+from interlake.errors import InterlakeError
+from interlake.tables.catalog import lakehouse_tables
+
+
+def connect(cfg: Config):
+    """An in-memory DuckDB connection (session time zone UTC, as Spark's) with a view per readable table of the
+    lakehouse; returns it and ``{name: why it is not there}`` for tables delta-rs cannot read as plain files."""
+    try:
+        import duckdb
+    except ImportError:
+        raise InterlakeError("--engine duckdb needs the duckdb package: pip install 'interlake[analyst]' (or "
+                             "drop --engine to query through Spark)") from None
+    if "://" in cfg.lakehouse:
+        raise InterlakeError(f"--engine duckdb reads a lakehouse on this machine's disk; {cfg.lakehouse} is a URI: "
+                             "query it through Spark (drop --engine)")
+    import pyarrow.fs as pafs
+    from deltalake import DeltaTable
+
+    from interlake.tables.without_spark import files_are_rows
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    schema = _quote(cfg.database)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    skipped = {}
+    for name, path in lakehouse_tables(cfg.lakehouse).items():
+        table = DeltaTable(path)
+        if not files_are_rows(table):
+            skipped[name] = ("delta-rs cannot read it as plain files (deletion vectors or column mapping): query it "
+                             "through Spark (drop --engine)")
+            continue
+        dataset = table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
+        con.register(name, dataset)
+        con.execute(f"CREATE VIEW {schema}.{_quote(name)} AS SELECT * FROM {_quote(name)}")
+    return con, skipped
+
+
+def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: int = 50) -> None:
+    """``interlake sql`` through DuckDB: prints the rows as the Spark engine does, or writes ``out`` (.csv or
+    .parquet, one file, replaced; CSV as the Spark engine writes it: lists, maps and structs as JSON text, timestamps
+    ISO-8601 UTC)."""
+    import duckdb
+
+    from interlake.analyst.sql import format_table, out_format
+
+    kind = out_format(out) if out else None
+    con, skipped = connect(cfg)
+    try:
+        try:
+            statements = duckdb.extract_statements(query)
+            if len(statements) > 1:
+                raise InterlakeError("query failed: `interlake sql` runs one statement at a time: run each on its "
+                                     "own")
+            relation = con.sql(query)
+            if relation is None:  # a statement without rows (SET, CREATE VIEW ...): nothing to show
+                print("(0 rows)")
+                return
+            columns, types = relation.columns, [str(t) for t in relation.types]
+            if out:
+                rows = _write(con, relation, columns, types, out, kind)
+                print(f"wrote {rows:,} row{'' if rows == 1 else 's'} to {out}")
+                return
+            rows = relation.limit(limit + 1).fetchall()
+        except duckdb.Error as exc:
+            raise InterlakeError(f"query failed: {_message(exc, cfg, con, skipped)}") from None
+    finally:
+        con.close()
+    print(format_table(columns, [[_value(v) for v in r] for r in rows[:limit]]))
+    more = "; more not shown: use --limit N, or --out FILE for all" if len(rows) > limit else ""
+    shown = min(len(rows), limit)
+    print(f"({shown} row{'' if shown == 1 else 's'}{more})")
+
+
+def _value(value):
+    """A DuckDB value as the Spark engine prints it: a list, map or struct as JSON text, a time naive UTC."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _json_default(value):
+    if isinstance(value, datetime):
+        return _value(value).isoformat(sep=" ")
+    return str(value)
+
+
+def _message(exc: Exception, cfg: Config, con, skipped: dict[str, str]) -> str:
+    """DuckDB's first line; for a table not found, why it is not there or the tables there are (instead of DuckDB's
+    guess, "Did you mean pg_enum?")."""
+    first = str(exc).strip().splitlines()[0].rstrip("!.")
+    if "does not exist" not in first or "Catalog Error" not in first:
+        return first
+    for name, why in skipped.items():
+        if f" {name} " in f"{first} " or f" {cfg.database}.{name} " in f"{first} ":
+            return f"{first}: {name}: {why}"
+    names = sorted(r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [cfg.database]).fetchall())
+    return f"{first}. The tables are {', '.join(f'{cfg.database}.{n}' for n in names)}" if names else (
+        f"{first}. The lakehouse {cfg.lakehouse} has no tables yet: run `interlake ingest` first")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _write(con, relation, columns: list[str], types: list[str], out: str, kind: str) -> int:
+    """``relation`` as ONE file ``out``, replaced: written to a staging name beside it, then moved into place."""
+    if "://" in out:
+        raise InterlakeError(f"--out {out}: --engine duckdb writes files on this machine's disk only")
+    if os.path.isdir(out):
+        raise InterlakeError(f"--out {out}: is a folder; give the name of the file to write")
+    if kind == "csv":  # lists, maps and structs as JSON text, as the Spark engine writes them
+        select = ", ".join(f"to_json({_quote(c)}) AS {_quote(c)}" if _nested(t) else _quote(c)
+                           for c, t in zip(columns, types, strict=True))
+        options = "FORMAT csv, HEADER, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%gZ'"
+    else:
+        select, options = "*", "FORMAT parquet"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)  # as Spark's writer makes a missing folder
+    staging = f"{out}._staging-{uuid.uuid4().hex[:8]}"
+    relation.create_view("_result")
+    try:
+        [(rows,)] = con.execute(f"COPY (SELECT {select} FROM _result) TO '{_literal(staging)}' ({options})").fetchall()
+        os.replace(staging, out)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+    return rows
+
+
+def _nested(duck_type: str) -> bool:
+    return duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")
