@@ -36,6 +36,12 @@ demo: setup
 	$(VENV)/bin/interlake train --conf $(CONF)
 	$(VENV)/bin/interlake trending --conf $(CONF) --once
 	$(VENV)/bin/interlake tables --conf $(CONF)
+	@echo "you may also like: each item's 3 most similar, with both categories (DuckDB, no Spark):"
+	$(VENV)/bin/interlake sql --conf $(CONF) --engine duckdb "SELECT s.item_id, s.rank, s.similar_item_id, \
+	  round(s.score, 3) AS score, a.category, b.category AS similar_category FROM item_similarity s \
+	  JOIN read_csv('$(SAMPLE)/items.csv') a ON a.item_id = s.item_id \
+	  JOIN read_csv('$(SAMPLE)/items.csv') b ON b.item_id = s.similar_item_id \
+	  WHERE s.rank <= 3 ORDER BY s.item_id, s.rank LIMIT 9"
 	$(VENV)/bin/interlake report --conf $(CONF) --out report
 
 test: setup
