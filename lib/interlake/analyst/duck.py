@@ -60,7 +60,7 @@ def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: in
     ISO-8601 UTC)."""
     import duckdb
 
-    from interlake.analyst.sql import format_table, out_format
+    from interlake.analyst.sql import out_format, print_rows
 
     kind = out_format(out) if out else None
     con, skipped = connect(cfg)
@@ -84,10 +84,7 @@ def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: in
             raise InterlakeError(f"query failed: {_message(exc, cfg, con, skipped)}") from None
     finally:
         con.close()
-    print(format_table(columns, [[_value(v) for v in r] for r in rows[:limit]]))
-    more = "; more not shown: use --limit N, or --out FILE for all" if len(rows) > limit else ""
-    shown = min(len(rows), limit)
-    print(f"({shown} row{'' if shown == 1 else 's'}{more})")
+    print_rows(columns, [[_value(v) for v in r] for r in rows], limit)
 
 
 def _value(value):

@@ -98,8 +98,13 @@ def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out
         rows = write_result(spark, df, out, kind)
         print(f"wrote {rows:,} row{'' if rows == 1 else 's'} to {out}")
         return
-    rows = as_text(df).limit(limit + 1).collect()
-    print(format_table(df.columns, [list(r) for r in rows[:limit]]))
+    print_rows(df.columns, [list(r) for r in as_text(df).limit(limit + 1).collect()], limit)
+
+
+def print_rows(columns: list[str], rows: list[list], limit: int) -> None:
+    """The first ``limit`` of ``rows`` (the query's first ``limit + 1``, to know whether there are more) as a table,
+    then their count."""
+    print(format_table(columns, rows[:limit]))
     more = "; more not shown: use --limit N, or --out FILE for all" if len(rows) > limit else ""
     shown = min(len(rows), limit)
     print(f"({shown} row{'' if shown == 1 else 's'}{more})")
