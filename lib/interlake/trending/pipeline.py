@@ -174,7 +174,7 @@ class BatchWriter:
         steps: dict[str, float] = {}
 
         def lap(name: str) -> None:
-            steps[name] = round(time.time() - started - sum(steps.values()), 2)
+            steps[name] = max(0.0, round(time.time() - started - sum(steps.values()), 2))  # never -0.0
 
         spark, cfg = self.spark, self.cfg
         # Only what later steps use is kept: the three standard values every row needs, and file, raw text and
@@ -245,8 +245,9 @@ class BatchWriter:
                                      self.totals.dropped_late + stats["late"],
                                      self.totals.quarantined + stats["bad"])
         lap("progress_s")
-        log.info("trending batch %d: %d input rows, %d quarantined, %d dropped as too late, watermark %s, %.1fs %s",
-                 batch_id, stats["n"], stats["bad"], stats["late"], new_wm, (time.time() - started), steps,
+        log.info("trending batch %d: %s input rows, %s quarantined, %s dropped as too late, watermark %s, %.1f s (%s)",
+                 batch_id, f"{stats['n']:,}", f"{stats['bad']:,}", f"{stats['late']:,}", new_wm,
+                 (time.time() - started), ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in steps.items()),
                  extra={"fields": {"batch_id": batch_id, "input_rows": stats["n"], "quarantined": stats["bad"],
                                    "dropped_late": stats["late"], "watermark": str(new_wm),
                                    "processing_ms": int((time.time() - started) * 1000), **steps}})
@@ -504,4 +505,4 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
     if pop:
         print(f"most popular items (as of {pop[0].as_of:%Y-%m-%d %H:%M}, last {cfg.trending.popularity_period}):")
         for r in pop:
-            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>6} interactions, weighted {r.weighted_score:,.0f}")
+            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>7,} interactions, weighted {r.weighted_score:,.0f}")
