@@ -317,6 +317,35 @@ def test_sql_through_duckdb_answers_as_spark_does_without_starting_spark(spark, 
     assert run.stdout.splitlines() == ["   n", "----", f"{n:>4}", "(1 row)"] and n > 0
 
 
+def test_sql_reads_its_statement_from_a_file_or_standard_input(full_lake, tmp_path, capsys, monkeypatch):
+    """`interlake sql -f query.sql`, as `spark-sql -f` takes one (a long query was a shell-quoting exercise)."""
+    import io
+
+    from interlake.cli import main
+
+    cfg = full_lake
+    query = tmp_path / "busiest.sql"
+    query.write_text("-- the busiest item\nSELECT item_id, count(*) AS n\nFROM interactions\n"
+                     "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1;\n")
+    assert main(["sql", "--engine", "duckdb", "--conf", str(cfg.path), "-f", str(query)]) == 0
+    from_file = capsys.readouterr().out
+    assert from_file.splitlines()[-1] == "(1 row)"
+    monkeypatch.setattr("sys.stdin", io.StringIO(query.read_text()))
+    assert main(["sql", "--engine", "duckdb", "--conf", str(cfg.path), "--file", "-"]) == 0
+    assert capsys.readouterr().out == from_file
+    assert main(["sql", "--engine", "duckdb", "--conf", str(cfg.path), "-f", str(tmp_path / "nope.sql")]) == 1
+    missing = tmp_path / "nope.sql"
+    assert capsys.readouterr().err == f"interlake sql: error: --file {missing}: no such file or directory\n"
+    (tmp_path / "empty.sql").write_text("\n")
+    assert main(["sql", "--conf", str(cfg.path), "-f", str(tmp_path / "empty.sql")]) == 1
+    assert capsys.readouterr().err.endswith("empty.sql: is empty; it should hold one SQL statement\n")
+    for argv, message in ((["sql"], "the query is required (or --file PATH holding it)"),
+                          (["sql", "SELECT 1", "-f", str(query)], "give the query or --file PATH, not both")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == f"interlake sql: error: {message}"
+
+
 def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, make_config, tmp_path):
     from interlake.analyst.duck import run_sql_duckdb
 

@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sql", help="run a SQL query over the lakehouse tables")
     _common(s)
-    s.add_argument("query", help='one SQL statement; tables by name, e.g. "SELECT * FROM interactions LIMIT 5"')
+    s.add_argument("query", nargs="?",
+                   help='one SQL statement; tables by name, e.g. "SELECT * FROM interactions LIMIT 5"')
+    s.add_argument("-f", "--file", metavar="PATH",
+                   help="read the statement from this file instead (-: from standard input), as spark-sql -f does")
     s.add_argument("--out", metavar="PATH", help="write the result (.csv or .parquet) instead of printing")
     s.add_argument("--limit", type=_at_least(1), default=50, metavar="N", help="rows to print (default 50)")
     s.add_argument("--engine", choices=("spark", "duckdb"), default="spark",
@@ -169,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         print_trending_summary(spark, cfg, run_trending(spark, cfg, once=args.once))
         return 0
     if args.command == "sql":
+        if args.file:
+            args.query = _read_query(args.file)
         if args.engine == "duckdb":
             from interlake.analyst.duck import run_sql_duckdb
 
@@ -206,12 +211,28 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _read_query(path: str) -> str:
+    """The statement of ``interlake sql --file``: the file's text (``-``: standard input)."""
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise InterlakeError(f"--file {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    except UnicodeDecodeError:
+        raise InterlakeError(f"--file {path}: is not UTF-8 text") from None
+    if not text.strip():
+        raise InterlakeError(f"--file {path}: is empty; it should hold one SQL statement")
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, an unknown argument said with the command's own usage (argparse gives the top level's:
     ``usage: interlake [-h] [--version] COMMAND ...``, which does not show what the command takes)."""
     args, extra = build_parser().parse_known_args(argv)
     if extra:
         args._commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "sql" and (args.query is None) == (args.file is None):
+        args._commands["sql"].error("give the query or --file PATH, not both" if args.file else
+                                    "the query is required (or --file PATH holding it)")
     del args._commands
     return args
 
