@@ -317,6 +317,21 @@ def test_sql_through_duckdb_answers_as_spark_does_without_starting_spark(spark, 
     assert run.stdout.splitlines() == ["   n", "----", f"{n:>4}", "(1 row)"] and n > 0
 
 
+def test_a_notebook_gets_a_duckdb_connection_with_every_table_by_name(spark, full_lake):
+    """`interlake.duckdb_connect()`: SQL over the tables from a notebook without Spark, the rows Spark sees."""
+    from interlake import duckdb_connect
+
+    cfg = full_lake
+    con = duckdb_connect(conf=str(cfg.path))
+    by_duckdb = con.sql("SELECT item_id, interactions, rank FROM interlake.item_popularity ORDER BY rank, item_id").df()
+    by_spark = (spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY))
+                .select("item_id", "interactions", "rank").orderBy("rank", "item_id").toPandas())
+    assert by_duckdb.values.tolist() == by_spark.values.tolist() and len(by_spark) > 0
+    same = duckdb_connect(lakehouse=cfg.lakehouse)
+    assert same.sql("SELECT count(*) FROM interactions").fetchall()[0][0] == (
+        spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count())
+
+
 def test_sql_reads_its_statement_from_a_file_or_standard_input(full_lake, tmp_path, capsys, monkeypatch):
     """`interlake sql -f query.sql`, as `spark-sql -f` takes one (a long query was a shell-quoting exercise)."""
     import io
@@ -358,8 +373,9 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
         run_sql_duckdb(cfg, "SELECT 1; SELECT 2")
     with pytest.raises(InterlakeError, match=r"^query failed: Parser Error: syntax error at or near \"FROM\"$"):
         run_sql_duckdb(cfg, "SELECT count(* FROM interactions")
-    with pytest.raises(InterlakeError, match=r"^--engine duckdb reads a lakehouse on this machine's disk; "
-                                             r"s3a://bucket/lake is a URI: query it through Spark \(drop --engine\)$"):
+    with pytest.raises(InterlakeError, match=r"^DuckDB reads a lakehouse on this machine's disk only; s3a://bucket/"
+                                             r"lake is a URI: query it through Spark \(`interlake sql` without "
+                                             r"--engine\)$"):
         run_sql_duckdb(make_config(lakehouse="s3a://bucket/lake"), "SELECT 1")
     # a table delta-rs cannot read as plain files (deletion vectors) says so, the others still answer
     other = make_config(lakehouse=str(tmp_path / "lake"))

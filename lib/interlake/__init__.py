@@ -12,3 +12,11 @@ def read_table(name: str, **kwargs):
     from interlake.analyst.read import read_table as _read
 
     return _read(name, **kwargs)
+
+
+def duckdb_connect(**kwargs):
+    """A DuckDB connection with every lakehouse table as a view, without Spark; see
+    ``interlake.analyst.duck.duckdb_connect``."""
+    from interlake.analyst.duck import duckdb_connect as _connect
+
+    return _connect(**kwargs)

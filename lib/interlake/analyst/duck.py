@@ -21,7 +21,22 @@ from interlake.errors import InterlakeError
 from interlake.tables.catalog import lakehouse_tables
 
 
-def connect(cfg: Config):
+def duckdb_connect(*, conf: str | None = None, lakehouse: str | None = None, database: str = "interlake"):
+    """For notebooks: a DuckDB connection in which every table of the lakehouse (``lakehouse``, or the config's:
+    ``conf`` or the default one) is a view by name and as ``<database>.<name>``, read without Spark.
+
+        >>> con = duckdb_connect(lakehouse="lakehouse")
+        >>> con.sql("SELECT interaction_type, count(*) FROM interactions GROUP BY 1").df()
+    """
+    from interlake.config import load_config, resolve_path
+
+    if lakehouse is None:
+        cfg = load_config(conf)
+        lakehouse, database = cfg.lakehouse, cfg.database
+    return connect(resolve_path(lakehouse), database)[0]
+
+
+def connect(lakehouse: str, database: str):
     """An in-memory DuckDB connection (session time zone UTC, as Spark's) with a view per readable table of the
     lakehouse; returns it and ``{name: why it is not there}`` for tables delta-rs cannot read as plain files."""
     try:
@@ -29,9 +44,9 @@ def connect(cfg: Config):
     except ImportError:
         raise InterlakeError("--engine duckdb needs the duckdb package: pip install 'interlake[analyst]' (or "
                              "drop --engine to query through Spark)") from None
-    if "://" in cfg.lakehouse:
-        raise InterlakeError(f"--engine duckdb reads a lakehouse on this machine's disk; {cfg.lakehouse} is a URI: "
-                             "query it through Spark (drop --engine)")
+    if "://" in lakehouse:
+        raise InterlakeError(f"DuckDB reads a lakehouse on this machine's disk only; {lakehouse} is a URI: query it "
+                             "through Spark (`interlake sql` without --engine)")
     import pyarrow.fs as pafs
     from deltalake import DeltaTable
 
@@ -39,10 +54,10 @@ def connect(cfg: Config):
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    schema = _quote(cfg.database)
+    schema = _quote(database)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     skipped = {}
-    for name, path in lakehouse_tables(cfg.lakehouse).items():
+    for name, path in lakehouse_tables(lakehouse).items():
         table = DeltaTable(path)
         if not files_are_rows(table):
             skipped[name] = ("delta-rs cannot read it as plain files (deletion vectors or column mapping): query it "
@@ -63,7 +78,7 @@ def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: in
     from interlake.analyst.sql import out_format, print_rows
 
     kind = out_format(out) if out else None
-    con, skipped = connect(cfg)
+    con, skipped = connect(cfg.lakehouse, cfg.database)
     try:
         try:
             statements = duckdb.extract_statements(query)
