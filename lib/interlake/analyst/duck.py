@@ -58,10 +58,16 @@ def connect(lakehouse: str, database: str):
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     skipped = {}
     for name, path in lakehouse_tables(lakehouse).items():
-        table = DeltaTable(path)
+        try:
+            table = DeltaTable(path)
+        except Exception as exc:  # noqa: BLE001  (e.g. a '%' in a local path, which delta-rs decodes): the others
+            skipped[name] = (f"delta-rs cannot open it ({str(exc).splitlines()[0]})"
+                             + ("; a '%' in a local path reads as an escape to delta-rs" if "%" in path else "")
+                             + ": query it through Spark (`interlake sql` without --engine)")
+            continue
         if not files_are_rows(table):
             skipped[name] = ("delta-rs cannot read it as plain files (deletion vectors or column mapping): query it "
-                             "through Spark (drop --engine)")
+                             "through Spark (`interlake sql` without --engine)")
             continue
         dataset = table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
         con.register(name, dataset)
