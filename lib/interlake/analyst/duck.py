@@ -42,15 +42,14 @@ def connect(lakehouse: str, database: str):
     try:
         import duckdb
     except ImportError:
-        raise InterlakeError("--engine duckdb needs the duckdb package: pip install 'interlake[analyst]' (or "
-                             "drop --engine to query through Spark)") from None
+        raise InterlakeError("DuckDB is not installed: pip install 'interlake[analyst]' (or query through Spark: "
+                             "`interlake sql` without --engine)") from None
     if "://" in lakehouse:
         raise InterlakeError(f"DuckDB reads a lakehouse on this machine's disk only; {lakehouse} is a URI: query it "
                              "through Spark (`interlake sql` without --engine)")
-    import pyarrow.fs as pafs
     from deltalake import DeltaTable
 
-    from interlake.tables.without_spark import files_are_rows
+    from interlake.tables.without_spark import files_are_rows, local_dataset
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -69,8 +68,7 @@ def connect(lakehouse: str, database: str):
             skipped[name] = ("delta-rs cannot read it as plain files (deletion vectors or column mapping): query it "
                              "through Spark (`interlake sql` without --engine)")
             continue
-        dataset = table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
-        con.register(name, dataset)
+        con.register(name, local_dataset(table, path))
         con.execute(f"CREATE VIEW {schema}.{_quote(name)} AS SELECT * FROM {_quote(name)}")
     return con, skipped
 

@@ -18,10 +18,16 @@ def to_arrow(table, uri: str, columns: list[str] | None = None, where=None):
     the rows matching ``where`` (a ``pyarrow.compute`` expression; files of other partitions are not read)."""
     if "://" in uri:  # object storage: delta-rs' filesystem is the one that has the credentials
         return table.to_pyarrow_table(columns=columns, filters=where)
+    return local_dataset(table, uri).to_table(columns=columns, filter=where)
+
+
+def local_dataset(table, path: str):
+    """The pyarrow dataset of ``table`` (a ``deltalake.DeltaTable`` of the local ``path``): delta-rs' file list,
+    partition values and schema, its files read through pyarrow's local filesystem (see the module's note)."""
     import pyarrow.fs as pafs
 
-    local = pafs.SubTreeFileSystem(uri.removeprefix("file:"), pafs.LocalFileSystem())
-    return table.to_pyarrow_dataset(filesystem=local).to_table(columns=columns, filter=where)
+    return table.to_pyarrow_dataset(
+        filesystem=pafs.SubTreeFileSystem(path.removeprefix("file:"), pafs.LocalFileSystem()))
 
 
 def files_are_rows(table) -> bool:
