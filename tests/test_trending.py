@@ -220,6 +220,37 @@ def test_a_queue_folder_that_does_not_exist_is_one_line_naming_the_source_path(s
                               "queue's dumps land there) or fix sources.q.path")
 
 
+def test_the_trending_command_says_a_source_mistake_before_spark_starts(tmp_path, capsys, monkeypatch):
+    """A config made for ingest alone (no trending section, no queue source) made `interlake trending` start Spark and
+    fail 25 s later, without naming the queue sources there are; a missing local queue folder too."""
+    import interlake.cli as cli
+
+    def no_session(*_):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(cli, "_session", no_session)
+    conf = tmp_path / "c.yaml"
+    csv_only = {"format": "csv", "path": str(tmp_path / "in"),
+                "fields": {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ts"}}
+    conf.write_text(yaml.safe_dump({**BASE, "lakehouse": str(tmp_path / "lake"), "sources": {"shop": csv_only}}))
+    assert cli.main(["trending", "--once", "--conf", str(conf)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "interlake trending: error: trending.source: 'pixel_queue' (the default) is neither 'interactions' nor a "
+        "queue_dump source; queue_dump sources here: none: set trending.source to one of them or to interactions")
+    conf.write_text(yaml.safe_dump({**BASE, "lakehouse": str(tmp_path / "lake"), "sources": {
+        "shop": csv_only, "q": {**QUEUE_SOURCE, "path": str(tmp_path / "queue")}}, "trending": {"source": "q"}}))
+    assert cli.main(["trending", "--once", "--conf", str(conf)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"interlake trending: error: trending.source q: folder {tmp_path / 'queue'} does not exist; create it (the "
+        "queue's dumps land there) or fix sources.q.path")
+    conf.write_text(yaml.safe_dump({**BASE, "lakehouse": str(tmp_path / "lake"), "sources": {"shop": csv_only},
+                                    "trending": {"source": "shop"}}))
+    assert cli.main(["trending", "--conf", str(conf)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"interlake trending: error: {conf}: trending.source: 'shop' is neither 'interactions' nor a queue_dump "
+        "source; queue_dump sources here: none: set trending.source to one of them or to interactions")
+
+
 def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_path):
     """A user's right to be forgotten: an analyst deletes their rows from ``interactions``. Before, the trending query
     reading the table as a stream stopped for good (DELTA_SOURCE_TABLE_IGNORE_CHANGES); now the DELETE's commit is

@@ -166,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
         print_models(runs if runs is not None else model_runs(_session(cfg, "models"), cfg, last=args.last))
         return 0
     if args.command == "trending":
-        from interlake.trending.pipeline import print_trending_summary, run_trending
+        from interlake.trending.pipeline import check_before_session, print_trending_summary, run_trending
 
+        check_before_session(cfg)  # a config mistake is said before Spark starts, not 25 s after
         spark = _session(cfg, "trending")
         print_trending_summary(spark, cfg, run_trending(spark, cfg, once=args.once))
         return 0

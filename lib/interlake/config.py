@@ -556,14 +556,8 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
                                        > duration_seconds(trending.window, "trending.window")):
         raise ConfigError(f"trending.slide: {trending.slide!r} is longer than trending.window ({trending.window!r}); "
                           "a window slides by at most its length (leave `slide` out for tumbling windows)")
-    if trending.source != "interactions":
-        if trending.source not in sources or sources[trending.source].format != "queue_dump":
-            qd = [n for n, s_ in sources.items() if s_.format == "queue_dump"]
-            if "trending" in top.data:
-                raise ConfigError(
-                    f"trending.source: {trending.source!r} is neither 'interactions' nor a queue_dump source; "
-                    f"queue_dump sources here: {', '.join(qd) or 'none'}"
-                )
+    if "trending" in top.data:  # without a trending section the config may serve ingest alone
+        check_trending_source(trending, sources)
 
     mt = top.section("maintenance", tuple(MaintenanceSettings.__dataclass_fields__))
     m = MaintenanceSettings()
@@ -619,6 +613,22 @@ def expand_env(data: Any, env: Mapping[str, str], where: str = "") -> Any:
                           f"${{{name}:-value}}")
 
     return _ENV_REF.sub(value, data)
+
+
+def check_trending_source(trending: TrendingSettings, sources: Mapping[str, SourceConfig]) -> None:
+    """`trending.source` must be `interactions` or a queue_dump source: checked when a trending section is given,
+    and by the trending job before Spark starts (its default, `pixel_queue`, may name no source of this config)."""
+    if trending.source == "interactions":
+        return
+    src = sources.get(trending.source)
+    if src is None or src.format != "queue_dump":
+        qd = [n for n, s_ in sources.items() if s_.format == "queue_dump"]
+        default = " (the default)" if trending.source == TrendingSettings().source else ""
+        raise ConfigError(
+            f"trending.source: {trending.source!r}{default} is neither 'interactions' nor a queue_dump source; "
+            f"queue_dump sources here: {', '.join(qd) or 'none'}: set trending.source to one of them or to "
+            "interactions"
+        )
 
 
 def load_config(path: str | None = None) -> Config:

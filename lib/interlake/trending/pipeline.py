@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -38,7 +39,7 @@ from pyspark import InheritableThread, StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from interlake.config import Config, duration_seconds
+from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, SourceError
 from interlake.fs import exists, read_text, write_text
 from interlake.ingest.files import is_glob, list_files
@@ -93,6 +94,23 @@ def _table(spark: SparkSession, cfg: Config, name: str, ddl: str, **layout) -> s
     return path
 
 
+def check_before_session(cfg: Config) -> None:
+    """What the job can say before Spark starts (~25 s): a `trending.source` that is no queue_dump source (its default
+    `pixel_queue` may name none), or a local queue folder that does not exist. `stream_source` checks both again."""
+    tr = cfg.trending
+    check_trending_source(tr, cfg.sources)
+    if tr.source != "interactions":
+        path = cfg.sources[tr.source].path
+        if "://" not in path and not is_glob(path) and not os.path.exists(path):
+            raise _missing_folder(cfg)
+
+
+def _missing_folder(cfg: Config) -> SourceError:
+    name = cfg.trending.source
+    return SourceError(f"trending.source {name}: folder {cfg.sources[name].path} does not exist; create it (the "
+                       f"queue's dumps land there) or fix sources.{name}.path")
+
+
 def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     """The input stream and whether it still needs parsing (queue files) or is already standard (interactions)."""
     tr = cfg.trending
@@ -104,12 +122,10 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
         if tr.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
         return reader.load(cfg.table_path(T.INTERACTIONS)), False
-    src = cfg.sources.get(tr.source)
-    if src is None or src.format != "queue_dump":
-        raise ConfigError(f"trending.source: {tr.source!r} is neither 'interactions' nor a queue_dump source")
+    check_trending_source(tr, cfg.sources)
+    src = cfg.sources[tr.source]
     if not is_glob(src.path) and not exists(spark, src.path):
-        raise SourceError(f"trending.source {tr.source}: folder {src.path} does not exist; create it (the queue's "
-                          f"dumps land there) or fix sources.{tr.source}.path")
+        raise _missing_folder(cfg)
     reader = spark.readStream.format("text")
     if src.recursive:  # the stream takes the subfolders' files as ingestion does
         reader = reader.option("recursiveFileLookup", "true")
