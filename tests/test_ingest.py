@@ -195,14 +195,16 @@ def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
 
 
 def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
-    write(tmp_path / "in/q/dump.jsonl", "\n".join([
+    # Windows line ends and blank lines (a dump tool's separators) are neither records nor quarantined
+    write(tmp_path / "in/q/dump.jsonl", "\r\n\r\n".join([
         queue_line("u1", "i1", "view", T0 * 1000, offset=1),
         queue_line("u2", "i2", "purchase", T0 * 1000 + 5, offset=2, as_string=True),
-    ]) + "\n")
+    ]) + "\r\n  \n")
     cfg = make_config(sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
     assert ingest(spark, cfg, now=NOW).ok
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
         ("u1", "i1", "view", ts(T0), "q"), ("u2", "i2", "purchase", ts(T0 + 0.005), "q")]
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [("q", "dump.jsonl", 2, 2, 0, 0, "committed")]
 
 
 def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark, make_config, tmp_path):
