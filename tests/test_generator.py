@@ -38,6 +38,21 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path, sample):
     assert other["unique_events"] != truth["unique_events"]
 
 
+def test_a_sample_written_over_an_earlier_one_leaves_only_its_own_days(tmp_path, caplog):
+    """Generating with other days into the same folder left the earlier sample's day files next to the new ones, to
+    be ingested with them while truth.json described the new sample alone."""
+    generate(str(tmp_path), users=50, items=20, days=2, seed=3, start="2026-10-01")
+    (tmp_path / "shop_export/notes.csv").write_text("a user's own file stays\n")
+    truth = generate(str(tmp_path), users=50, items=20, days=1, seed=3, start="2026-11-01")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "items.csv", "pixel_queue/dump_2026-11-01.jsonl", "shop_export/export_2026-11-01.csv",
+        "shop_export/notes.csv", "truth.json", "users.csv"]
+    assert truth["start"].startswith("2026-11-01")
+    assert [r.getMessage() for r in caplog.records if r.name == "interlake.sample.generator"] == [
+        f"removed 4 day files of an earlier sample under {tmp_path} (shop_export/export_2026-10-01.csv, "
+        "shop_export/export_2026-10-02.csv, pixel_queue/dump_2026-10-01.jsonl, pixel_queue/dump_2026-10-02.jsonl)"]
+
+
 def test_item_popularity_is_long_tailed(sample):
     _, _, csv, lines = sample
     q = _queue_events(lines)

@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
         truth = generate(args.out, users=args.users, items=args.items, days=args.days, seed=args.seed,
                          start=args.start)
-        print(f"generated {truth['unique_events']:,} interactions ({truth['days']} days, {truth['users']:,} users, "
+        days = f"{truth['days']} day{'s' if truth['days'] != 1 else ''}"
+        print(f"generated {truth['unique_events']:,} interactions ({days}, {truth['users']:,} users, "
               f"{truth['items']:,} items, {len(truth['surges'])} surges) under {args.out}")
         return 0
 

@@ -20,7 +20,9 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from interlake.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 TYPES = np.array(["view", "add_to_cart", "purchase"])
 CSV_CODES = {"view": "VIEW", "add_to_cart": "CART", "purchase": "BUY"}
@@ -147,6 +151,7 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
     export, queue = events[in_export], events[in_queue]
     os.makedirs(f"{out}/shop_export", exist_ok=True)
     os.makedirs(f"{out}/pixel_queue", exist_ok=True)
+    _remove_earlier_days(out, {_iso(start_ms + d * 86_400_000)[:10] for d in range(days)})
     n_bad_csv = _write_export(export, f"{out}/shop_export", start_ms, days, rng, knobs)
     n_bad_queue, n_redelivered = _write_queue(queue, f"{out}/pixel_queue", start_ms, days, rng, knobs)
 
@@ -168,6 +173,23 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
     with open(f"{out}/truth.json", "w") as fh:
         json.dump(truth, fh, indent=2)
     return truth
+
+
+def _remove_earlier_days(out: str, dates: set[str]) -> None:
+    """An earlier sample written to the same folder with other days (``--start``, ``--days``) would otherwise leave its
+    day files next to this one's, to be ingested with them while ``truth.json`` describes this sample alone. Only the
+    generator's own names are touched (``shop_export/export_<date>.csv``, ``pixel_queue/dump_<date>.jsonl``)."""
+    removed = []
+    for folder, pattern in (("shop_export", r"export_(\d{4}-\d{2}-\d{2})\.csv"),
+                            ("pixel_queue", r"dump_(\d{4}-\d{2}-\d{2})\.jsonl")):
+        for name in sorted(os.listdir(f"{out}/{folder}")):
+            m = re.fullmatch(pattern, name)
+            if m and m.group(1) not in dates:
+                os.remove(f"{out}/{folder}/{name}")
+                removed.append(f"{folder}/{name}")
+    if removed:
+        log.warning("removed %d day file%s of an earlier sample under %s (%s)", len(removed),
+                    "s" if len(removed) != 1 else "", out, ", ".join(removed[:4]) + (", …" if len(removed) > 4 else ""))
 
 
 def _iso(ms: int) -> str:
