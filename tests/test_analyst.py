@@ -42,6 +42,25 @@ def test_every_table_reads_the_same_without_spark(spark, full_lake):
                            allow_nan_equality=True)
 
 
+def test_every_table_says_what_it_and_each_column_mean(spark, full_lake):
+    """`DESCRIBE interactions` showed bare columns: an analyst (or a catalog browser) had only the README to learn
+    what `expected`, `score` or `rows_duplicate` mean. Every table the jobs create carries its description and a
+    comment on every column, in the Delta schema (delta-rs reads them too)."""
+    from deltalake import DeltaTable as RsTable
+
+    cfg = full_lake
+    assert set(T.DESCRIPTIONS) == set(lakehouse_tables(cfg.lakehouse))
+    for name, (about, columns) in T.DESCRIPTIONS.items():
+        path = cfg.table_path(name)
+        described = {r.col_name: r.comment for r in spark.sql(f"DESCRIBE delta.`{path}`").collect()
+                     if r.col_name and not r.col_name.startswith("#")}
+        assert described == columns, name
+        assert spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first().description == about
+        rs = RsTable(path)
+        assert rs.metadata().description == about
+        assert {f.name: f.metadata.get("comment") for f in rs.schema().fields} == columns
+
+
 def test_duckdb_reads_a_table(full_lake):
     import duckdb
 

@@ -25,10 +25,12 @@ def test_interactions_table_has_the_contract_schema(spark, tmp_path):
     path = str(tmp_path / "interactions")
     ensure_interactions_table(spark, path, VOCAB)
     schema = spark.read.format("delta").load(path).schema
-    assert schema == StructType.fromDDL(
+    contract = StructType.fromDDL(
         "event_id STRING NOT NULL, user_id STRING NOT NULL, item_id STRING NOT NULL, "
         "interaction_type STRING NOT NULL, event_ts TIMESTAMP NOT NULL, event_date DATE NOT NULL, "
         "source STRING NOT NULL, ingested_at TIMESTAMP NOT NULL")
+    assert [(f.name, f.dataType, f.nullable) for f in schema] == [(f.name, f.dataType, f.nullable) for f in contract]
+    assert {f.name: f.metadata["comment"] for f in schema} == T.DESCRIPTIONS[T.INTERACTIONS][1]
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
     assert detail["partitionColumns"] == ["event_date"]
 
@@ -41,7 +43,7 @@ def test_event_date_is_generated_from_event_ts(spark, tmp_path):
     got = spark.read.format("delta").load(path).select("event_id", "event_date")
     expected = spark.createDataFrame([Row(event_id="e1", event_date=dt.date(2026, 10, 1))],
                                      "event_id STRING NOT NULL, event_date DATE NOT NULL")
-    assert_df_equality(got, expected)
+    assert_df_equality(got, expected, ignore_metadata=True)  # the table's columns carry comments
 
 
 def test_writing_a_type_outside_the_vocabulary_fails(spark, tmp_path):

@@ -26,10 +26,11 @@ def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[
     Example:
         >>> ensure_interactions_table(spark, "/lake/interactions", ("view", "purchase"))
     """
-    builder = DeltaTable.createIfNotExists(spark).location(path)
+    about, columns = T.DESCRIPTIONS[T.INTERACTIONS]
+    builder = DeltaTable.createIfNotExists(spark).location(path).comment(about)
     for name, kind in T.INTERACTIONS_COLUMNS:
         builder = builder.addColumn(name, kind, nullable=False,
-                                    generatedAlwaysAs=T.INTERACTIONS_GENERATED.get(name))
+                                    generatedAlwaysAs=T.INTERACTIONS_GENERATED.get(name), comment=columns[name])
     builder = builder.partitionedBy(*T.INTERACTIONS_PARTITION)
     for key, value in READABLE_PROPERTIES.items():
         builder = builder.property(key, value)
@@ -69,12 +70,17 @@ def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | No
                  partition_by: tuple[str, ...] = (), cluster_by: tuple[str, ...] = (),
                  generated: dict[str, tuple[str, str]] | None = None) -> DeltaTable:
     """Create a Delta table from a DDL column list if missing (readable by delta-rs), register it, return it.
-    ``generated``: extra columns ``{name: (type, SQL expression)}`` Delta computes on every write."""
+    ``generated``: extra columns ``{name: (type, SQL expression)}`` Delta computes on every write. A table of
+    ``T.DESCRIPTIONS`` gets its description and column comments."""
+    about, comments = T.DESCRIPTIONS.get(name or "", (None, {}))
     builder = DeltaTable.createIfNotExists(spark).location(path)
+    if about:
+        builder = builder.comment(about)
     for field in spark.createDataFrame([], ddl).schema.fields:
-        builder = builder.addColumn(field.name, field.dataType, nullable=field.nullable)
+        builder = builder.addColumn(field.name, field.dataType, nullable=field.nullable,
+                                    comment=comments.get(field.name))
     for column, (kind, expression) in (generated or {}).items():
-        builder = builder.addColumn(column, kind, generatedAlwaysAs=expression)
+        builder = builder.addColumn(column, kind, generatedAlwaysAs=expression, comment=comments.get(column))
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
     for key, value in READABLE_PROPERTIES.items():
