@@ -14,7 +14,7 @@ from interlake.train.pipeline import train
 from interlake.train.registry import model_runs, print_models
 from pyspark.sql import functions as F
 
-from tests.conftest import TRAIN_TEST
+from tests.conftest import BASE, TRAIN_TEST
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +208,20 @@ def test_publishing_retries_when_a_compaction_commits_meanwhile(spark, make_conf
     assert any("publish item_factors: concurrent Delta commit, retrying" in r.getMessage() for r in caplog.records)
     rows = spark.read.format("delta").load(path).select("item_id", "model_version").collect()
     assert sorted(tuple(r) for r in rows) == [("i1", "m2"), ("i2", "m2")]
+
+
+def test_models_before_any_training_answers_without_starting_spark(tmp_path, write_yaml, capsys, monkeypatch):
+    """A lakehouse without `model_runs` (ingested, never trained) sent `interlake models` through Spark: 17 s to say
+    that there are no runs."""
+    import interlake.cli as cli
+
+    def no_session(*_):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(cli, "_session", no_session)
+    conf = write_yaml({**BASE, "lakehouse": str(tmp_path / "lake")})
+    assert cli.main(["models", "--conf", conf]) == 0
+    assert capsys.readouterr().out == "no model runs yet: run `interlake train`\n"
+    (tmp_path / "lake/interactions/_delta_log").mkdir(parents=True)  # another table is there, model_runs is not
+    assert cli.main(["models", "--conf", conf]) == 0
+    assert capsys.readouterr().out == "no model runs yet: run `interlake train`\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -26,10 +27,13 @@ def current_published(spark: SparkSession, cfg: Config) -> dict | None:
 
 def model_runs(spark: SparkSession | None, cfg: Config, last: int = 10) -> list[dict] | None:
     """The ``last`` runs, oldest first; None if there is no ``model_runs`` table. ``spark`` None: read a local
-    lakehouse's table without Spark (``interlake models`` then answers in about a second), and None if that is not
-    certain (tables.without_spark.local_rows): ask again with a session."""
+    lakehouse's table without Spark (``interlake models`` then answers in about a second), ``[]`` when a local
+    lakehouse has no such table (no training yet), and None if that is not certain (tables.without_spark.local_rows):
+    ask again with a session."""
     path = cfg.table_path(T.MODEL_RUNS)
     if spark is None:
+        if "://" not in path and not os.path.exists(os.path.join(path, "_delta_log")):
+            return []
         rows = local_rows(path)
         if rows is None:
             return None
@@ -50,7 +54,7 @@ def _param_text(value):
 
 
 def print_models(runs: list[dict] | None) -> None:
-    if runs is None:
+    if not runs:
         print("no model runs yet: run `interlake train`")
         return
     keys = sorted({k for r in runs for k in (r["metrics"] or {})})
