@@ -12,6 +12,7 @@ from interlake.analyst.sql import format_table
 from interlake.config import Config
 from interlake.fs import exists
 from interlake.schemas import tables as T
+from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.without_spark import local_rows
 
 
@@ -28,12 +29,13 @@ def current_published(spark: SparkSession, cfg: Config) -> dict | None:
 def model_runs(spark: SparkSession | None, cfg: Config, last: int = 10) -> list[dict] | None:
     """The ``last`` runs, oldest first; None if there is no ``model_runs`` table. ``spark`` None: read a local
     lakehouse's table without Spark (``interlake models`` then answers in about a second), ``[]`` when a local
-    lakehouse has no such table (no training yet), and None if that is not certain (tables.without_spark.local_rows):
-    ask again with a session."""
+    lakehouse has other tables but no such one (ingested, never trained), and None if that is not certain
+    (tables.without_spark.local_rows; a path missing here may be on the cluster's default filesystem): ask again
+    with a session."""
     path = cfg.table_path(T.MODEL_RUNS)
     if spark is None:
         if "://" not in path and not os.path.exists(os.path.join(path, "_delta_log")):
-            return []
+            return [] if lakehouse_tables(cfg.lakehouse) else None
         rows = local_rows(path)
         if rows is None:
             return None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import threading
 import time
@@ -96,19 +95,9 @@ def _table(spark: SparkSession, cfg: Config, name: str, ddl: str, **layout) -> s
 
 def check_before_session(cfg: Config) -> None:
     """What the job can say before Spark starts (~25 s): a `trending.source` that is no queue_dump source (its default
-    `pixel_queue` may name none), or a local queue folder that does not exist. `stream_source` checks both again."""
-    tr = cfg.trending
-    check_trending_source(tr, cfg.sources)
-    if tr.source != "interactions":
-        path = cfg.sources[tr.source].path
-        if "://" not in path and not is_glob(path) and not os.path.exists(path):
-            raise _missing_folder(cfg)
-
-
-def _missing_folder(cfg: Config) -> SourceError:
-    name = cfg.trending.source
-    return SourceError(f"trending.source {name}: folder {cfg.sources[name].path} does not exist; create it (the "
-                       f"queue's dumps land there) or fix sources.{name}.path")
+    `pixel_queue` may name none). The queue folder is checked through Spark's filesystem (`stream_source`): a path
+    without a scheme may be on a cluster's default filesystem, not on this machine's disk."""
+    check_trending_source(cfg.trending, cfg.sources)
 
 
 def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
@@ -125,7 +114,8 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     check_trending_source(tr, cfg.sources)
     src = cfg.sources[tr.source]
     if not is_glob(src.path) and not exists(spark, src.path):
-        raise _missing_folder(cfg)
+        raise SourceError(f"trending.source {tr.source}: folder {src.path} does not exist; create it (the queue's "
+                          f"dumps land there) or fix sources.{tr.source}.path")
     reader = spark.readStream.format("text")
     if src.recursive:  # the stream takes the subfolders' files as ingestion does
         reader = reader.option("recursiveFileLookup", "true")
