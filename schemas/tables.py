@@ -88,7 +88,7 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "raw": "the record's original text: a CSV line, a JSON line or document, a queue record",
         "reasons": "every reason the record was not accepted, in words",
         "run_id": "the ingest run, or trending-<batch id>, that quarantined it",
-        "ingested_at": "when that run started, UTC",
+        "ingested_at": "when that ingest run started, or the trending micro-batch wrote it, UTC",
     }),
     LEDGER: ("Every file an ingest run took: rows_read = rows_accepted + rows_duplicate + rows_quarantined. A file "
              "listed here with the same size and modification time is not taken again.", {
@@ -173,12 +173,13 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     STREAM_PROGRESS: ("One row per micro-batch of the trending stream.", {
         "batch_id": "the micro-batch",
         "input_rows": "records the micro-batch read",
-        "accepted": "records counted",
+        "accepted": "valid records counted (neither quarantined nor too late)",
         "quarantined": "records written to interactions_quarantine",
         "dropped_late": "events older than the watermark: not counted",
-        "min_event_ts": "the earliest event time counted, UTC",
-        "max_event_ts": "the latest event time counted, UTC",
-        "watermark": "the watermark the micro-batch ran with, UTC",
+        "min_event_ts": "the earliest event time among the micro-batch's valid records, UTC",
+        "max_event_ts": "the latest event time among the micro-batch's valid records, UTC",
+        "watermark": "the watermark after the micro-batch (the latest event time seen minus trending.watermark): "
+                     "later micro-batches drop events older than it, UTC",
         "processing_ms": "the micro-batch's processing time in milliseconds",
         "updated_at": "when it ended, UTC",
     }),
