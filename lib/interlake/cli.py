@@ -167,9 +167,12 @@ def run(args: argparse.Namespace) -> int:
         print_models(runs if runs is not None else model_runs(_session(cfg, "models"), cfg, last=args.last))
         return 0
     if args.command == "trending":
-        from interlake.trending.pipeline import check_before_session, print_trending_summary, run_trending
+        from interlake.config import check_trending_source
+        from interlake.trending.pipeline import print_trending_summary, run_trending
 
-        check_before_session(cfg)  # a config mistake is said before Spark starts, not 25 s after
+        # said before Spark starts, not 25 s after; the queue folder is checked through Spark's filesystem (a path
+        # without a scheme may be on a cluster's default filesystem, not on this machine's disk)
+        check_trending_source(cfg.trending, cfg.sources)
         spark = _session(cfg, "trending")
         print_trending_summary(spark, cfg, run_trending(spark, cfg, once=args.once))
         return 0

@@ -93,13 +93,6 @@ def _table(spark: SparkSession, cfg: Config, name: str, ddl: str, **layout) -> s
     return path
 
 
-def check_before_session(cfg: Config) -> None:
-    """What the job can say before Spark starts (~25 s): a `trending.source` that is no queue_dump source (its default
-    `pixel_queue` may name none). The queue folder is checked through Spark's filesystem (`stream_source`): a path
-    without a scheme may be on a cluster's default filesystem, not on this machine's disk."""
-    check_trending_source(cfg.trending, cfg.sources)
-
-
 def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     """The input stream and whether it still needs parsing (queue files) or is already standard (interactions)."""
     tr = cfg.trending
