@@ -194,6 +194,28 @@ def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
         "(BIGINT); set epoch_s, epoch_ms, epoch_us or epoch_ns")
 
 
+def test_a_json_export_written_by_pandas_has_the_same_users_as_a_csv_export(spark, make_config, tmp_path):
+    """pandas' ``to_json`` writes an integer id column that has a missing value as floats (``123.0``). A whole
+    number is its digits (Spark's VARIANT keeps a decimal without its trailing zeros), so the event is the CSV
+    export's ``123`` and is stored once; the README said it became the text ``123.0`` (before 2026-12-01)."""
+    import pandas as pd
+
+    (tmp_path / "in/pj").mkdir(parents=True)
+    pd.DataFrame({"uid": [123.0, None, 4.5], "sku": ["i1", "i2", "i3"], "act": ["view"] * 3,
+                  "ts": [T0, T0 + 1, T0 + 2]}).to_json(tmp_path / "in/pj/a.jsonl", orient="records", lines=True)
+    assert (tmp_path / "in/pj/a.jsonl").read_text().startswith('{"uid":123.0,')
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\n123,i1,VIEW,{T0}\n")
+    pj = {"format": "jsonl", "path": str(tmp_path / "in/pj"), "timestamp_format": "epoch_s",
+          "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "act", "timestamp": "ts"}}
+    cfg = make_config(sources={"pj": pj, "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+                      ingest={"max_quarantine_share": 0.5})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("123", "i1", "view", ts(T0), "pj"), ("4.5", "i3", "view", ts(T0 + 2), "pj")]
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("pj", "a.jsonl", 3, 2, 0, 1, "committed"), ("shop", "a.csv", 1, 0, 1, 0, "committed")]
+
+
 def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
     # Windows line ends and blank lines (a dump tool's separators) are neither records nor quarantined
     write(tmp_path / "in/q/dump.jsonl", "\r\n\r\n".join([
