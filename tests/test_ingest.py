@@ -882,7 +882,8 @@ def test_missing_source_folder_fails_that_source_only(spark, make_config, tmp_pa
                                "gone": {**CSV_SOURCE, "path": str(tmp_path / "in/gone")}})
     result = ingest(spark, cfg, now=NOW)
     assert [(s.source, s.status) for s in result.sources] == [("shop", "ok"), ("gone", "failed")]
-    assert "does not exist" in result.sources[1].message and not result.ok
+    assert result.sources[1].message == (
+        f"source folder {tmp_path / 'in/gone'} does not exist; create it or fix sources.gone.path") and not result.ok
     assert os.path.exists(cfg.table_path(T.INTERACTIONS))
 
 

@@ -35,10 +35,12 @@ def is_glob(path: str) -> bool:
     return any(c in path for c in GLOB_CHARS)
 
 
-def list_files(spark: SparkSession, folder: str, *, recursive: bool = False) -> list[FileInfo]:
+def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
+               setting: str = "the source's `path`") -> list[FileInfo]:
     """Every visible file directly in ``folder``, or with ``recursive`` in it and its subfolders at any depth (names
     starting with ``.`` or ``_``, files or folders, or ending in ``._COPYING_``, are skipped, as Spark does).
-    ``folder`` may be a glob (``shop/*.csv``: the files it matches, and the files of the folders it matches)."""
+    ``folder`` may be a glob (``shop/*.csv``: the files it matches, and the files of the folders it matches).
+    ``setting``: the config key a missing folder's error names (``sources.shop.path``)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -48,7 +50,7 @@ def list_files(spark: SparkSession, folder: str, *, recursive: bool = False) -> 
             log.warning("source path %s matches no file or folder yet", folder)
         top, todo = [m for m in matches if m.isFile()], [m.getPath() for m in matches if m.isDirectory()]
     elif not fs.exists(path):
-        raise SourceError(f"source folder {folder} does not exist; create it or fix the source's `path`")
+        raise SourceError(f"source folder {folder} does not exist; create it or fix {setting}")
     else:
         top, todo = [], [path]
     found, folders = [], []

@@ -216,7 +216,7 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
 
 def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
     """The files of ``src`` not taken yet, or changed (size or modification time) since they were taken."""
-    return new_files(list_files(spark, src.path, recursive=src.recursive), taken)
+    return new_files(list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path"), taken)
 
 
 def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
