@@ -94,6 +94,13 @@ def test_summary_names_the_batches_and_the_flagged_window(spark, one_batch, caps
     assert out[1] == "trending windows (newest first):"
     assert out[2].split()[:4] == [f"{hot.window_start:%Y-%m-%d}", f"{hot.window_start:%H:%M}", "s-hot",
                                   str(hot.interactions)]
+    # the most popular items, in rank order, "1 interaction" in the singular (it printed "1 interactions")
+    popular = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").collect()
+    start = out.index(f"most popular items (as of {popular[0].as_of:%Y-%m-%d %H:%M}, last 7 days):")
+    shown = [line.split() for line in out[start + 1:]]
+    assert [(int(r[0].rstrip(".")), r[1], int(r[2].replace(",", "")), r[3]) for r in shown] == [
+        (p.rank, p.item_id, p.interactions, "interaction," if p.interactions == 1 else "interactions,")
+        for p in popular[:cfg.trending.top_n]]
 
 
 def test_surge_is_flagged_and_the_global_rise_is_not(spark, one_batch):

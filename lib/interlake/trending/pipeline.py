@@ -485,6 +485,10 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
     return writer.totals
 
 
+def _interactions(n: int) -> str:
+    return "interaction" if n == 1 else "interactions"
+
+
 def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingResult) -> None:
     batches = f"{result.batches} micro-batch" + ("" if result.batches == 1 else "es")
     print(f"trending: {batches}, {result.input_rows:,} input rows, "
@@ -495,8 +499,8 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
     if rows:
         print("trending windows (newest first):")
         for r in rows:
-            print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6} interactions, "
-                  f"expected {r.expected:7.1f}, score {r.score:6.1f}")
+            print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6} "
+                  f"{_interactions(r.interactions)}, expected {r.expected:7.1f}, score {r.score:6.1f}")
     else:
         print("no trending items")
     pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").limit(
@@ -504,4 +508,5 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
     if pop:
         print(f"most popular items (as of {pop[0].as_of:%Y-%m-%d %H:%M}, last {cfg.trending.popularity_period}):")
         for r in pop:
-            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>7,} interactions, weighted {r.weighted_score:,.0f}")
+            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>7,} {_interactions(r.interactions)}, "
+                  f"weighted {r.weighted_score:,.0f}")
