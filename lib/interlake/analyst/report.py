@@ -59,10 +59,16 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     tl = views.trending_timeline(spark, cfg)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     if len(tl):
-        ax.plot(tl["window_start"], tl["interactions"], label="interactions")
-        ax.plot(tl["window_start"], tl["expected"], label="expected")
+        # markers: a line of one window (an item seen in one window so far) draws nothing
+        ax.plot(tl["window_start"], tl["interactions"], ".-", label="interactions")
+        ax.plot(tl["window_start"], tl["expected"], ".-", label="expected")
         surge = tl[tl["is_trending"]]
         ax.scatter(surge["window_start"], surge["interactions"], color="red", zorder=3, label="trending")
+        if len(tl) == 1:  # matplotlib would show four years around one point
+            import pandas as pd
+
+            at = pd.Timestamp(tl["window_start"].iloc[0])
+            ax.set_xlim(at - pd.Timedelta(hours=12), at + pd.Timedelta(hours=12))
         ax.legend()
         ax.set_title(f"Trending timeline of {tl['item_id'].iloc[0]}")
     images.append(("Trending", _save(fig, out, "trending.png"),
@@ -70,12 +76,14 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
 
     reasons = views.quarantine_reasons(spark, cfg)
     sims = views.similar_examples(spark, cfg)
-    tables.append(("Quarantine reasons", reasons.head(15)))
-    tables.append(("Similar items (examples)", sims))
+    tables.append(("Quarantine reasons", reasons.head(15), "No quarantined records."))
+    tables.append(("Similar items (examples)", sims, "No similar items yet: run `interlake train`."))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(f"<h2>{html.escape(t)}</h2>" + (f"<p class='empty'>{html.escape(note)}</p>" if note else "")
                    + f"<img src='{src}' alt='{html.escape(t)}'>" for t, src, note in images)
-    body += "".join(f"<h2>{html.escape(t)}</h2>{df.to_html(index=False, border=0)}" for t, df in tables)
+    body += "".join(f"<h2>{html.escape(t)}</h2>" + (df.to_html(index=False, border=0) if len(df) else
+                                                     f"<p class='empty'>{html.escape(note)}</p>")
+                    for t, df, note in tables)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>interlake report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}} img{{max-width:100%}}
 td,th{{padding:2px 8px;text-align:left}}</style></head>

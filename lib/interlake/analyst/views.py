@@ -76,7 +76,7 @@ def trending_timeline(spark: SparkSession, cfg: Config, item_id: str | None = No
     if df is None:
         return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
     if item_id is None:
-        top = df.orderBy(F.desc("score")).select("item_id").first()
+        top = df.orderBy(F.desc("score"), "item_id").select("item_id").first()  # ties: the same item each time
         if top is None:
             return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
         item_id = top[0]
