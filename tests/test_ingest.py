@@ -454,6 +454,22 @@ def test_a_csv_header_padded_with_spaces_matches_its_fields(spark, make_config, 
                                          "have: customer, ' product', ' event ', time. Fix sources.bad.fields")
 
 
+def test_a_field_spelt_in_another_case_says_the_files_spelling(spark, make_config, tmp_path):
+    """Field names are case-sensitive (JSON keys are); a config's ``customer`` for a header's ``Customer`` was only
+    "not found", the capital lost in the list of the files' fields."""
+    write(tmp_path / "in/shop/a.csv", f"Customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/app/a.jsonl", json.dumps({"uid": "u1", "SKU": "i1", "type": "view", "ts": T0}) + "\n")
+    app = {"format": "jsonl", "path": str(tmp_path / "in/app"), "timestamp_format": "epoch_s",
+           "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "type", "timestamp": "ts"}}
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}, "app": app})
+    result = ingest(spark, cfg, now=NOW)
+    assert [s.message for s in result.sources] == [
+        "source shop: fields not found in the CSV header: user_id -> 'customer' (the files spell it 'Customer'). "
+        "The files have: Customer, product, event, time. Fix sources.shop.fields",
+        "source app: fields not found in the JSON records: item_id -> 'sku' (the files spell it 'SKU'). "
+        "The files have: SKU, ts, type, uid. Fix sources.app.fields"]
+
+
 def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_header(spark, make_config,
                                                                                       tmp_path):
     """An export that reorders its columns or adds one: before, the first file's header was applied to every file, so

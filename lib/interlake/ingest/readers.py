@@ -194,7 +194,15 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
     def canonical(path: str) -> str:
         return path_name(path_parts(path)) if nested else path
 
-    missing = [f"{base_field(std)} -> {src.read_fields[std]!r}" for std, path in fields.items()
+    by_case = {}
+    for name in available:
+        by_case.setdefault(name.lower(), name)
+
+    def spelled(path: str) -> str:  # names are case-sensitive (JSON keys are): say the files' spelling
+        other = by_case.get(canonical(path).lower())
+        return f" (the files spell it {other!r})" if other else ""
+
+    missing = [f"{base_field(std)} -> {src.read_fields[std]!r}{spelled(path)}" for std, path in fields.items()
                if canonical(path) not in available]
     flat = [path for path in fields.values()
             if nested and canonical(path) not in available and path_name([path]) in available]
