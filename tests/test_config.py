@@ -59,6 +59,10 @@ def test_uri_lakehouse_is_kept_as_is():
      r"'interaction_type' is both mapped"),
     ({"lakehouse_root": "x"}, r"lakehouse_root: unknown key; known keys here are lakehouse, database"),
     ({"interaction_types": {}}, r"interaction_types: missing"),
+    # a list was "expected a mapping, got list ['view', 'like']", without saying which mapping
+    ({"interaction_types": ["view", "like"]},
+     r"^interaction_types: a list of names; give each type its training weight as a mapping: "
+     r"\{view: \{weight: 1\.0\}, like: \{weight: 1\.0\}\}$"),
     ({"interaction_types": {"view": {"weight": -1}}}, r"interaction_types\.view\.weight: -1\.0 must be greater than 0"),
     ({"interaction_types": {"view": {"weight": "heavy"}}}, r"interaction_types\.view\.weight: 'heavy' is not a number"),
     # NaN and infinity used to pass (nan > 0 is False, so "not <= 0"): ALS then failed on "Ratings MUST NOT be NaN"

@@ -474,6 +474,11 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     spark_sec = top.section("spark", ("master", "conf"))
     spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf", for_spark=True))
 
+    listed = top.data.get("interaction_types")
+    if isinstance(listed, list) and all(isinstance(n, str) for n in listed) and listed:
+        example = ", ".join(f"{n}: {{weight: 1.0}}" for n in listed[:4]) + (", ..." if len(listed) > 4 else "")
+        raise ConfigError(f"interaction_types: a list of names; give each type its training weight as a mapping: "
+                          f"{{{example}}}")
     types_sec = top.section("interaction_types")
     if not types_sec.data:
         raise ConfigError("interaction_types: missing; expected e.g. {view: {weight: 1.0}, purchase: {weight: 8.0}}")
