@@ -85,6 +85,10 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"ingest": {"lock_timeout": "soon"}}, r"ingest\.lock_timeout: 'soon' is not a duration"),
     ({"trending": {"lock_timeout": 5}}, r"trending\.lock_timeout: '5' is not a duration"),
     ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),
+    # was accepted: every row's item was its user
+    ({"sources": {"s": {**SHOP, "fields": {**SHOP["fields"], "item_id": SHOP["fields"]["user_id"]}}}},
+     r"^sources\.s\.fields: user_id and item_id both map to 'customer'; each standard field reads a field of its "
+     r"own$"),
     ({"sources": {"s": {**SHOP, "timestamp_format": "unix"}}},
      r"^sources\.s\.timestamp_format: 'unix' is not a format: expected epoch_s, epoch_ms, epoch_us, epoch_ns, iso8601 "
      r"or a Spark datetime pattern such as yyyy-MM-dd HH:mm:ss \('u' is a week-based field, which Spark does not "

@@ -270,6 +270,13 @@ class SourceConfig:
                 f"{key}.fields: no mapping for {', '.join(missing)}; map each standard field to a source field "
                 "(or fix it under constants)"
             )
+        shared = {}
+        for std, path in self.fields.items():
+            shared.setdefault(path, []).append(std)
+        for path, stds in shared.items():
+            if len(stds) > 1:  # user and item equal in every row, say: a copy-paste slip, never an export's layout
+                raise ConfigError(f"{key}.fields: {' and '.join(stds)} both map to {path!r}; each standard field "
+                                  "reads a field of its own")
         if "timestamp" in self.constants:
             raise ConfigError(f"{key}.constants: timestamp cannot be a constant; map it under fields")
         problem = pattern_problem(self.timestamp_format) if self.timestamp_format not in TIMESTAMP_KINDS else None
