@@ -50,8 +50,17 @@ def _strip_timestamp(raw: Column, timestamp_format: str) -> Column:
 
 
 # An ISO-8601 value whose time of day is followed by an offset or a zone (``10:00Z``, ``10:00:00.5+02:00``, ``+0200``,
-# `` UTC``, ``Europe/Paris``: Spark's parser takes them all); a date alone (``2026-09-21``) has none.
+# `` UTC``, ``Europe/Paris``); a date alone (``2026-09-21``) has none.
 _ISO_ZONED = r"\d:\d\d(:\d\d)?([.,]\d+)?\s*[A-Za-z+-]"
+
+
+def _iso_spellings(text: Column) -> Column:
+    """ISO-8601 spellings Spark's parser refuses, in one it reads: a time without seconds before a zone or offset
+    (``10:00Z``, ``10:00+02:00``: without a zone Spark reads ``10:00``), a lower-case ``t`` or ``z`` (RFC 3339 allows
+    them), a decimal comma (``10:00:00,5Z``)."""
+    upper = F.upper(text)
+    seconds = F.regexp_replace(upper, r"([T ]\d\d:\d\d)(?=Z|[+-]| |$)", "$1:00")
+    return F.regexp_replace(seconds, r"(:\d\d),(\d)", "$1.$2")
 
 
 def _parse_stripped(text: Column, timestamp_format: str, timezone: str | None = None) -> Column:
@@ -63,7 +72,8 @@ def _parse_stripped(text: Column, timestamp_format: str, timezone: str | None = 
         millis = F.when(F.abs(seconds) < EPOCH_LIMIT_S, F.floor(seconds * 1000))
         return F.timestamp_millis(millis.cast("bigint"))
     if timestamp_format == "iso8601":
-        parsed = F.try_to_timestamp(text)
+        # the other spellings only for a value Spark's parser refused: coalesce stops at the first that is not NULL
+        parsed = F.coalesce(F.try_to_timestamp(text), F.try_to_timestamp(_iso_spellings(text)))
     else:
         parsed = F.try_to_timestamp(text, F.lit(timestamp_format))
     if timezone:  # parsed in the session's UTC: a wall-clock time in `timezone` is shifted to its instant
