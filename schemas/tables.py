@@ -85,7 +85,8 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
                  "dropped.", {
         "source": "the configured source (or the trending stream's queue source)",
         "file": "the file the record came from",
-        "raw": "the record's original text: a CSV line, a JSON line or document, a queue record",
+        "raw": ("the record as it came: a JSON line or record, a queue record, a CSV line that did not parse; a CSV or "
+                "Parquet row that parsed as JSON keyed by its column names"),
         "reasons": "every reason the record was not accepted, in words",
         "run_id": "the ingest run, or trending-<batch id>, that quarantined it",
         "ingested_at": "when that ingest run started, or the trending micro-batch wrote it, UTC",
