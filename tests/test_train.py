@@ -129,6 +129,25 @@ def first_time(result):
     return dt.datetime.strptime(result.model_version[1:], "%Y%m%d%H%M%S") + dt.timedelta(seconds=1)
 
 
+def test_the_train_command_without_interactions_says_so_before_spark_starts(tmp_path, capsys, monkeypatch):
+    """It started Spark (~10 s) to find no table. A lakehouse path with no folder on this disk still asks Spark (on a
+    cluster it may be on HDFS): covered by the test above, through `train`."""
+    import interlake.cli as cli
+    import yaml
+
+    def no_session(*_):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(cli, "_session", no_session)
+    (tmp_path / "lake" / "_locks").mkdir(parents=True)
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({"lakehouse": str(tmp_path / "lake"), "interaction_types": {"view": {"weight": 1}},
+                                    "sources": {}}))
+    assert cli.main(["train", "--conf", str(conf)]) == 1
+    assert capsys.readouterr().err == (f"interlake train: error: no interactions table at {tmp_path / 'lake'}/"
+                                       "interactions: run `interlake ingest` first\n")
+
+
 def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
     from tests.ingest_helpers import CSV_SOURCE, T0, write
 
@@ -137,7 +156,7 @@ def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
     with pytest.raises(TrainingError, match="no interactions table .* run `interlake ingest` first"):
         train(spark, cfg)
     ingest(spark, cfg)
-    with pytest.raises(TrainingError, match=r"has 2 interactions from 2 users on 1 items; training needs at least 10 "
+    with pytest.raises(TrainingError, match=r"has 2 interactions from 2 users on 1 item; training needs at least 10 "
                                             r"users and 10 items"):
         train(spark, cfg)
     with pytest.raises(TrainingError, match=r"--data-version 9: interactions has versions 0\.\."):

@@ -154,8 +154,10 @@ def run(args: argparse.Namespace) -> int:
         print_report(result)
         return 0 if result.ok else 1
     if args.command == "train":
-        from interlake.train.pipeline import print_train_summary, train
+        from interlake.train.pipeline import no_interactions_error, no_interactions_here, print_train_summary, train
 
+        if no_interactions_here(cfg):  # said before Spark starts
+            raise no_interactions_error(cfg)
         result = train(_session(cfg, "train"), cfg, data_version=args.data_version, force=args.force)
         print_train_summary(result)
         return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
@@ -40,8 +41,9 @@ def check_retention(cfg: Config, force: bool) -> None:
 
 def nothing_to_maintain(cfg: Config) -> bool:
     """True when the lakehouse is a local folder without a table yet: ``interlake maintain`` says so without starting
-    Spark (it took ~7 s to print ``0 actions``). A URI lakehouse is listed through Spark."""
-    return "://" not in cfg.lakehouse and not lakehouse_tables(cfg.lakehouse)
+    Spark (it took ~7 s to print ``0 actions``). A URI lakehouse, or a path with no folder on this disk (on a cluster
+    it may be on the default filesystem, HDFS), goes through Spark."""
+    return "://" not in cfg.lakehouse and os.path.isdir(cfg.lakehouse) and not lakehouse_tables(cfg.lakehouse)
 
 
 def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: datetime | None = None) -> list[dict]:

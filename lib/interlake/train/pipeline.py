@@ -62,10 +62,25 @@ def _git_commit() -> str | None:
         return None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def no_interactions_here(cfg: Config) -> bool:
+    """True when the lakehouse is a folder on this disk without an ``interactions`` table: ``interlake train`` says
+    so before starting Spark (~10 s). A URI, or a path with no folder here (maybe HDFS on a cluster), asks Spark."""
+    return ("://" not in cfg.lakehouse and os.path.isdir(cfg.lakehouse)
+            and not os.path.isdir(os.path.join(cfg.table_path(T.INTERACTIONS), "_delta_log")))
+
+
+def no_interactions_error(cfg: Config) -> TrainingError:
+    return TrainingError(f"no interactions table at {cfg.table_path(T.INTERACTIONS)}: run `interlake ingest` first")
+
+
 def read_interactions(spark: SparkSession, cfg: Config, data_version: int | None) -> tuple[DataFrame, int]:
     path = cfg.table_path(T.INTERACTIONS)
     if not exists(spark, path + "/_delta_log"):
-        raise TrainingError(f"no interactions table at {path}: run `interlake ingest` first")
+        raise no_interactions_error(cfg)
     latest = DeltaTable.forPath(spark, path).history(1).first()["version"]
     version = latest if data_version is None else data_version
     if version < 0 or version > latest:
@@ -117,8 +132,9 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     if stats["users"] < tp.min_users or stats["items"] < tp.min_items:
         events.unpersist()
         raise TrainingError(
-            f"interactions version {version} has {stats['n']} interactions from {stats['users']} users on "
-            f"{stats['items']} items; training needs at least {tp.min_users} users and {tp.min_items} items "
+            f"interactions version {version} has {_count(stats['n'], 'interaction')} from "
+            f"{_count(stats['users'], 'user')} on {_count(stats['items'], 'item')}; training needs at least "
+            f"{tp.min_users} users and {tp.min_items} items "
             "(train.min_users / train.min_items): ingest more data first")
     as_of = stats["as_of"]
     spark.sparkContext.setCheckpointDir(f"{cfg.lakehouse.rstrip('/')}/_checkpoints/als")
