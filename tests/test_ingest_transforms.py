@@ -33,6 +33,7 @@ RAW_DDL = ("source STRING, file STRING, raw STRING, parse_error STRING, user_id_
     ("iso8601", "2026-09-21T14:13Z", dt.datetime(2026, 9, 21, 14, 13)),
     ("iso8601", "2026-09-21T16:13+02:00", dt.datetime(2026, 9, 21, 14, 13)),
     ("iso8601", "2026-09-21 14:13 UTC", dt.datetime(2026, 9, 21, 14, 13)),
+    ("iso8601", "2026-09-21 16:13 Europe/Berlin", dt.datetime(2026, 9, 21, 14, 13)),
     ("iso8601", "2026-09-21t14:13:20.5z", dt.datetime(2026, 9, 21, 14, 13, 20, 500000)),
     ("iso8601", "2026-09-21T14:13:20,25Z", dt.datetime(2026, 9, 21, 14, 13, 20, 250000)),
     ("iso8601", "2026-09-21T14:13", dt.datetime(2026, 9, 21, 14, 13)),

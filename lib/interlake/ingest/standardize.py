@@ -58,9 +58,11 @@ def _iso_spellings(text: Column) -> Column:
     """ISO-8601 spellings Spark's parser refuses, in one it reads: a time without seconds before a zone or offset
     (``10:00Z``, ``10:00+02:00``: without a zone Spark reads ``10:00``), a lower-case ``t`` or ``z`` (RFC 3339 allows
     them), a decimal comma (``10:00:00,5Z``)."""
-    upper = F.upper(text)
-    seconds = F.regexp_replace(upper, r"([T ]\d\d:\d\d)(?=Z|[+-]| |$)", "$1:00")
-    return F.regexp_replace(seconds, r"(:\d\d),(\d)", "$1.$2")
+    # only the T and the Z upper-cased: a zone name (Europe/Berlin) is case-sensitive
+    fixed = F.regexp_replace(text, r"^(\d{4}-\d\d-\d\d)t(\d)", "$1T$2")
+    fixed = F.regexp_replace(fixed, r"(\d)z$", "$1Z")
+    fixed = F.regexp_replace(fixed, r"([T ]\d\d:\d\d)(?=Z|[+-]| |$)", "$1:00")
+    return F.regexp_replace(fixed, r"(:\d\d),(\d)", "$1.$2")
 
 
 def _parse_stripped(text: Column, timestamp_format: str, timezone: str | None = None) -> Column:
