@@ -408,28 +408,6 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
     run_sql_duckdb(other, "SELECT count(*) AS n FROM interlake.plain")
 
 
-def test_maintain_on_a_lakehouse_without_tables_answers_without_spark(tmp_path, capsys, monkeypatch):
-    """It started Spark (~7 s) to print `0 actions`; the retention check still comes first."""
-    import interlake.cli as cli
-
-    def no_session(*_):
-        raise AssertionError("Spark was started")
-
-    monkeypatch.setattr(cli, "_session", no_session)
-    conf = tmp_path / "c.yaml"
-    doc = {"lakehouse": str(tmp_path / "lake"), "interaction_types": {"view": {"weight": 1}},
-           "sources": {"s": {"format": "csv", "path": str(tmp_path / "in"),
-                             "fields": {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ts"}}}}
-    conf.write_text(yaml.safe_dump(doc))
-    (tmp_path / "lake" / "_locks").mkdir(parents=True)  # a lakehouse folder, no table (no folder: maybe on HDFS)
-    assert cli.main(["maintain", "--conf", str(conf)]) == 0
-    assert capsys.readouterr().out == f"maintain: ok; 0 actions (no tables under {tmp_path / 'lake'} yet)\n"
-    conf.write_text(yaml.safe_dump({**doc, "maintenance": {"vacuum_retention_hours": 1}}))
-    assert cli.main(["maintain", "--conf", str(conf)]) == 2
-    assert capsys.readouterr().err.startswith(
-        "interlake maintain: error: maintenance.vacuum_retention_hours: 1 is below Delta's safety default")
-
-
 def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):
     cfg = full_lake
     path = cfg.table_path(T.INTERACTIONS)

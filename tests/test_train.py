@@ -130,20 +130,27 @@ def first_time(result):
 
 
 def test_the_train_command_without_interactions_says_so_before_spark_starts(tmp_path, capsys, monkeypatch):
-    """It started Spark (~10 s) to find no table. A lakehouse path with no folder on this disk still asks Spark (on a
-    cluster it may be on HDFS): covered by the test above, through `train`."""
+    """It started Spark (~10 s) to find no table, in a lakehouse holding the trending job's tables alone. A lakehouse
+    without tables on this disk still asks Spark: on a cluster its path may be on HDFS, though the lock files are
+    local."""
     import interlake.cli as cli
     import yaml
 
+    started = []
+
     def no_session(*_):
-        raise AssertionError("Spark was started")
+        started.append(1)
+        raise RuntimeError("no Spark here")
 
     monkeypatch.setattr(cli, "_session", no_session)
     (tmp_path / "lake" / "_locks").mkdir(parents=True)
     conf = tmp_path / "c.yaml"
     conf.write_text(yaml.safe_dump({"lakehouse": str(tmp_path / "lake"), "interaction_types": {"view": {"weight": 1}},
                                     "sources": {}}))
-    assert cli.main(["train", "--conf", str(conf)]) == 1
+    assert cli.main(["train", "--conf", str(conf)]) == 1 and started == [1]  # lock files alone: Spark decides
+    capsys.readouterr()
+    (tmp_path / "lake" / "trending_items" / "_delta_log").mkdir(parents=True)
+    assert cli.main(["train", "--conf", str(conf)]) == 1 and started == [1]
     assert capsys.readouterr().err == (f"interlake train: error: no interactions table at {tmp_path / 'lake'}/"
                                        "interactions: run `interlake ingest` first\n")
 

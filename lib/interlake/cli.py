@@ -207,12 +207,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"report written: {path}")
         return 0
     if args.command == "maintain":
-        from interlake.analyst.maintain import check_retention, maintain, nothing_to_maintain, print_maintenance
+        from interlake.analyst.maintain import maintain, print_maintenance
 
-        check_retention(cfg, args.force)
-        if nothing_to_maintain(cfg):  # a local lakehouse without tables: said without starting Spark
-            print(f"maintain: ok; 0 actions (no tables under {cfg.lakehouse} yet)")
-            return 0
         print_maintenance(maintain(_session(cfg, "maintain"), cfg, force=args.force))
         return 0
     if args.command == "run-job":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
@@ -31,24 +30,12 @@ ZORDER = {T.INTERACTIONS: ["item_id"], T.ITEM_SIMILARITY: ["item_id"], T.USER_RE
           T.TRENDING_ITEMS: ["item_id"], T.ITEM_FACTORS: ["item_id"]}
 
 
-def check_retention(cfg: Config, force: bool) -> None:
+def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: datetime | None = None) -> list[dict]:
     hours = cfg.maintenance.vacuum_retention_hours
     if hours < SAFE_RETENTION_HOURS and not force:
         raise ConfigError(
             f"maintenance.vacuum_retention_hours: {hours:g} is below Delta's safety default of 168 hours (readers and "
             "time travel may still need those files); raise it, or pass --force if you are sure")
-
-
-def nothing_to_maintain(cfg: Config) -> bool:
-    """True when the lakehouse is a local folder without a table yet: ``interlake maintain`` says so without starting
-    Spark (it took ~7 s to print ``0 actions``). A URI lakehouse, or a path with no folder on this disk (on a cluster
-    it may be on the default filesystem, HDFS), goes through Spark."""
-    return "://" not in cfg.lakehouse and os.path.isdir(cfg.lakehouse) and not lakehouse_tables(cfg.lakehouse)
-
-
-def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: datetime | None = None) -> list[dict]:
-    check_retention(cfg, force)
-    hours = cfg.maintenance.vacuum_retention_hours
     now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = []
     summary += _trim(spark, cfg, now)

@@ -29,6 +29,7 @@ from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
 from interlake.train.affinity import affinity
@@ -67,10 +68,14 @@ def _count(n: int, noun: str) -> str:
 
 
 def no_interactions_here(cfg: Config) -> bool:
-    """True when the lakehouse is a folder on this disk without an ``interactions`` table: ``interlake train`` says
-    so before starting Spark (~10 s). A URI, or a path with no folder here (maybe HDFS on a cluster), asks Spark."""
-    return ("://" not in cfg.lakehouse and os.path.isdir(cfg.lakehouse)
-            and not os.path.isdir(os.path.join(cfg.table_path(T.INTERACTIONS), "_delta_log")))
+    """True when the lakehouse has tables on this disk but no ``interactions`` (the trending job's alone, say):
+    ``interlake train`` says so before starting Spark (~10 s). Only then is it certain, as for ``interlake models``:
+    a path without tables here may be on a cluster's default filesystem (HDFS) even where the runs' lock files are
+    local; a URI asks Spark."""
+    if "://" in cfg.lakehouse:
+        return False
+    tables = lakehouse_tables(cfg.lakehouse)
+    return bool(tables) and T.INTERACTIONS not in tables
 
 
 def no_interactions_error(cfg: Config) -> TrainingError:
