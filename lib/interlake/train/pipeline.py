@@ -63,10 +63,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
 def no_interactions_here(cfg: Config) -> bool:
     """True when the lakehouse has tables on this disk but no ``interactions`` (the trending job's alone, say):
     ``interlake train`` says so before starting Spark (~10 s). Only then is it certain, as for ``interlake models``:
@@ -137,9 +133,10 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     if stats["users"] < tp.min_users or stats["items"] < tp.min_items:
         events.unpersist()
         raise TrainingError(
-            f"interactions version {version} has {_count(stats['n'], 'interaction')} from "
-            f"{_count(stats['users'], 'user')} on {_count(stats['items'], 'item')}; training needs at least "
-            f"{tp.min_users} users and {tp.min_items} items "
+            f"interactions version {version} has {stats['n']:,} interaction{'s' if stats['n'] != 1 else ''} from "
+            f"{stats['users']:,} user{'s' if stats['users'] != 1 else ''} on {stats['items']:,} "
+            f"item{'s' if stats['items'] != 1 else ''}; training needs at least {tp.min_users} users and "
+            f"{tp.min_items} items "
             "(train.min_users / train.min_items): ingest more data first")
     as_of = stats["as_of"]
     spark.sparkContext.setCheckpointDir(f"{cfg.lakehouse.rstrip('/')}/_checkpoints/als")

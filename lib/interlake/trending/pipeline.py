@@ -485,10 +485,6 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
     return writer.totals
 
 
-def _interactions(n: int) -> str:
-    return "interaction" if n == 1 else "interactions"
-
-
 def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingResult) -> None:
     batches = f"{result.batches} micro-batch" + ("" if result.batches == 1 else "es")
     print(f"trending: {batches}, {result.input_rows:,} input rows, "
@@ -500,7 +496,7 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
         print("trending windows (newest first):")
         for r in rows:
             print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6} "
-                  f"{_interactions(r.interactions)}, expected {r.expected:7.1f}, score {r.score:6.1f}")
+                  f"interaction{'s' if r.interactions != 1 else ''}, expected {r.expected:7.1f}, score {r.score:6.1f}")
     else:
         print("no trending items")
     pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).orderBy("rank").limit(
@@ -508,5 +504,6 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
     if pop:
         print(f"most popular items (as of {pop[0].as_of:%Y-%m-%d %H:%M}, last {cfg.trending.popularity_period}):")
         for r in pop:
-            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>7,} {_interactions(r.interactions)}, "
+            print(f"  {r.rank:>2}. {r.item_id:<12} {r.interactions:>7,} "
+                  f"interaction{'s' if r.interactions != 1 else ''}, "
                   f"weighted {r.weighted_score:,.0f}")
