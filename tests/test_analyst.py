@@ -260,7 +260,7 @@ def test_tables_command_answers_a_local_lakehouse_without_starting_spark(spark, 
     assert "jdk.incubator" not in run.stderr  # the JVM's start-up line: no JVM was started
     count = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count()
     line = next(ln for ln in run.stdout.splitlines() if ln.startswith("interlake.interactions "))
-    assert line.split()[1] == str(count)
+    assert line.split()[1] == f"{count:,}" and "," in line.split()[1]  # 2,000-odd rows: counts read as the report's
 
 
 def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):

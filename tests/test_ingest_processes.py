@@ -187,3 +187,29 @@ def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, referenc
     assert any("source q: the other run finished; going on" in line for _, lines, _ in runs for line in lines)
     assert ingest(spark, cfg, ["shop"]).ok  # then the other source, as the reference run takes them
     assert snapshot(spark, cfg) == expected
+
+
+def test_ctrl_c_stops_the_run_in_one_line_and_the_next_run_completes_it(spark, reference, tmp_path):
+    """Ctrl-C (SIGINT) while the first source's Spark jobs run: the run stops there, exit 130, one line; the next
+    source does not start; the next run gives the uninterrupted run's tables. Before, PySpark's own handler
+    re-entered py4j from inside the signal handler: two ``reentrant call`` tracebacks, the first source "failed"
+    with ``Py4JError`` and advice to fix or move a file, and the run went on with the next source, exit 1."""
+    root, expected = reference
+    import yaml
+
+    conf = tmp_path / "ctrl-c.yaml"
+    conf.write_text(yaml.safe_dump(conf_doc(tmp_path / "lake", root / "in")))
+    proc, lines, reader = started_with_stderr(["ingest", "--conf", str(conf)])
+    wait_for_line(proc, lines, "reading  source=q")  # the first (the YAML's keys are sorted)
+    proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    proc.wait(timeout=300)
+    reader.join(timeout=60)
+    err = "".join(lines)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.splitlines()[-1] == "interlake ingest: interrupted" and out == ""
+    assert "interrupted: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)" in err
+    assert "source=shop" not in err and "Traceback" not in err and "Py4J" not in err and "\tat " not in err, err
+    cfg = load_config(str(conf))
+    assert ingest(spark, cfg).ok
+    assert snapshot(spark, cfg) == expected

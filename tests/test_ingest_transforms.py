@@ -220,3 +220,17 @@ def test_queue_records_one_parse_per_line_for_object_and_string_values(spark, fi
     rows = [(r.parse_error, r.user_id_raw, r.item_id_raw, r.interaction_type_raw, r.timestamp_raw)
             for r in got.collect()]
     assert rows == expected
+
+
+def test_the_per_file_report_prints_counts_with_thousands_separators(capsys):
+    """The per-file table reads as the summary line under it does (3,761,427, not 3761427), columns aligned."""
+    from interlake.ingest.pipeline import FileReport, IngestResult, SourceResult, print_report
+
+    files = [FileReport("q", "file:/in/q/a.jsonl", 1_254_732, 1_250_000, 4_000, 732),
+             FileReport("q", "file:/in/q/b.jsonl", 7, 7, 0, 0)]
+    print_report(IngestResult("r1", [SourceResult("q", "ok", files=files)]))
+    assert capsys.readouterr().out.splitlines() == [
+        "source  file          read   accepted  duplicate  quarantined",
+        "q       a.jsonl  1,254,732  1,250,000      4,000          732",
+        "q       b.jsonl          7          7          0            0",
+        "ingest run r1: ok; 2 files, 1,254,739 read = 1,250,007 accepted + 4,000 duplicate + 732 quarantined"]

@@ -121,11 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _session(cfg, app: str):
+    from interlake.interrupts import install
     from interlake.log import quiet_query_context_loggers
     from interlake.session import build_session
 
     quiet_query_context_loggers()
-    return build_session(cfg.spark, cfg.lakehouse, database=cfg.database, app_name=f"interlake-{app}")
+    spark = build_session(cfg.spark, cfg.lakehouse, database=cfg.database, app_name=f"interlake-{app}")
+    install(spark)  # Ctrl-C: PySpark's handler (installed with the context) re-enters py4j; see interlake.interrupts
+    return spark
 
 
 def run(args: argparse.Namespace) -> int:
@@ -249,15 +252,21 @@ def main(argv: list[str] | None = None) -> int:
     from interlake.log import setup_logging
 
     setup_logging(args.log_format, args.debug)
+    from interlake.interrupts import interrupted
+
     try:
         return run(args)
-    except InterlakeError as exc:
-        print(f"interlake {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"interlake {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the last line of defence: one line, the traceback only with --debug
+    except Exception as exc:
+        if interrupted():  # a Spark job cancelled by Ctrl-C fails as it must; that is the interruption, not an error
+            print(f"interlake {args.command}: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(exc, InterlakeError):
+            print(f"interlake {args.command}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        # the last line of defence: one line, the traceback only with --debug
         if args.debug:
             traceback.print_exc()
         print(f"interlake {args.command}: failed: {one_line(exc)} (rerun with --debug for details)", file=sys.stderr)

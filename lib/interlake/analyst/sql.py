@@ -40,9 +40,11 @@ def _cell(value) -> str:
 _ESCAPES = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def format_table(header: list[str], rows: list[list]) -> str:
-    """A plain, aligned text table (numbers right-aligned), one line per row."""
-    text = [[_cell(v) for v in row] for row in rows]
+def format_table(header: list[str], rows: list[list], thousands: tuple[str, ...] = ()) -> str:
+    """A plain, aligned text table (numbers right-aligned), one line per row; the ``thousands`` columns' integers
+    with separators (``3,761,427``: counts a person reads, not values to paste back as ``interlake sql`` prints)."""
+    text = [[f"{v:,}" if header[i] in thousands and isinstance(v, int) and not isinstance(v, bool) else _cell(v)
+             for i, v in enumerate(row)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(header)]
     numeric = [all((isinstance(r[i], int | float | Decimal) and not isinstance(r[i], bool)) or r[i] is None
                    for r in rows) and rows for i in range(len(header))]
@@ -223,5 +225,6 @@ def print_tables(cfg: Config, summaries: list[dict]) -> None:
         print(f"no tables under {cfg.lakehouse} yet: run `interlake ingest` first")
         return
     header = ["table", "rows", "version", "size_mb", "last_operation", "at"]
-    print(format_table(header, [[s[h] for h in header] for s in summaries]))
+    # rows as the ingest report and the summaries print counts (3,761,427); a right-aligned column all the same
+    print(format_table(header, [[s[h] for h in header] for s in summaries], thousands=("rows",)))
     print(f"lakehouse: {os.path.relpath(cfg.lakehouse) if '://' not in cfg.lakehouse else cfg.lakehouse}")

@@ -38,6 +38,8 @@ from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import reason_counts, with_reasons
+from interlake.interrupts import check as check_interrupted
+from interlake.interrupts import interrupted
 from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
@@ -162,6 +164,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     results = []
     earlier: list[DataFrame] = []  # a dry run: the new events of the sources before, as a run would have stored them
     for src in selected:
+        check_interrupted()  # Ctrl-C during the source before: no next one
         try:
             if dry_run:  # writes nothing, so it neither takes nor waits for the source's lock
                 results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=earlier))
@@ -170,10 +173,13 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
             with exclusive(cfg.lakehouse, f"ingest-{src.name}", wait=cfg.ingest.lock_timeout,
                            setting="ingest.lock_timeout", what=f"source {src.name}"):
                 results.append(_ingest_source(spark, cfg, src, run_id, now))
-        except InterlakeError as exc:
-            log.error("source %s failed: %s", src.name, exc)
-            results.append(SourceResult(src.name, "failed", str(exc)))
         except Exception as exc:  # noqa: BLE001  (an unforeseen error, e.g. a corrupt file: the others still run)
+            if interrupted():  # its Spark job cancelled by Ctrl-C: the run stops here, the next one repairs
+                raise KeyboardInterrupt from None
+            if isinstance(exc, InterlakeError):
+                log.error("source %s failed: %s", src.name, exc)
+                results.append(SourceResult(src.name, "failed", str(exc)))
+                continue
             message = unforeseen(exc, src)
             log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
             results.append(SourceResult(src.name, "failed", message))
@@ -438,8 +444,8 @@ def print_report(result: IngestResult) -> None:
         # the name, or the path under the source's folder when it reads subfolders (2026-11-08/export.csv)
         base = os.path.dirname(os.path.commonprefix(paths)) if paths else ""
         for f, path in zip(s.files, paths, strict=True):
-            rows.append((f.source, path[len(base):].lstrip("/") or os.path.basename(path), f.rows_read,
-                         f.rows_accepted, f.rows_duplicate, f.rows_quarantined))
+            rows.append((f.source, path[len(base):].lstrip("/") or os.path.basename(path), f"{f.rows_read:,}",
+                         f"{f.rows_accepted:,}", f"{f.rows_duplicate:,}", f"{f.rows_quarantined:,}"))
     if rows:
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))

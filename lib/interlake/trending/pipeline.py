@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from delta.tables import DeltaTable
 from pyspark import InheritableThread, StorageLevel
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -46,6 +47,7 @@ from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
+from interlake.interrupts import stop_at_once
 from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
@@ -146,6 +148,8 @@ class BatchWriter:
         # find rows of an earlier attempt to remove (deletes over whole tables, so not for every batch).
         self.replay_batch = replay_batch
         self.range: tuple[int, dict] | None = None  # (batch id, event-time range up to it): see _event_time_range
+        self.stopping = False  # set by stop_between_batches: no batch starts after it
+        self.in_batch = False
 
     def _retrying(self, write: Callable[[], object], what: str) -> None:
         """A write that reads the table it changes (MERGE, DELETE, overwrite), retried on a Delta conflict: `interlake
@@ -169,6 +173,15 @@ class BatchWriter:
                            min_timestamp=cfg.ingest.min_timestamp))
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        self.in_batch = True
+        try:
+            if self.stopping:  # began as the query was being stopped: left as it is (planned, not started) to the
+                raise StopRequested(STOP_REQUESTED)  # next run, which runs it first
+            self._write_batch(batch, batch_id)
+        finally:
+            self.in_batch = False
+
+    def _write_batch(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
         steps: dict[str, float] = {}
 
@@ -442,16 +455,23 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
 
 def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float | None,
                stop_event: threading.Event | None) -> TrendingResult:
-    # SIGTERM stops the query cleanly from here on, also while it is being set up (a scheduler stops a job at any
-    # moment). Before (waiting for the lock) nothing is written yet, and SIGTERM ends the process as usual.
+    # SIGTERM and Ctrl-C stop the query cleanly from here on, after the batch in progress, also while it is being
+    # set up (a scheduler stops a job at any moment); a second Ctrl-C at once (the next run redoes that batch).
+    # Before (waiting for the lock) nothing is written yet, and either ends the process as usual.
     terminated = threading.Event()
-    previous = signal.getsignal(signal.SIGTERM)
+    main_thread = threading.current_thread() is threading.main_thread()  # signals can be caught there only
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
 
-    def on_sigterm(signum, frame):
-        log.info("SIGTERM: stopping the trending query after the current batch")
+    def on_signal(signum, frame):
+        if signum == signal.SIGINT and terminated.is_set():
+            stop_at_once()
+        log.info("%s: stopping the trending query after the current batch%s",
+                 "SIGTERM" if signum == signal.SIGTERM else "interrupted",
+                 " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")
         terminated.set()
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    for s in previous:
+        signal.signal(s, on_signal)
     try:
         # quarantine, and interactions for the Delta source only: a queue source's query never reads it
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
@@ -470,19 +490,55 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
             while not running.awaitTermination(1):
                 if (terminated.is_set() or (stop_event is not None and stop_event.is_set())
                         or (deadline and time.time() >= deadline)):
-                    running.stop()
+                    stop_between_batches(running, writer)
                     break
-        except KeyboardInterrupt:
-            log.info("interrupted: stopping the trending query")
-            running.stop()
         finally:
             if running.isActive:
                 running.stop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    if running.exception():
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if running.exception() and not stopped_on_request(running.exception()):
         raise RuntimeError(str(running.exception()).splitlines()[0])
     return writer.totals
+
+
+STOP_REQUESTED = "interlake: the trending query is stopping; this micro-batch is left to the next run"
+
+
+class StopRequested(Exception):
+    """Raised by a micro-batch that began after the stop was asked for, before it does anything."""
+
+
+class _NotStopRequested(logging.Filter):
+    """py4j logs a ``foreachBatch`` function's exception with its traceback; ``StopRequested`` is no error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], StopRequested))
+
+
+logging.getLogger("py4j.clientserver").addFilter(_NotStopRequested())
+
+
+def stop_between_batches(running, writer: BatchWriter, poll_s: float = 0.05) -> None:
+    """Stop the query when no micro-batch is in progress. ``StreamingQuery.stop()`` interrupts the query's thread,
+    and a ``foreachBatch`` function's calls to the JVM run on that thread: inside a batch the stop cancelled the
+    batch's own jobs and Delta writes half-way (the next run redid the batch, but the stop printed a thousand lines
+    of the JVM's stack traces, among them a ``StackOverflowError``). So: no batch starts from now on (one that
+    begins raises ``StopRequested`` before any work, and the query ends with it, that batch planned and not run),
+    the batch in progress ends, then the query is stopped while it waits for its next trigger or plans one."""
+    writer.stopping = True
+    try:
+        while running.isActive and (writer.in_batch or running.status["isTriggerActive"]):
+            running.awaitTermination(poll_s)  # a batch in progress, or committing, or the next one planned (raises)
+    except StreamingQueryException as exc:
+        if not stopped_on_request(exc):
+            raise
+    running.stop()
+
+
+def stopped_on_request(exc) -> bool:
+    return exc is not None and STOP_REQUESTED in str(exc)
 
 
 def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingResult) -> None:
@@ -495,7 +551,7 @@ def print_trending_summary(spark: SparkSession, cfg: Config, result: TrendingRes
     if rows:
         print("trending windows (newest first):")
         for r in rows:
-            print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6} "
+            print(f"  {r.window_start:%Y-%m-%d %H:%M}  {r.item_id:<12} {r.interactions:>6,} "
                   f"interaction{'s' if r.interactions != 1 else ''}, expected {r.expected:7.1f}, score {r.score:6.1f}")
     else:
         print("no trending items")

@@ -1,0 +1,82 @@
+"""Ctrl-C in a command-line process that drives Spark: stop, with one line, at once on a second Ctrl-C.
+
+PySpark's own SIGINT handler (installed when a SparkContext starts) cancels Spark's jobs through py4j from inside
+the signal handler. A Ctrl-C almost always lands while the main thread waits on py4j's socket for the JVM's answer,
+so that call re-enters the same connection: py4j logs two ``reentrant call`` tracebacks, the interrupted call fails
+with a ``Py4JError`` instead of a ``KeyboardInterrupt``, and ``interlake ingest`` took that for one source's failure
+and went on with the next source.
+
+:func:`install` replaces it for the CLI's processes (not for a notebook's session, where an interrupted cell must
+leave the session usable): the first Ctrl-C cancels the running Spark jobs from a thread of its own (its own py4j
+connection) and keeps cancelling any job started after it, so the job stops at its next Spark action; it raises
+``KeyboardInterrupt`` itself only where that is safe, outside a py4j call. The failures that follow are
+recognized by :func:`interrupted`. A second Ctrl-C ends the process at once; every job is safe to stop anywhere
+(ingest and trending redo or undo what a run left unfinished).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+_interrupted = threading.Event()
+AT_ONCE = "interrupted again: stopping at once; the next run finishes or undoes what this one left"
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C stopped this process's work (so a failure since is the interruption, not an error)."""
+    return _interrupted.is_set()
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed: a job calls it between steps it must not start anew."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def in_py4j_call(frame) -> bool:
+    """Whether the interrupted code is inside py4j (a call to the JVM in progress), where raising would leave the
+    connection with an answer nobody reads."""
+    while frame is not None:
+        if f"{os.sep}py4j{os.sep}" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def stop_at_once(signum=None, frame=None) -> None:
+    print(AT_ONCE, file=sys.stderr, flush=True)
+    os._exit(130)  # the JVM, a child reading our pipe, ends with us
+
+
+def install(spark: SparkSession) -> None:
+    """Ctrl-C cancels ``spark``'s jobs and stops the command (see the module's text). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    sc = spark.sparkContext
+
+    def cancel_until_exit() -> None:  # a job started after the first cancel (the next step) is cancelled too
+        while True:
+            try:
+                sc.cancelAllJobs()
+            except Exception:  # noqa: BLE001  (the JVM is gone: nothing left to cancel)
+                return
+            time.sleep(0.2)
+
+    def on_interrupt(signum, frame) -> None:
+        if _interrupted.is_set():
+            stop_at_once()
+        _interrupted.set()
+        log.warning("interrupted: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)")
+        threading.Thread(target=cancel_until_exit, name="interlake-cancel", daemon=True).start()
+        if not in_py4j_call(frame):
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
