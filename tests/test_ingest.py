@@ -304,6 +304,28 @@ def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, t
     assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u2", "u3", "u4"]
 
 
+def test_timestamps_in_another_unit_fail_the_gate_with_one_reason_and_the_unit_to_set(spark, make_config, tmp_path):
+    """An export in milliseconds read as ``epoch_s`` (and one in seconds read as ``epoch_ms``): every row is
+    quarantined and the gate fails. Its line counts the reason once for all the rows, with two of the values, and
+    names the unit the values are in. Before, each value was a reason of its own: "most common reasons: 'timestamp
+    '1790000000000' cannot be parsed as epoch_s' (1 row), ..." three times, and nothing said why."""
+    def export(scale):
+        write(tmp_path / "in/shop/a.csv", "customer,product,event,time\n" + "".join(
+            f"u{i},i1,VIEW,{(T0 + i) * scale}\n" for i in range(5)))
+
+    export(1000)
+    result = ingest(spark, csv_cfg(make_config, tmp_path), now=NOW)
+    assert result.sources[0].message.split("; ", 1)[1].split(" (report: ")[0] == (
+        "most common reasons: 'timestamp '…' cannot be parsed as epoch_s' (5 rows, e.g. '1790000000000', "
+        "'1790000004000'); the values look like epoch_ms: set sources.shop.timestamp_format: epoch_ms")
+    export(1)
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"shop": {
+        **CSV_SOURCE, "path": str(tmp_path / "in/shop"), "timestamp_format": "epoch_ms"}})
+    message = ingest(spark, cfg, now=NOW).sources[0].message
+    assert ("most common reasons: 'timestamp … UTC is before 2000-01-01' (5 rows, e.g. 1970-01-21 17:13:20); the "
+            "values look like epoch_s: set sources.shop.timestamp_format: epoch_s") in message
+
+
 def test_same_event_from_two_sources_is_stored_once(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}.250\n")
     write(tmp_path / "in/q/a.jsonl", queue_line("u1", "i1", "view", T0 * 1000 + 250) + "\n")

@@ -234,3 +234,38 @@ def test_the_per_file_report_prints_counts_with_thousands_separators(capsys):
         "q       a.jsonl  1,254,732  1,250,000      4,000          732",
         "q       b.jsonl          7          7          0            0",
         "ingest run r1: ok; 2 files, 1,254,739 read = 1,250,007 accepted + 4,000 duplicate + 732 quarantined"]
+
+
+def test_reason_counts_count_each_kind_of_reason_once_with_two_of_its_values(spark):
+    from interlake.ingest.validate import describe_reason, reason_counts
+
+    bad_ts = "timestamp '{}' cannot be parsed as epoch_s"
+    df = spark.createDataFrame([([bad_ts.format(17900000001)],),
+                                ([bad_ts.format(17900000009), "user_id is missing or empty"],),
+                                ([bad_ts.format(17900000005)],),
+                                (["interaction type 'LIKE' is not in the vocabulary (view) after mapping"],),
+                                (["timestamp 2026-12-09 10:00:00 UTC is more than a day in the future"],),
+                                ([],)], "reasons ARRAY<STRING>")
+    got = [describe_reason(*r) for r in reason_counts(df).collect()]
+    assert got == ["'timestamp '…' cannot be parsed as epoch_s' (3 rows, e.g. '17900000001', '17900000009')",
+                   "'interaction type '…' is not in the vocabulary (view) after mapping' (1 row, e.g. 'LIKE')",
+                   "'timestamp … UTC is more than a day in the future' (1 row, e.g. 2026-12-09 10:00:00)",
+                   "'user_id is missing or empty' (1 row)"]
+
+
+@pytest.mark.parametrize("fmt, examples, hint", [
+    ("epoch_s", ["'1790000000000'", "'1790000004000'"], "epoch_ms"),  # milliseconds read as seconds
+    ("epoch_ms", ["1970-01-21 17:13:20"], "epoch_s"),  # seconds read as milliseconds: January 1970
+    ("epoch_us", ["'1790000000000000000'"], "epoch_ns"),
+    ("epoch_ns", ["1970-01-01 00:29:50"], "epoch_ms"),  # milliseconds read as nanoseconds
+    ("epoch_s", ["'yesterday'"], None),  # not a number: no unit to suggest
+    ("epoch_s", ["'1790000000000'", "'1790000000'"], None),  # mixed: no one unit
+    ("epoch_ms", ["'179000000000'"], None),  # 12 digits: no unit of these years
+    ("iso8601", ["'1790000000000'"], None),  # not an epoch format
+])
+def test_epoch_unit_hint(fmt, examples, hint):
+    from interlake.ingest.validate import epoch_unit_hint
+
+    reasons = [("timestamp '…' cannot be parsed as x", 9, examples), ("user_id is missing or empty", 1, [])]
+    expected = f"; the values look like {hint}: set sources.s.timestamp_format: {hint}" if hint else ""
+    assert epoch_unit_hint(fmt, reasons, "sources.s.timestamp_format") == expected

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config
 from interlake.fs import exists
+from interlake.ingest.validate import reason_kind
 from interlake.schemas import tables as T
 
 
@@ -40,7 +41,7 @@ def quarantine_reasons(spark: SparkSession, cfg: Config) -> pd.DataFrame:
     if df is None:
         return pd.DataFrame(columns=["reason", "n"])
     exploded = df.select("source", F.explode("reasons").alias("reason"))
-    generic = F.regexp_replace("reason", r"'[^']*'", "'…'")  # one row per kind of reason, not per bad value
+    generic = reason_kind(F.col("reason"))  # one row per kind of reason, not per bad value
     return (exploded.select("source", generic.alias("reason")).groupBy("source", "reason")
             .agg(F.count(F.lit(1)).alias("n"))
             .orderBy(F.desc("n")).toPandas())

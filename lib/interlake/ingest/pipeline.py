@@ -37,7 +37,7 @@ from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
-from interlake.ingest.validate import reason_counts, with_reasons
+from interlake.ingest.validate import describe_reason, epoch_unit_hint, reason_counts, with_reasons
 from interlake.interrupts import check as check_interrupted
 from interlake.interrupts import interrupted
 from interlake.locks import exclusive
@@ -282,12 +282,14 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         max_ts = now + timedelta(seconds=cfg.ingest.max_future_seconds)
         share = src.max_quarantine_share if src.max_quarantine_share is not None else cfg.ingest.max_quarantine_share
         # the reasons only when the share fails the gate: nothing is written then, so the message must say them
-        top = ([(r["reason"], r["rows"]) for r in reason_counts(checked).limit(3).collect()]
+        top = ([(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()]
                if totals["read"] and totals["bad"] / totals["read"] > share else [])
         gate = run_quality_gate(spark, valid.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS),
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
-                                max_quarantine_share=share, top_reasons=top)
+                                max_quarantine_share=share, top_reasons=top,
+                                hint=epoch_unit_hint(src.timestamp_format, top,
+                                                     f"sources.{src.name}.timestamp_format"))
         report = None if dry_run is not None else _write_gate_report(spark, cfg, src.name, run_id, gate)
         progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:
@@ -301,8 +303,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
             dry_run.append(fresh)
             reports = _file_reports(fresh, per_file, src, info)
             return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
-                f"'{r['reason']}' ({r['rows']:,} row{'s' if r['rows'] != 1 else ''})" for r in reasons)
-                if reasons else "", files=reports)
+                describe_reason(*r) for r in reasons) if reasons else "", files=reports)
 
         quarantine = checked.where(F.size(C.REASONS) > 0).select(
             C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),

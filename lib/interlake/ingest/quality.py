@@ -14,6 +14,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from interlake.ingest.validate import describe_reason
+
 log = logging.getLogger(__name__)
 
 
@@ -104,10 +106,12 @@ def _failure_lines(result: dict[str, Any]) -> list[str]:
 
 def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, vocabulary: tuple[str, ...],
                      min_timestamp: str, max_timestamp: datetime, rows_read: int, rows_quarantined: int,
-                     max_quarantine_share: float, top_reasons: list[tuple[str, int]] = ()) -> GateResult:
-    """Validate one source's accepted rows and its quarantine share. ``top_reasons`` (reason, rows), the most common
-    reasons rows were quarantined, go into the failure line when the share is too high: nothing is written then,
-    so the line is where a person learns what to fix."""
+                     max_quarantine_share: float, top_reasons: list[tuple[str, int, list[str]]] = (),
+                     hint: str = "") -> GateResult:
+    """Validate one source's accepted rows and its quarantine share. ``top_reasons`` (reason, rows, examples), the
+    most common reasons rows were quarantined (``reason_counts``), and a ``hint`` ("; the values look like ...") go
+    into the failure line when the share is too high: nothing is written then, so the line is where a person learns
+    what to fix."""
     rows = load_suite("interactions_accepted", {"vocabulary": list(vocabulary),
                                                 "min_timestamp": datetime.fromisoformat(min_timestamp),
                                                 "max_timestamp": max_timestamp})
@@ -121,10 +125,10 @@ def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, v
     results = [_validate(accepted, rows, session_id), _validate(stats_df, stats, session_id, "pandas")]
     failures = [line for r in results for line in _failure_lines(r)]
     if share > max_quarantine_share:
-        counted = [f"'{r}' ({n:,} row{'s' if n != 1 else ''})" for r, n in top_reasons]
+        counted = [describe_reason(*r) for r in top_reasons]
         why = "; most common reasons: " + ", ".join(counted) if counted else ""
-        failures = [f"{share:.1%} of {rows_read} records were quarantined, above the maximum "
-                    f"{max_quarantine_share:.1%} (ingest.max_quarantine_share){why}"] + [
+        failures = [f"{share:.1%} of {rows_read:,} records were quarantined, above the maximum "
+                    f"{max_quarantine_share:.1%} (ingest.max_quarantine_share){why}{hint}"] + [
             f for f in failures if "quarantine_share" not in f]
     return GateResult(success=all(r["success"] for r in results), failures=failures, results=results)
 

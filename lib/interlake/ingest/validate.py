@@ -8,13 +8,16 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from interlake.ingest.standardize import strip
 from interlake.schemas import columns as C
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _missing(col: str, label: str) -> Column:
@@ -90,10 +93,70 @@ def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | 
     return df.withColumn(C.REASONS, reasons).withColumn("raw", F.make_valid_utf8(F.col("raw")))
 
 
+# The value a reason names: a quoted raw value ('1796087344000', 'LIKE') or a timestamp it came out as.
+_QUOTED, _TIME = r"'[^']*'", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+
+
+def reason_kind(reason: Column) -> Column:
+    """A reason with its value left out (``timestamp '…' cannot be parsed as epoch_s``): one kind per check, not
+    one per bad value, so counting them says what went wrong most often."""
+    return F.regexp_replace(F.regexp_replace(reason, _QUOTED, "'…'"), _TIME, "…")
+
+
 def reason_counts(df: DataFrame) -> DataFrame:
-    """``(reason, rows)`` over the rows of a checked DataFrame, most common first."""
-    return (df.select(F.explode(C.REASONS).alias("reason")).groupBy("reason")
-            .agg(F.count(F.lit(1)).alias("rows")).orderBy(F.desc("rows"), "reason"))
+    """``(reason, rows, examples)`` over the rows of a checked DataFrame, most common first: ``reason`` its kind
+    (:func:`reason_kind`), ``examples`` the smallest and the largest value the kind's rows name (none for a reason
+    without a value). Before 2026-12-02 each value was its own reason: a source whose every timestamp was in the
+    wrong unit said "most common reasons: 'timestamp '1796087344000' cannot ...' (1 row)", three times."""
+    value = F.regexp_extract("reason", f"{_QUOTED}|{_TIME}", 0)
+    return (df.select(F.explode(C.REASONS).alias("reason"))
+            .groupBy(reason_kind(F.col("reason")).alias("kind"))
+            .agg(F.count(F.lit(1)).alias("rows"), F.min(F.nullif(value, F.lit(""))).alias("lo"),
+                 F.max(F.nullif(value, F.lit(""))).alias("hi"))
+            .orderBy(F.desc("rows"), "kind")
+            .select(F.col("kind").alias("reason"), "rows",
+                    F.array_compact(F.array_distinct(F.array("lo", "hi"))).alias("examples")))
+
+
+def describe_reason(reason: str, rows: int, examples: list[str]) -> str:
+    """``'timestamp '…' cannot be parsed as epoch_s' (50 rows, e.g. '1796087344000', '1796087393000')``"""
+    e_g = f", e.g. {', '.join(examples)}" if examples else ""
+    return f"'{reason}' ({rows:,} row{'s' if rows != 1 else ''}{e_g})"
+
+
+_EPOCH_FACTOR = {"epoch_s": 1, "epoch_ms": 10**3, "epoch_us": 10**6, "epoch_ns": 10**9}
+
+
+def epoch_unit_hint(timestamp_format: str, reasons: list[tuple[str, int, list[str]]], setting: str) -> str:
+    """For an ``epoch_*`` source whose timestamps were refused: the unit the values' size says they are in, when
+    it is another (seconds written as milliseconds are "before 2000-01-01", milliseconds read as seconds do not
+    parse). ``reasons`` as :func:`reason_counts` gives them; "" when the values do not say."""
+    if timestamp_format not in _EPOCH_FACTOR:
+        return ""
+    guesses = set()
+    for reason, _, examples in reasons:
+        if not reason.startswith("timestamp "):
+            continue
+        for example in examples:
+            text = example.strip("'").strip()
+            if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text):  # as read in the configured unit
+                seconds = (datetime.fromisoformat(text).replace(tzinfo=UTC) - EPOCH).total_seconds()
+                text = str(int(seconds * _EPOCH_FACTOR[timestamp_format]))
+            elif re.search(r"\d{5,}-\d\d-\d\d", example):  # a year past 9999: a unit too small, by far
+                return ""
+            digits = re.fullmatch(r"[+-]?(\d+)(\.\d*)?", text)
+            if not digits:
+                return ""
+            guesses.add(_unit_of(len(digits.group(1).lstrip("0") or "0")))
+    if len(guesses) != 1 or None in guesses or timestamp_format in guesses:
+        return ""
+    unit = guesses.pop()
+    return f"; the values look like {unit}: set {setting}: {unit}"
+
+
+def _unit_of(digits: int) -> str | None:
+    """The epoch unit of a timestamp of the years 2001-2286 with this many digits (10 in seconds, 13 in ms, ...)."""
+    return {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}.get(digits)
 
 
 def split_valid_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
