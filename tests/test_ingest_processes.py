@@ -207,7 +207,7 @@ def test_ctrl_c_stops_the_run_in_one_line_and_the_next_run_completes_it(spark, r
     reader.join(timeout=60)
     err = "".join(lines)
     assert proc.returncode == 130, err[-3000:]
-    assert err.splitlines()[-1] == "interlake ingest: interrupted" and out == ""
+    assert err.splitlines()[-1] == "interlake ingest: interrupted" and out == "", err[-5000:]
     assert "interrupted: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)" in err
     assert "source=shop" not in err and "Traceback" not in err and "Py4J" not in err and "\tat " not in err, err
     cfg = load_config(str(conf))

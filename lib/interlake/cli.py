@@ -252,15 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     from interlake.log import setup_logging
 
     setup_logging(args.log_format, args.debug)
-    from interlake.interrupts import interrupted
+    from interlake.interrupts import interrupted, settle
 
     try:
         return run(args)
     except KeyboardInterrupt:
+        settle()
         print(f"interlake {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if interrupted():  # a Spark job cancelled by Ctrl-C fails as it must; that is the interruption, not an error
+            settle()
             print(f"interlake {args.command}: interrupted", file=sys.stderr)
             return 130
         if isinstance(exc, InterlakeError):

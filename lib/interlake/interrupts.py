@@ -27,6 +27,8 @@ from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 _interrupted = threading.Event()
+_settling = threading.Event()
+_spark: list[SparkSession] = []  # the session install() was given
 AT_ONCE = "interrupted again: stopping at once; the next run finishes or undoes what this one left"
 
 
@@ -62,8 +64,10 @@ def install(spark: SparkSession) -> None:
         return
     sc = spark.sparkContext
 
+    _spark[:] = [spark]
+
     def cancel_until_exit() -> None:  # a job started after the first cancel (the next step) is cancelled too
-        while True:
+        while not _settling.is_set():
             try:
                 sc.cancelAllJobs()
             except Exception:  # noqa: BLE001  (the JVM is gone: nothing left to cancel)
@@ -80,3 +84,23 @@ def install(spark: SparkSession) -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_interrupt)
+
+
+def settle(timeout_s: float = 10.0) -> None:
+    """After Ctrl-C, before the process exits: let the cancelled jobs end, then stop Spark in order, the JVM's own
+    standard error closed first. Spark's shutdown closes thread pools under a cancelled query's last callbacks, and
+    the JVM printed their ``RejectedExecutionException`` with its stack lines next to the one-line message (1 exit
+    in 4 here, also after waiting for the jobs); Spark's log (log4j) keeps the stream it was configured with."""
+    if not _spark:
+        return
+    _settling.set()
+    spark = _spark[0]
+    deadline = time.time() + timeout_s
+    try:
+        jvm = spark.sparkContext._jvm
+        jvm.java.lang.System.setErr(jvm.java.io.PrintStream(jvm.java.io.OutputStream.nullOutputStream()))
+        while spark.sparkContext.statusTracker().getActiveJobsIds() and time.time() < deadline:
+            time.sleep(0.1)
+        spark.stop()
+    except Exception:  # noqa: BLE001  (the JVM is gone already: nothing to settle)
+        pass
