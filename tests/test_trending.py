@@ -391,15 +391,22 @@ def test_item_unseen_for_hours_gets_a_low_forecast_not_a_flag(spark, one_batch):
     assert after_gap.expected < 2 and not after_gap.is_trending
 
 
-@pytest.mark.parametrize("crash_at", ["trending_after_counts_2", "trending_after_items_2"])
-def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path, crash_at):
-    root, cfg, _ = one_batch
+def file_per_batch_conf(root, tmp_path):
+    """A config document for a query over ``one_batch``'s four files taken one per micro-batch, and its YAML file
+    (for a CLI process)."""
     doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": BASE["spark"]["conf"]},
            "sources": {"q": {**QUEUE_SOURCE, "path": str(root / "in")}},
            "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours", "baseline_half_life": "2 days",
                         "min_count": 20, "threshold": 6.0, "max_files_per_trigger": 1}}
     conf = tmp_path / "t.yaml"
     conf.write_text(yaml.safe_dump(doc))
+    return doc, conf
+
+
+@pytest.mark.parametrize("crash_at", ["trending_after_counts_2", "trending_after_items_2"])
+def test_killed_stream_restarts_to_the_same_tables(spark, one_batch, tmp_path, crash_at):
+    root, cfg, _ = one_batch
+    doc, conf = file_per_batch_conf(root, tmp_path)
     proc = subprocess.run([sys.executable, "-m", "interlake", "trending", "--conf", str(conf), "--once"],
                           env={**os.environ, "INTERLAKE_CRASH_AT": crash_at},
                           capture_output=True, text=True, timeout=600)
@@ -450,12 +457,7 @@ def test_ctrl_c_stops_the_query_after_the_batch_in_progress_quietly(spark, one_b
     the stop interrupted the batch's Spark jobs half-way, and the stream printed ~1,300 lines of Java stack traces
     (a ``StackOverflowError`` among them) before ``failed: Py4JError``, exit 1."""
     root, cfg, _ = one_batch
-    doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"master": "local[1]", "conf": BASE["spark"]["conf"]},
-           "sources": {"q": {**QUEUE_SOURCE, "path": str(root / "in")}},
-           "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours", "baseline_half_life": "2 days",
-                        "min_count": 20, "threshold": 6.0, "max_files_per_trigger": 1}}
-    conf = tmp_path / "t.yaml"
-    conf.write_text(yaml.safe_dump(doc))
+    doc, conf = file_per_batch_conf(root, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "interlake", "trending", "--conf", str(conf), "--once"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     err = []

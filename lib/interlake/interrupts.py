@@ -10,8 +10,9 @@ and went on with the next source.
 leave the session usable): the first Ctrl-C cancels the running Spark jobs from a thread of its own (its own py4j
 connection) and keeps cancelling any job started after it, so the job stops at its next Spark action; it raises
 ``KeyboardInterrupt`` itself only where that is safe, outside a py4j call. The failures that follow are
-recognized by :func:`interrupted`. A second Ctrl-C ends the process at once; every job is safe to stop anywhere
-(ingest and trending redo or undo what a run left unfinished).
+recognized by :func:`interrupted`; :func:`settle` lets the cancelled jobs end and stops Spark before the process
+exits. A second Ctrl-C ends the process at once; every job is safe to stop anywhere (ingest and trending redo or
+undo what a run left unfinished). The trending query handles Ctrl-C itself, as SIGTERM: after the batch in progress.
 """
 
 from __future__ import annotations
