@@ -23,8 +23,10 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # the CLI imports this module for every command; those without Spark do not load PySpark (0.2 s)
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 _interrupted = threading.Event()
