@@ -56,7 +56,7 @@ def in_py4j_call(frame) -> bool:
     return False
 
 
-def stop_at_once(signum=None, frame=None) -> None:
+def stop_at_once() -> None:
     print(AT_ONCE, file=sys.stderr, flush=True)
     os._exit(130)  # the JVM, a child reading our pipe, ends with us
 
@@ -66,7 +66,6 @@ def install(spark: SparkSession) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     sc = spark.sparkContext
-
     _spark[:] = [spark]
 
     def cancel_until_exit() -> None:  # a job started after the first cancel (the next step) is cancelled too

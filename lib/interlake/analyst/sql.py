@@ -225,6 +225,6 @@ def print_tables(cfg: Config, summaries: list[dict]) -> None:
         print(f"no tables under {cfg.lakehouse} yet: run `interlake ingest` first")
         return
     header = ["table", "rows", "version", "size_mb", "last_operation", "at"]
-    # rows as the ingest report and the summaries print counts (3,761,427); a right-aligned column all the same
+    # rows as the ingest report prints counts (3,761,427)
     print(format_table(header, [[s[h] for h in header] for s in summaries], thousands=("rows",)))
     print(f"lakehouse: {os.path.relpath(cfg.lakehouse) if '://' not in cfg.lakehouse else cfg.lakehouse}")

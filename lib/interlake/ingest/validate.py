@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from interlake.config import EPOCH_UNITS
 from interlake.ingest.standardize import strip
 from interlake.schemas import columns as C
 
@@ -124,14 +125,11 @@ def describe_reason(reason: str, rows: int, examples: list[str]) -> str:
     return f"'{reason}' ({rows:,} row{'s' if rows != 1 else ''}{e_g})"
 
 
-_EPOCH_FACTOR = {"epoch_s": 1, "epoch_ms": 10**3, "epoch_us": 10**6, "epoch_ns": 10**9}
-
-
 def epoch_unit_hint(timestamp_format: str, reasons: list[tuple[str, int, list[str]]], setting: str) -> str:
     """For an ``epoch_*`` source whose timestamps were refused: the unit the values' size says they are in, when
     it is another (seconds written as milliseconds are "before 2000-01-01", milliseconds read as seconds do not
     parse). ``reasons`` as :func:`reason_counts` gives them; "" when the values do not say."""
-    if timestamp_format not in _EPOCH_FACTOR:
+    if timestamp_format not in EPOCH_UNITS:
         return ""
     guesses = set()
     for reason, _, examples in reasons:
@@ -139,9 +137,9 @@ def epoch_unit_hint(timestamp_format: str, reasons: list[tuple[str, int, list[st
             continue
         for example in examples:
             text = example.strip("'").strip()
-            if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text):  # as read in the configured unit
+            if re.fullmatch(_TIME, text):  # as read in the configured unit
                 seconds = (datetime.fromisoformat(text).replace(tzinfo=UTC) - EPOCH).total_seconds()
-                text = str(int(seconds * _EPOCH_FACTOR[timestamp_format]))
+                text = str(int(seconds * EPOCH_UNITS[timestamp_format]))
             elif re.search(r"\d{5,}-\d\d-\d\d", example):  # a year past 9999: a unit too small, by far
                 return ""
             digits = re.fullmatch(r"[+-]?(\d+)(\.\d*)?", text)
@@ -156,7 +154,7 @@ def epoch_unit_hint(timestamp_format: str, reasons: list[tuple[str, int, list[st
 
 def _unit_of(digits: int) -> str | None:
     """The epoch unit of a timestamp of the years 2001-2286 with this many digits (10 in seconds, 13 in ms, ...)."""
-    return {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}.get(digits)
+    return {9 + len(str(per_s)): unit for unit, per_s in EPOCH_UNITS.items()}.get(digits)
 
 
 def split_valid_quarantine(df: DataFrame) -> tuple[DataFrame, DataFrame]:
