@@ -1,8 +1,11 @@
 """Analysts and operators: reads without Spark, SQL/tables, maintenance, the cluster config, run-job."""
 
 import datetime as dt
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import yaml
@@ -559,6 +562,40 @@ def test_run_job_runs_tasks_in_order_and_stops_at_the_first_failure(tmp_path, de
     # the failed task left every table as the completed ingest left it
     assert not (tmp_path / "lake" / T.ITEM_SIMILARITY).exists()
     assert (tmp_path / "lake" / T.INTERACTIONS / "_delta_log").exists()
+
+
+def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_path, demo_lake):
+    """Ctrl-C to `run-job` while its ingest task runs: the task stops as `interlake ingest` does on its own (its one
+    line, exit 130), `run-job` waits for it, skips the rest and says so. Before, Python's `subprocess.run` killed the
+    task a quarter of a second after the interrupt and `run-job` printed no summary."""
+    cfg, _, root = demo_lake
+    doc = yaml.safe_load(open(cfg.path).read())
+    doc["lakehouse"] = str(tmp_path / "lake")
+    conf = tmp_path / "job.yaml"
+    conf.write_text(yaml.safe_dump(doc))
+    proc = subprocess.Popen([sys.executable, "-m", "interlake", "run-job", "nightly", "--conf", str(conf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.time() + 300
+    while not any("reading  source=" in line for line in lines):
+        assert proc.poll() is None and time.time() < deadline, "".join(lines)[-3000:]
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    proc.wait(timeout=300)
+    reader.join(timeout=60)
+    err = "".join(lines)
+    assert proc.returncode == 130, out + err[-3000:]
+    assert "[nightly] ingest       interrupted (exit 130)" in out, out
+    assert "[nightly] train        skipped (interrupted)" in out
+    assert "[nightly] maintain     skipped (interrupted)" in out
+    assert out.splitlines()[-1] == "job nightly: interrupted at ingest; 1 of 3 tasks ran"
+    assert err.splitlines()[-1] == "interlake ingest: interrupted", err[-3000:]
+    assert err.count("cancelling Spark's jobs") == 1  # passed on once: a second would have stopped it at once
+    assert "Traceback" not in err and "Py4J" not in err, err[-3000:]
+    assert not (tmp_path / "lake" / T.ITEM_FACTORS).exists()
 
 
 def test_model_history_reads_each_run_at_its_own_k(spark, make_config):

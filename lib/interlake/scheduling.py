@@ -1,10 +1,17 @@
 """``interlake run-job NAME``: run a job of ``databricks.yml`` locally, its tasks in dependency order, each through
 its own entry point (``python jobs/<task>.py <parameters>``) with the bundle's parameters. Stops at the first
-failure with a summary, so the schedule definition is exercised, not just kept."""
+failure with a summary, so the schedule definition is exercised, not just kept.
+
+Ctrl-C (and SIGTERM) reach the running task once each, as they reach a job started on its own: the task stops the way
+its job does (ingest at its next Spark action, the trending query after the batch in progress; a second Ctrl-C at
+once), ``run-job`` waits for it, starts no further task and says so. The task runs in a session of its own, so the
+terminal's Ctrl-C goes to ``run-job`` alone and is passed on once: delivered to both, the task would take it twice
+(its "stop at once")."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,6 +58,62 @@ def _substitute(value: str, variables: dict) -> str:
     return value
 
 
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Forwarder:
+    """While ``run-job`` runs: a signal it receives is noted (no further task starts) and passed on to the task
+    running, if any. Python's ``subprocess.run`` killed the task a quarter of a second after a Ctrl-C instead."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self.task: subprocess.Popen | None = None
+
+    def __enter__(self) -> Forwarder:
+        self.before = {s: signal.signal(s, self.forward) for s in FORWARDED}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.before.items():
+            signal.signal(s, handler)
+
+    def forward(self, signum, frame) -> None:
+        self.signals.append(signum)
+        if self.task is not None:
+            try:
+                self.task.send_signal(signum)
+            except ProcessLookupError:  # it has ended meanwhile
+                pass
+
+    def run(self, cmd: list[str]) -> int:
+        self.task = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+        try:
+            for signum in self.signals:  # received while it started (none before: no task starts after one)
+                self.task.send_signal(signum)
+            return self.task.wait()
+        finally:
+            self.task = None
+
+
+def _run_tasks(name: str, tasks: list[dict], variables: dict, base: Path, forwarder: Forwarder) -> list[tuple]:
+    """(task, exit code, seconds) of each task run: up to the first that fails or is interrupted."""
+    results = []
+    for task in tasks:
+        if forwarder.signals:  # received between two tasks
+            break
+        spec = task.get("spark_python_task") or {}
+        script = base / spec.get("python_file", "")
+        params = [_substitute(str(p), variables) for p in spec.get("parameters") or []]
+        params = [p for p in params if p not in ("--log-format", "json")] if sys.stderr.isatty() else params
+        print(f"[{name}] task {task['task_key']}: python {script.relative_to(base)} {' '.join(params)}", flush=True)
+        started = time.time()
+        code = forwarder.run([sys.executable, str(script), *params])
+        results.append((task["task_key"], code, time.time() - started))
+        if code != 0 or forwarder.signals:
+            break
+    return results
+
+
 def run_job(name: str, *, conf: str | None = None, bundle: str | None = None) -> int:
     root = Path(__file__).resolve().parents[2]
     bundle = bundle or str(root / "databricks.yml")
@@ -58,23 +121,23 @@ def run_job(name: str, *, conf: str | None = None, bundle: str | None = None) ->
     if conf:
         variables["conf"] = conf
     base = Path(bundle).resolve().parent
-    results = []
-    for task in task_order(tasks):
-        spec = task.get("spark_python_task") or {}
-        script = base / spec.get("python_file", "")
-        params = [_substitute(str(p), variables) for p in spec.get("parameters") or []]
-        params = [p for p in params if p not in ("--log-format", "json")] if sys.stderr.isatty() else params
-        print(f"[{name}] task {task['task_key']}: python {script.relative_to(base)} {' '.join(params)}", flush=True)
-        started = time.time()
-        proc = subprocess.run([sys.executable, str(script), *params], env=os.environ.copy())
-        results.append((task["task_key"], proc.returncode, time.time() - started))
-        if proc.returncode != 0:
-            break
+    with Forwarder() as forwarder:
+        results = _run_tasks(name, task_order(tasks), variables, base, forwarder)
+    signals = forwarder.signals
     skipped = [t["task_key"] for t in task_order(tasks)][len(results):]
     for key, code, secs in results:
-        print(f"[{name}] {key:<12} {'ok' if code == 0 else f'FAILED (exit {code})':<16} {secs:6.1f}s")
+        status = "ok" if code == 0 else f"interrupted (exit {code})" if signals else f"FAILED (exit {code})"
+        print(f"[{name}] {key:<12} {status:<16} {secs:6.1f}s")
     for key in skipped:
-        print(f"[{name}] {key:<12} skipped (an earlier task failed)")
+        print(f"[{name}] {key:<12} skipped ({'interrupted' if signals else 'an earlier task failed'})")
     failed = [k for k, c, _ in results if c != 0]
+    if signals:
+        last = results[-1][0] if results else None
+        if last and not failed and not skipped:  # the last task stopped on request (a continuous query), ended well
+            print(f"job {name}: ok, {last} stopped on request; {len(results)} of {len(tasks)} tasks ran")
+            return 0
+        where = f"at {last}" if failed else f"after {last}" if last else "before its first task"
+        print(f"job {name}: interrupted {where}; {len(results)} of {len(tasks)} tasks ran")
+        return 130
     print(f"job {name}: {'FAILED at ' + failed[0] if failed else 'ok'}; {len(results)} of {len(tasks)} tasks ran")
     return 1 if failed else 0
