@@ -616,6 +616,37 @@ def test_model_history_reads_each_run_at_its_own_k(spark, make_config):
     assert model_history(spark, cfg, k=5)["model_version"].tolist() == ["m2"]
 
 
+def test_maintain_says_how_many_files_vacuum_deleted_in_its_summary_not_in_delta_s_lines(spark, tmp_path):
+    """Delta's VACUUM prints `Deleted N files and directories in a total of M directories.` on the JVM's standard
+    output: `interlake maintain` printed one such line per table before its summary, with nothing saying which
+    table. The count is now in the table's own summary line, and standard output is the summary alone."""
+    from tests.conftest import BASE
+
+    lake = tmp_path / "lake"
+    for value in ("a", "b"):  # two commits, two files: OPTIMIZE leaves two files for VACUUM to delete
+        spark.createDataFrame([(value,)], "x STRING").write.format("delta").mode("append").save(str(lake / "events"))
+    spark.sql(f"OPTIMIZE delta.`{lake / 'events'}`")
+    time.sleep(1)  # older than the retention below
+
+    def files() -> set:  # the data files (a local disk's .crc checksum files go with them, uncounted)
+        return set((lake / "events").glob("*.parquet"))
+
+    before = files()
+    conf = tmp_path / "maintain.yaml"
+    conf.write_text(yaml.safe_dump({**BASE, "lakehouse": str(lake), "maintenance": {"vacuum_retention_hours": 1e-4}}))
+    proc = subprocess.run([sys.executable, "-m", "interlake", "maintain", "--conf", str(conf), "--force"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    deleted = len(before - files())  # the files OPTIMIZE replaced
+    assert deleted >= 2
+    assert proc.stdout.splitlines() == [
+        f"events                   optimize+vacuum  nothing to compact; vacuum retention 0.0001h, "
+        f"{deleted} files deleted",
+        "maintain: ok; 1 actions"], proc.stdout
+    assert sorted(p.name for p in files()) == sorted([
+        f.rsplit("/", 1)[-1] for f in spark.read.format("delta").load(str(lake / "events")).inputFiles()])
+
+
 def test_a_lakehouse_given_as_a_uri_is_listed_maintained_and_registered(spark, make_config, tmp_path):
     """On a cluster the lakehouse is a URI (s3a://, abfss://). Before 2026-12-01 only a local folder was listed, so
     `maintain` there compacted and vacuumed nothing and said "ok; 0 actions", and `tables` said there were none.
