@@ -264,6 +264,11 @@ def test_tables_command_answers_a_local_lakehouse_without_starting_spark(spark, 
     count = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count()
     line = next(ln for ln in run.stdout.splitlines() if ln.startswith("interlake.interactions "))
     assert line.split()[1] == f"{count:,}" and "," in line.split()[1]  # 2,000-odd rows: counts read as the report's
+    # the lakehouse as given where it is outside the working folder (it read `../../tmp/…`), relative inside it
+    assert run.stdout.splitlines()[-1] == f"lakehouse: {cfg.lakehouse}"
+    inside = subprocess.run([sys.executable, "-m", "interlake", "tables", "--conf", "conf.yaml"], cwd=root,
+                            capture_output=True, text=True, timeout=300)
+    assert inside.stdout.splitlines()[-1] == "lakehouse: lake", inside.stderr
 
 
 def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):

@@ -220,6 +220,15 @@ def _utc_text(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def shown_path(path: str) -> str:
+    """A lakehouse as said to a person: relative to the working folder when it is inside it (``lakehouse``), else
+    as it is (``/data/lake``, ``s3a://bucket/lake``), not ``../../data/lake``."""
+    if "://" in path:
+        return path
+    rel = os.path.relpath(path)
+    return rel if rel != ".." and not rel.startswith(".." + os.sep) else os.path.abspath(path)
+
+
 def print_tables(cfg: Config, summaries: list[dict]) -> None:
     if not summaries:
         print(f"no tables under {cfg.lakehouse} yet: run `interlake ingest` first")
@@ -227,4 +236,4 @@ def print_tables(cfg: Config, summaries: list[dict]) -> None:
     header = ["table", "rows", "version", "size_mb", "last_operation", "at"]
     # rows as the ingest report prints counts (3,761,427)
     print(format_table(header, [[s[h] for h in header] for s in summaries], thousands=("rows",)))
-    print(f"lakehouse: {os.path.relpath(cfg.lakehouse) if '://' not in cfg.lakehouse else cfg.lakehouse}")
+    print(f"lakehouse: {shown_path(cfg.lakehouse)}")
