@@ -925,6 +925,39 @@ def test_missing_source_folder_fails_that_source_only(spark, make_config, tmp_pa
     assert os.path.exists(cfg.table_path(T.INTERACTIONS))
 
 
+def test_no_selected_source_folder_there_is_said_without_starting_spark(spark, make_config, tmp_path, write_yaml):
+    """A run none of whose source folders exists (a mistyped path, an unmounted share, the packaged config run from
+    another folder) took ~20 s to start Spark and created the empty ingest tables before failing each source. Now
+    it fails at once with the job's own messages, nothing created; a run with any folder there runs the job."""
+    import subprocess
+    import sys
+
+    from interlake.ingest.noop import no_source_folder
+
+    from tests.conftest import BASE
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    sources = {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+               "gone": {**CSV_SOURCE, "path": str(tmp_path / "in/gone")},
+               "lost": {**CSV_SOURCE, "path": str(tmp_path / "in/lost")}}
+    cfg = make_config(sources=sources)
+    assert no_source_folder(cfg) is None and no_source_folder(cfg, ["shop", "gone"]) is None
+    result = no_source_folder(cfg, ["gone", "lost"])
+    assert [(s.source, s.status, s.message) for s in result.sources] == [
+        (n, "failed", f"source folder {tmp_path / 'in' / n} does not exist; create it or fix sources.{n}.path")
+        for n in ("gone", "lost")] and not result.ok
+    assert not os.path.exists(cfg.lakehouse)
+    conf = write_yaml({**BASE, "lakehouse": cfg.lakehouse, "sources": sources})
+    run = subprocess.run([sys.executable, "-m", "interlake", "ingest", "--conf", conf, "--source", "gone"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "jdk.incubator" not in run.stderr, run.stderr  # no JVM started
+    assert run.stdout.splitlines()[0] == (
+        f"gone: FAILED: source folder {tmp_path / 'in/gone'} does not exist; create it or fix sources.gone.path")
+    assert "FAILED; 0 files" in run.stdout and not os.path.exists(cfg.lakehouse)
+    # the job says the same of the folder it cannot find, beside a source that runs
+    assert ingest(spark, cfg, ["shop", "gone"], now=NOW).sources[1].message == result.sources[0].message
+
+
 def noop_statuses(result):
     return None if result is None else [(s.source, s.status) for s in result.sources]
 

@@ -146,11 +146,11 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.conf)
     if args.command == "ingest":
-        from interlake.ingest.noop import nothing_new
+        from interlake.ingest.noop import no_source_folder, nothing_new
         from interlake.ingest.pipeline import ingest, print_report
 
         # a re-run that finds nothing new is answered without starting Spark (see ingest/noop.py)
-        result = nothing_new(cfg, args.source)
+        result = no_source_folder(cfg, args.source, dry_run=args.dry_run) or nothing_new(cfg, args.source)
         if result is None:
             result = ingest(_session(cfg, "ingest"), cfg, sources=args.source, dry_run=args.dry_run)
         result.dry_run = args.dry_run

@@ -17,11 +17,12 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 
 from interlake.config import Config
 from interlake.ingest import ledger as L
-from interlake.ingest.files import list_local_files
+from interlake.ingest.files import is_glob, list_local_files
 from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id
 from interlake.log import progress
 from interlake.schemas import tables as T
@@ -59,3 +60,25 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
         progress(log, "no new files", source=src.name)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     return IngestResult(new_run_id(now), [SourceResult(src.name, "no new files") for src in selected])
+
+
+def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: bool = False,
+                     now: datetime | None = None) -> IngestResult | None:
+    """The failed result of a run none of whose selected sources has its local folder (a path mistyped, a share not
+    mounted, the packaged config run from another folder), said without Spark: the job took ~20 s to start Spark and
+    created the empty ingest tables before saying so. None (run the job) when any selected folder exists or is a
+    URI or glob, or when a selected source has a run left pending (its recovery needs Spark)."""
+    selected = [cfg.source(n) for n in (list(sources) if sources else list(cfg.sources))]
+    if not selected or any("://" in s.path or is_glob(s.path) or os.path.exists(s.path) for s in selected):
+        return None
+    ledger = cfg.table_path(T.LEDGER)
+    if os.path.isdir(os.path.join(ledger, "_delta_log")):
+        rows = ledger_rows(ledger)
+        if rows is None or any(L.state_of([r for r in rows if r["source"] == s.name])[0] for s in selected):
+            return None
+    results = []
+    for src in selected:
+        message = f"source folder {src.path} does not exist; create it or fix sources.{src.name}.path"
+        log.error("source %s failed: %s", src.name, message)  # as the job says it
+        results.append(SourceResult(src.name, "failed", message))
+    return IngestResult(new_run_id(now or datetime.now(UTC).replace(tzinfo=None)), results, dry_run=dry_run)
