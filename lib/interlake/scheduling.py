@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,7 +71,8 @@ class Forwarder:
         self.task: subprocess.Popen | None = None
 
     def __enter__(self) -> Forwarder:
-        self.before = {s: signal.signal(s, self.forward) for s in FORWARDED}
+        main = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+        self.before = {s: signal.signal(s, self.forward) for s in FORWARDED} if main else {}
         return self
 
     def __exit__(self, *exc) -> None:
