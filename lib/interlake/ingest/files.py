@@ -35,6 +35,11 @@ def is_glob(path: str) -> bool:
     return any(c in path for c in GLOB_CHARS)
 
 
+def missing_folder(folder: str, setting: str) -> str:
+    """What is said of a source folder that does not exist (by the job, and before Spark by ``noop``)."""
+    return f"source folder {folder} does not exist; create it or fix {setting}"
+
+
 def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
                setting: str = "the source's `path`") -> list[FileInfo]:
     """Every visible file directly in ``folder``, or with ``recursive`` in it and its subfolders at any depth (names
@@ -50,7 +55,7 @@ def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
             log.warning("source path %s matches no file or folder yet", folder)
         top, todo = [m for m in matches if m.isFile()], [m.getPath() for m in matches if m.isDirectory()]
     elif not fs.exists(path):
-        raise SourceError(f"source folder {folder} does not exist; create it or fix {setting}")
+        raise SourceError(missing_folder(folder, setting))
     else:
         top, todo = [], [path]
     found, folders = [], []

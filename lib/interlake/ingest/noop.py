@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from interlake.config import Config
 from interlake.ingest import ledger as L
-from interlake.ingest.files import is_glob, list_local_files
+from interlake.ingest.files import is_glob, list_local_files, missing_folder
 from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id
 from interlake.log import progress
 from interlake.schemas import tables as T
@@ -78,7 +78,7 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
             return None
     results = []
     for src in selected:
-        message = f"source folder {src.path} does not exist; create it or fix sources.{src.name}.path"
+        message = missing_folder(src.path, f"sources.{src.name}.path")
         log.error("source %s failed: %s", src.name, message)  # as the job says it
         results.append(SourceResult(src.name, "failed", message))
     return IngestResult(new_run_id(now or datetime.now(UTC).replace(tzinfo=None)), results, dry_run=dry_run)
