@@ -4,6 +4,11 @@ partitions, UI off). Tables live under tmp_path; configs are built per test with
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +87,29 @@ def demo_lake(spark, tmp_path_factory):
     assert ingest(spark, cfg).ok
     first = train(spark, cfg)
     return cfg, first, root
+
+
+# CLI processes: for the tests where a process must really be signalled or die
+def run_cli(args, env_extra=None, **kw):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "interlake", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def started_with_stderr(args):
+    """A CLI process whose stderr lines are collected as they come (``lines``), for waiting on a log line."""
+    proc = run_cli(args)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    return proc, lines, reader
+
+
+def wait_for_line(proc, lines, text, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(text in line for line in lines):
+            return
+        assert proc.poll() is None, f"exited {proc.returncode} before logging {text!r}: {''.join(lines)[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {text!r} in {timeout} s: {''.join(lines)[-3000:]}")

@@ -4,7 +4,6 @@ import datetime as dt
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -20,7 +19,7 @@ from interlake.tables.catalog import lakehouse_tables
 from interlake.trending.pipeline import run_trending
 from pyspark.sql import functions as F
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, started_with_stderr, wait_for_line
 
 
 @pytest.fixture(scope="module")
@@ -578,15 +577,8 @@ def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_pat
     doc["lakehouse"] = str(tmp_path / "lake")
     conf = tmp_path / "job.yaml"
     conf.write_text(yaml.safe_dump(doc))
-    proc = subprocess.Popen([sys.executable, "-m", "interlake", "run-job", "nightly", "--conf", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
-    reader.start()
-    deadline = time.time() + 300
-    while not any("reading  source=" in line for line in lines):
-        assert proc.poll() is None and time.time() < deadline, "".join(lines)[-3000:]
-        time.sleep(0.2)
+    proc, lines, reader = started_with_stderr(["run-job", "nightly", "--conf", str(conf)])
+    wait_for_line(proc, lines, "reading  source=")
     proc.send_signal(signal.SIGINT)
     out = proc.stdout.read()
     proc.wait(timeout=300)

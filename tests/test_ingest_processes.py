@@ -1,10 +1,6 @@
 """Ingestion across real processes: a run killed (SIGKILL) at each step then re-run, and two runs at once."""
 
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
@@ -13,7 +9,7 @@ from interlake.ingest.pipeline import ensure_ingest_tables, ingest
 from interlake.locks import exclusive
 from interlake.schemas import tables as T
 
-from tests.conftest import BASE
+from tests.conftest import BASE, run_cli, started_with_stderr, wait_for_line
 from tests.ingest_helpers import CSV_SOURCE, QUEUE_SOURCE, T0, queue_line, write
 
 
@@ -46,12 +42,6 @@ def snapshot(spark, cfg):
     ledger = sorted(tuple(r) for r in spark.read.format("delta").load(cfg.table_path(T.LEDGER)).select(
         "source", "file", "rows_read", "rows_accepted", "rows_duplicate", "rows_quarantined", "status").collect())
     return interactions, quarantine, ledger
-
-
-def run_cli(args, env_extra=None, **kw):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "interlake", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -136,25 +126,6 @@ def test_a_file_cut_short_is_one_line_on_stderr_without_spark_s_task_failure_lin
     assert "shop: FAILED: " in out and "t.csv.gz" in out and "Unexpected end of input stream" in out
     assert "Exception in task" not in err and "TaskSetManager" not in err and "\tat " not in err, err[-3000:]
     assert "Setting default log level" not in err  # Spark's two lines for a shell: the gateway's logger is configured
-
-
-def started_with_stderr(args):
-    """A CLI process whose stderr lines are collected as they come (``lines``), for waiting on a log line."""
-    proc = run_cli(args)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
-    reader.start()
-    return proc, lines, reader
-
-
-def wait_for_line(proc, lines, text, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if any(text in line for line in lines):
-            return
-        assert proc.poll() is None, f"exited {proc.returncode} before logging {text!r}: {''.join(lines)[-3000:]}"
-        time.sleep(0.2)
-    raise AssertionError(f"no {text!r} in {timeout} s: {''.join(lines)[-3000:]}")
 
 
 def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, reference, tmp_path):
