@@ -123,10 +123,11 @@ def run_job(name: str, *, conf: str | None = None, bundle: str | None = None) ->
     if conf:
         variables["conf"] = conf
     base = Path(bundle).resolve().parent
+    ordered = task_order(tasks)
     with Forwarder() as forwarder:
-        results = _run_tasks(name, task_order(tasks), variables, base, forwarder)
+        results = _run_tasks(name, ordered, variables, base, forwarder)
     signals = forwarder.signals
-    skipped = [t["task_key"] for t in task_order(tasks)][len(results):]
+    skipped = [t["task_key"] for t in ordered][len(results):]
     for key, code, secs in results:
         status = "ok" if code == 0 else f"interrupted (exit {code})" if signals else f"FAILED (exit {code})"
         print(f"[{name}] {key:<12} {status:<16} {secs:6.1f}s")
