@@ -348,13 +348,29 @@ def test_quality_gate_failure_writes_nothing_and_keeps_the_report(spark, make_co
     assert not result.ok
     src = result.sources[0]
     assert src.status == "failed"
-    assert ("50.0% of 2 records were quarantined, above the maximum 10.0% (ingest.max_quarantine_share); "
+    # the source sets its own maximum, so the line names that key (before 2026-12-02 it said ingest's)
+    assert ("50.0% of 2 records were quarantined, above the maximum 10.0% (sources.shop.max_quarantine_share); "
             "most common reasons: 'user_id is missing or empty' (1 row)") in src.message
     assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
     assert spark.read.format("delta").load(cfg.table_path(T.LEDGER)).count() == 0  # the file will be retried
     report = json.loads(open(src.quality_report.removesuffix(".html") + ".json").read())
     assert report["success"] is False and report["failures"]
     assert "FAILED" in open(src.quality_report).read()
+
+
+def test_a_gate_failed_by_types_outside_the_vocabulary_names_the_settings_that_take_them_in(spark, make_config,
+                                                                                              tmp_path):
+    """Most rows refused for an interaction type the map does not know: the failure line says where such a value is
+    mapped or added, and names the maximum share's key in force (ingest's here). Before 2026-12-02 it said the
+    reason alone, and ``ingest.max_quarantine_share`` even when the source set its own."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,LIKE,{T0}\nu2,i1,LIKE,{T0}\n"
+                                      f"u3,i1,VIEW,{T0}\n")
+    result = ingest(spark, csv_cfg(make_config, tmp_path), now=NOW)
+    assert result.sources[0].message.split(" (report: ")[0] == (
+        "quality gate failed, nothing written: 66.7% of 3 records were quarantined, above the maximum 20.0% "
+        "(ingest.max_quarantine_share); most common reasons: 'interaction type '…' is not in the vocabulary (view, "
+        "add_to_cart, purchase) after mapping' (2 rows, e.g. 'LIKE'); map such values to a type in "
+        "sources.shop.interaction_type_map, or add them to interaction_types")
 
 
 def test_compressed_files_byte_order_marks_and_text_that_is_not_utf8(spark, make_config, tmp_path):

@@ -37,7 +37,13 @@ from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
 from interlake.ingest.readers import read_source
 from interlake.ingest.standardize import standardize
-from interlake.ingest.validate import describe_reason, epoch_unit_hint, reason_counts, with_reasons
+from interlake.ingest.validate import (
+    describe_reason,
+    epoch_unit_hint,
+    reason_counts,
+    vocabulary_hint,
+    with_reasons,
+)
 from interlake.interrupts import check as check_interrupted
 from interlake.interrupts import interrupted
 from interlake.locks import exclusive
@@ -280,7 +286,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
 
         valid = checked.where(is_valid)
         max_ts = now + timedelta(seconds=cfg.ingest.max_future_seconds)
-        share = src.max_quarantine_share if src.max_quarantine_share is not None else cfg.ingest.max_quarantine_share
+        own_share = src.max_quarantine_share is not None
+        share = src.max_quarantine_share if own_share else cfg.ingest.max_quarantine_share
         # the reasons only when the share fails the gate: nothing is written then, so the message must say them
         top = ([(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()]
                if totals["read"] and totals["bad"] / totals["read"] > share else [])
@@ -289,7 +296,10 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share, top_reasons=top,
                                 hint=epoch_unit_hint(src.timestamp_format, top,
-                                                     f"sources.{src.name}.timestamp_format"))
+                                                     f"sources.{src.name}.timestamp_format")
+                                + vocabulary_hint(src.name, top),
+                                share_setting=(f"sources.{src.name}.max_quarantine_share" if own_share
+                                               else "ingest.max_quarantine_share"))
         report = None if dry_run is not None else _write_gate_report(spark, cfg, src.name, run_id, gate)
         progress(log, "quality gate " + ("passed" if gate.success else "FAILED"), source=src.name)
         if not gate.success:

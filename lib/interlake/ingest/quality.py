@@ -107,11 +107,11 @@ def _failure_lines(result: dict[str, Any]) -> list[str]:
 def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, vocabulary: tuple[str, ...],
                      min_timestamp: str, max_timestamp: datetime, rows_read: int, rows_quarantined: int,
                      max_quarantine_share: float, top_reasons: list[tuple[str, int, list[str]]] = (),
-                     hint: str = "") -> GateResult:
+                     hint: str = "", share_setting: str = "ingest.max_quarantine_share") -> GateResult:
     """Validate one source's accepted rows and its quarantine share. ``top_reasons`` (reason, rows, examples), the
     most common reasons rows were quarantined (``reason_counts``), and a ``hint`` ("; the values look like ...") go
     into the failure line when the share is too high: nothing is written then, so the line is where a person learns
-    what to fix."""
+    what to fix. ``share_setting`` is the key the maximum share came from (a source may set its own)."""
     rows = load_suite("interactions_accepted", {"vocabulary": list(vocabulary),
                                                 "min_timestamp": datetime.fromisoformat(min_timestamp),
                                                 "max_timestamp": max_timestamp})
@@ -128,7 +128,7 @@ def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, v
         counted = [describe_reason(*r) for r in top_reasons]
         why = "; most common reasons: " + ", ".join(counted) if counted else ""
         failures = [f"{share:.1%} of {rows_read:,} records were quarantined, above the maximum "
-                    f"{max_quarantine_share:.1%} (ingest.max_quarantine_share){why}{hint}"] + [
+                    f"{max_quarantine_share:.1%} ({share_setting}){why}{hint}"] + [
             f for f in failures if "quarantine_share" not in f]
     return GateResult(success=all(r["success"] for r in results), failures=failures, results=results)
 

@@ -152,6 +152,16 @@ def epoch_unit_hint(timestamp_format: str, reasons: list[tuple[str, int, list[st
     return f"; the values look like {unit}: set {setting}: {unit}"
 
 
+def vocabulary_hint(source: str, reasons: list[tuple[str, int, list[str]]]) -> str:
+    """For a source whose rows were refused for interaction types outside the vocabulary (``reasons`` as
+    :func:`reason_counts` gives them): the two settings that take such a value in; "" when no such reason is
+    among them."""
+    if not any(reason.startswith("interaction type '") for reason, _, _ in reasons):
+        return ""
+    return (f"; map such values to a type in sources.{source}.interaction_type_map, or add them to "
+            f"interaction_types")
+
+
 def _unit_of(digits: int) -> str | None:
     """The epoch unit of a timestamp of the years 2001-2286 with this many digits (10 in seconds, 13 in ms, ...)."""
     return {9 + len(str(per_s)): unit for unit, per_s in EPOCH_UNITS.items()}.get(digits)
