@@ -361,8 +361,9 @@ def test_quality_gate_failure_writes_nothing_and_keeps_the_report(spark, make_co
 def test_a_gate_failed_by_types_outside_the_vocabulary_names_the_settings_that_take_them_in(spark, make_config,
                                                                                               tmp_path):
     """Most rows refused for an interaction type the map does not know: the failure line says where such a value is
-    mapped or added, and names the maximum share's key in force (ingest's here). Before 2026-12-02 it said the
-    reason alone, and ``ingest.max_quarantine_share`` even when the source set its own."""
+    mapped or added, and names the maximum share's key in force (ingest's here); so does a dry run's list of
+    reasons. Before 2026-12-02 they said the reason alone, and the gate ``ingest.max_quarantine_share`` even when
+    the source set its own."""
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,LIKE,{T0}\nu2,i1,LIKE,{T0}\n"
                                       f"u3,i1,VIEW,{T0}\n")
     result = ingest(spark, csv_cfg(make_config, tmp_path), now=NOW)
@@ -371,6 +372,12 @@ def test_a_gate_failed_by_types_outside_the_vocabulary_names_the_settings_that_t
         "(ingest.max_quarantine_share); most common reasons: 'interaction type '…' is not in the vocabulary (view, "
         "add_to_cart, purchase) after mapping' (2 rows, e.g. 'LIKE'); map such values to a type in "
         "sources.shop.interaction_type_map, or add them to interaction_types")
+    # a dry run whose gate passes says the same where a new source's mapping is tried
+    dry = ingest(spark, csv_cfg(make_config, tmp_path, max_quarantine_share=0.9), now=NOW, dry_run=True)
+    assert dry.sources[0].message == (
+        "most common quarantine reasons: 'interaction type '…' is not in the vocabulary (view, add_to_cart, purchase) "
+        "after mapping' (2 rows, e.g. 'LIKE'); map such values to a type in sources.shop.interaction_type_map, or add "
+        "them to interaction_types")
 
 
 def test_compressed_files_byte_order_marks_and_text_that_is_not_utf8(spark, make_config, tmp_path):

@@ -295,9 +295,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share, top_reasons=top,
-                                hint=epoch_unit_hint(src.timestamp_format, top,
-                                                     f"sources.{src.name}.timestamp_format")
-                                + vocabulary_hint(src.name, top),
+                                hint=_fix_hints(src, top),
                                 share_setting=(f"sources.{src.name}.max_quarantine_share" if own_share
                                                else "ingest.max_quarantine_share"))
         report = None if dry_run is not None else _write_gate_report(spark, cfg, src.name, run_id, gate)
@@ -307,13 +305,14 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                 f" (report: {report})" if report else "")
             return SourceResult(src.name, "failed", msg, quality_report=report)
         if dry_run is not None:
-            reasons = [] if not totals["bad"] else reason_counts(checked).limit(3).collect()
+            reasons = ([] if not totals["bad"] else
+                       [(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()])
             stored = valid.select(*STORED)
             fresh = _fresh_events(src, stored, _dry_run_existing(spark, cfg, stored, dates, dry_run), per_file)
             dry_run.append(fresh)
             reports = _file_reports(fresh, per_file, src, info)
             return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
-                describe_reason(*r) for r in reasons) if reasons else "", files=reports)
+                describe_reason(*r) for r in reasons) + _fix_hints(src, reasons) if reasons else "", files=reports)
 
         quarantine = checked.where(F.size(C.REASONS) > 0).select(
             C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
@@ -434,6 +433,13 @@ def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, now
             .agg(F.count(F.lit(1)).alias("n")).collect()}
     return [FileReport(r.source, r.file, r.rows_read, r.rows_accepted - lost.get(r.file, 0),
                        r.rows_duplicate + lost.get(r.file, 0), r.rows_quarantined) for r in reports]
+
+
+def _fix_hints(src: SourceConfig, reasons: list[tuple[str, int, list[str]]]) -> str:
+    """What to set when the most common quarantine reasons (``reason_counts``) say the config is what is wrong: an
+    epoch unit the values are not in, types the vocabulary does not take ("" when they do not say)."""
+    return (epoch_unit_hint(src.timestamp_format, reasons, f"sources.{src.name}.timestamp_format")
+            + vocabulary_hint(src.name, reasons))
 
 
 def _write_gate_report(spark: SparkSession, cfg: Config, source: str, run_id: str, gate) -> str:
