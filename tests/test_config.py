@@ -116,6 +116,11 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"sources": {"s": {**SHOP, "options": {"header": "true", "timeZone": "Europe/Berlin"}}}},
      r"^sources\.s\.options\.timeZone: has no effect on how timestamps are read here; say the zone of timestamps "
      r"without an offset as sources\.s\.timezone"),
+    ({"sources": {"s": {**SHOP, "value_field": "payload"}}},
+     r"^sources\.s\.value_field: only a queue_dump's records hold the event in a field; remove value_field \(format "
+     r"is csv\)$"),
+    ({"sources": {"s": {**SHOP, "format": "queue_dump", "value_field": "a..b"}}},
+     r"^sources\.s\.value_field: 'a\.\.b' is not a field name such as payload$"),
 ])
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -229,6 +229,37 @@ def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
     assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [("q", "dump.jsonl", 2, 2, 0, 0, "committed")]
 
 
+def kcat_line(uid, sku, action, ts_ms, offset, *, as_string=True):
+    """A record as ``kcat -J`` dumps it: the event in ``payload`` (a string holding JSON, or an object)."""
+    event = {"uid": uid, "sku": sku, "action": action, "ts": ts_ms}
+    return json.dumps({"topic": "pixel", "partition": 0, "offset": offset, "tstype": "create", "ts": ts_ms,
+                       "broker": 1, "key": None, "payload": json.dumps(event) if as_string else event})
+
+
+def test_a_queue_dump_with_the_event_in_another_field_says_which_to_set_and_lands_with_value_field(spark, make_config,
+                                                                                                   tmp_path):
+    """A dump written by ``kcat -J`` keeps the event in ``payload``: before 2026-12-02 the source failed with
+    "fields not found ... The files have: no fields" and no way to read it. Now that error names the records' fields
+    and ``value_field``, and with ``value_field: payload`` the records land (a payload without an event is
+    quarantined with the queue's reason)."""
+    write(tmp_path / "in/q/dump.jsonl", "\n".join([
+        kcat_line("u1", "i1", "view", T0 * 1000, 1),
+        kcat_line("u2", "i2", "purchase", T0 * 1000 + 5, 2, as_string=False),
+        json.dumps({"topic": "pixel", "partition": 0, "offset": 3, "ts": T0 * 1000, "key": None})]) + "\n")
+    source = {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}
+    result = ingest(spark, make_config(sources={"q": source}), now=NOW)
+    assert result.sources[0].message == (
+        "source q: no queue record has the field 'value' that holds the event; the records have: broker, key, "
+        "offset, partition, payload, topic, ts, tstype. Set sources.q.value_field to the field that holds it (kcat -J "
+        "writes it as payload)")
+    cfg = make_config(sources={"q": {**source, "value_field": "payload"}}, ingest={"max_quarantine_share": 0.5})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("u1", "i1", "view", ts(T0), "q"), ("u2", "i2", "purchase", ts(T0 + 0.005), "q")]
+    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ["queue record has no value"]]
+
+
 def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", "\n".join([
         "customer,product,event,time",

@@ -1,5 +1,6 @@
 """The trending stream on real Delta tables: counts, watermark, scoring, batching independence, crash restart."""
 
+import json
 import os
 import signal
 import subprocess
@@ -268,6 +269,21 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
     assert run_trending(spark, cfg, once=True).input_rows == 3
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
     assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
+
+
+def test_a_queue_source_with_value_field_is_read_by_the_stream_as_by_ingest(spark, tmp_path):
+    """``value_field: payload`` (a ``kcat -J`` dump) holds for the trending stream too: it shares ingest's parsing."""
+    t = (DAY0 + 10 * 3600) * 1000
+    events = [{"uid": f"u{i}", "sku": "i1", "action": "view", "ts": t + i} for i in range(5)]
+    write(tmp_path / "in/a.jsonl", "".join(json.dumps({"topic": "pixel", "offset": i, "ts": t, "key": None,
+                                                       "payload": json.dumps(e) if i % 2 else e}) + "\n"
+                                           for i, e in enumerate(events)))
+    cfg = parse_config({**BASE, "lakehouse": str(tmp_path / "lake"),
+                        "sources": {"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in"), "value_field": "payload"}},
+                        "trending": {"source": "q"}})
+    assert run_trending(spark, cfg, once=True).input_rows == 5
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert [tuple(r) for r in got.collect()] == [("i1", 5)]
 
 
 def test_a_later_batch_leaves_earlier_days_files_alone(spark, tmp_path):

@@ -233,6 +233,8 @@ class SourceConfig:
     # a timestamp split over several source fields (a date column and a time column): the fields after the first,
     # whose values follow fields.timestamp's, joined by one space (``fields: {timestamp: [sale_date, sale_time]}``)
     timestamp_more: tuple[str, ...] = ()
+    # queue_dump: the record's field that holds the event (``payload`` in a ``kcat -J`` dump); dotted paths reach in
+    value_field: str = "value"
 
     @property
     def read_fields(self) -> Mapping[str, str]:
@@ -292,6 +294,13 @@ class SourceConfig:
             if not self.record_path.strip() or "" in self.record_path.split("."):
                 raise ConfigError(f"{key}.record_path: {self.record_path!r} is not a dotted path such as data or "
                                   "result.events")
+
+        if self.value_field != "value":
+            if self.format != "queue_dump":
+                raise ConfigError(f"{key}.value_field: only a queue_dump's records hold the event in a field; remove "
+                                  f"value_field (format is {self.format})")
+            if not self.value_field.strip() or "" in self.value_field.split("."):
+                raise ConfigError(f"{key}.value_field: {self.value_field!r} is not a field name such as payload")
 
     def _check_timezone(self, key: str) -> None:
         spark_option = next((k for k in self.options if k.lower() == "timezone"), None)
@@ -468,6 +477,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         max_quarantine_share=(sec.share("max_quarantine_share", 0.0) if "max_quarantine_share" in sec.data else None),
         timezone=sec.get("timezone", str, None),
         record_path=sec.get("record_path", str, None),
+        value_field=sec.get("value_field", str, "value"),
     )
 
 
@@ -500,7 +510,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     for name in sources_sec.data:
         src = _source(str(name), sources_sec.section(str(name), (
             "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
-            "max_quarantine_share", "timezone", "record_path")))
+            "max_quarantine_share", "timezone", "record_path", "value_field")))
         src.validate_vocabulary(tuple(weights))
         sources[str(name)] = src
 

@@ -536,11 +536,12 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     Each line is parsed once; an object value gives its fields straight from that parse, and only a value that
     is a string is parsed a second time (as the JSON it holds)."""
     rtype = record_type(sorted(set(src.read_fields.values())))
+    value = variant_path(src.value_field)  # $['value'], or the field sources.<name>.value_field names
     df = (lines.withColumn("env", F.try_parse_json("raw"))
           # an object value, read as a STRUCT of the mapped paths (NULL when the value is not an object)
-          .withColumn("_obj", F.try_variant_get(F.col("env"), "$.value", rtype or "struct<>"))
+          .withColumn("_obj", F.try_variant_get(F.col("env"), value, rtype or "struct<>"))
           # any other value: its text (a string is the text itself) parsed as JSON, evaluated only for those rows
-          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), "$.value", "string")))
+          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), value, "string")))
           .withColumn("rec", F.when(F.col("_obj").isNull(), F.try_parse_json("_text"))))
     value_text = F.col("_text")
     if rtype is not None:
@@ -548,7 +549,7 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
         values = {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
     else:  # paths that cannot share one STRUCT: one variant_get per field, from whichever holds the record
         values = {std: F.when(F.col("_obj").isNotNull(),
-                              F.try_variant_get(F.col("env"), "$['value']" + variant_path(path)[1:], "string"))
+                              F.try_variant_get(F.col("env"), value + variant_path(path)[1:], "string"))
                   .otherwise(_variant_field("rec", path)) for std, path in src.read_fields.items()}
     error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
@@ -560,9 +561,27 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
 
 
 def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
-    """Queue records ``{topic, partition, offset, timestamp, key, value}``."""
-    lines = _lines(spark, src, files)
-    parsed = lines.withColumn("rec", F.try_parse_json(F.try_variant_get(F.try_parse_json("raw"), "$.value", "string")))
+    """Queue records ``{topic, partition, offset, timestamp, key, value}`` (the event in ``value``, or in the field
+    ``value_field`` names)."""
+    lines = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
+    parsed = lines.withColumn("rec", F.try_parse_json(
+        F.try_variant_get(F.col("env"), variant_path(src.value_field), "string")))
     kinds: dict[str, str] = {}
-    _check_fields(src, _sample_fields(parsed, "rec", kinds), "queue record values", kinds)
-    return queue_records(lines, src)
+    available = _sample_fields(parsed, "rec", kinds)
+    if not available:
+        check_value_field(src, _sample_fields(lines, "env"))
+    _check_fields(src, available, "queue record values", kinds)
+    return queue_records(lines.drop("env"), src)
+
+
+def check_value_field(src: SourceConfig, envelope: list[str]) -> None:
+    """No record's value had a field: when the records (``envelope``: their field paths) have no field
+    ``value_field`` at all, the event is elsewhere (``kcat -J`` writes it as ``payload``): say so, with the records'
+    fields, rather than "the files have no fields"."""
+    top = [p for p in envelope if "." not in p]
+    if not top or src.value_field in envelope:
+        return
+    raise SourceError(
+        f"source {src.name}: no queue record has the field {src.value_field!r} that holds the event; the records "
+        f"have: {', '.join(top[:40])}. Set sources.{src.name}.value_field to the field that holds it"
+        + (" (kcat -J writes it as payload)" if "payload" in top else ""))
