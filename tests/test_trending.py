@@ -286,6 +286,22 @@ def test_a_queue_source_with_value_field_is_read_by_the_stream_as_by_ingest(spar
     assert [tuple(r) for r in got.collect()] == [("i1", 5)]
 
 
+def test_a_redelivered_queue_record_counts_as_delivered_and_once_from_interactions(spark, tmp_path):
+    """The README's choice: from a queue folder a record the queue delivered twice (the same event, a later offset)
+    counts twice, as delivered; ``trending.source: interactions`` counts the events ingest stored once."""
+    t = (DAY0 + 10 * 3600) * 1000
+    lines = [queue_line("u1", "i1", "view", t, offset=1), queue_line("u2", "i1", "view", t + 5, offset=2),
+             queue_line("u1", "i1", "view", t, offset=3)]  # offset 1 delivered again
+    write(tmp_path / "in/a.jsonl", "".join(line + "\n" for line in lines))
+    queue = config(tmp_path / "in", tmp_path / "lake_q")
+    stored = config(tmp_path / "in", tmp_path / "lake_i", source="interactions")
+    assert run_trending(spark, queue, once=True).input_rows == 3
+    assert ingest(spark, stored).ok and run_trending(spark, stored, once=True).input_rows == 2
+    for cfg, counted in ((queue, 3), (stored, 2)):
+        got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+        assert [tuple(r) for r in got.collect()] == [("i1", counted)]
+
+
 def test_a_later_batch_leaves_earlier_days_files_alone(spark, tmp_path):
     """trending_items is partitioned by window_date: once a day's windows are final, later micro-batches neither
     rewrite its files (no whole-table rewrite per batch) nor change its rows."""
