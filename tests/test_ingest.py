@@ -455,6 +455,48 @@ def test_compressed_files_byte_order_marks_and_text_that_is_not_utf8(spark, make
         ("e.jsonl", 2, 1, 1), ("f.jsonl.gz", 1, 1, 0), ("g.jsonl", 1, 0, 1)]
 
 
+def test_text_after_a_json_value_is_quarantined_never_dropped(spark, make_config, tmp_path):
+    """Spark's JSON parser keeps the first value of a text and drops what follows without a word: before 2026-12-02
+    two records on one line landed as the first alone, ``{...}x`` was accepted, and a file of JSON lines configured
+    as ``format: json`` landed as its first line (the other lines lost, the run "ok"). Now each such line, queue
+    record or file is quarantined whole with a reason; a source whose every file is JSON lines read as ``json``
+    fails saying to set ``format: jsonl``."""
+    def rec(uid):
+        return json.dumps({"customer": uid, "product": "i1", "event": "VIEW", "time": T0})
+
+    write(tmp_path / "in/lines/a.jsonl", f"{rec('u1')} {rec('u2')}\n{rec('u3')}x\n{rec('u4')},{rec('u5')}\n"
+                                         f"{rec('u6')}  \n")
+    write(tmp_path / "in/docs/a.json", f"[{rec('u7')}]\n")
+    write(tmp_path / "in/docs/b.json", f"{rec('u8')}\n{rec('u9')}\n")  # JSON lines named .json
+    line = queue_line("u10", "i1", "view", T0 * 1000)
+    string_value = json.dumps({"offset": 2, "value": f"{rec('u11')} {rec('u12')}"})
+    write(tmp_path / "in/q/a.jsonl", f"{line}\n{line} trailing\n{string_value}\n")
+    cfg = make_config(sources={"lines": {**CSV_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/lines")},
+                               "docs": {**CSV_SOURCE, "format": "json", "path": str(tmp_path / "in/docs")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}},
+                      ingest={"max_quarantine_share": 0.9})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok, [s.message for s in result.sources]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u10", "q"), ("u6", "lines"), ("u7", "docs")]
+    quarantine = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+    line_reason = ["line has more after its JSON object (two records on one line?)"]
+    assert sorted((r.source, r.raw, r.reasons) for r in quarantine.collect()) == sorted([
+        ("docs", f"{rec('u8')}\n{rec('u9')}\n",
+         ["file has more after its first JSON document (one record per line is sources.docs.format: jsonl)"]),
+        ("lines", f"{rec('u1')} {rec('u2')}", line_reason), ("lines", f"{rec('u3')}x", line_reason),
+        ("lines", f"{rec('u4')},{rec('u5')}", line_reason),
+        ("q", f"{line} trailing", line_reason),
+        ("q", string_value, ["queue record value has more after its JSON object"])])
+    # every file of a json source in JSON lines: the source fails at once, saying what to set
+    write(tmp_path / "in/only/c.json", f"{rec('u8')}\n{rec('u9')}\n")
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"),
+                      sources={"docs": {**CSV_SOURCE, "format": "json", "path": str(tmp_path / "in/only")}})
+    assert ingest(spark, cfg, now=NOW).sources[0].message == (
+        "source docs: the files hold more than one JSON document each, as JSON lines do (c.json): set "
+        "sources.docs.format: jsonl, or write one document per file (an array of records)")
+
+
 def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others_still_run(spark, make_config,
                                                                                            tmp_path):
     """An error no check foresees (a file that is not Parquet, a gzip cut short by a partial upload) fails that source

@@ -375,17 +375,20 @@ def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_p
 def test_every_copy_of_a_repeated_bad_line_is_quarantined(spark, tmp_path):
     t = (DAY0 + 10 * 3600) * 1000
     no_user = queue_line(None, "i1", "view", t + 1)
+    # and a line holding two records, which Spark's parser took as its first alone
+    two = queue_line("u2", "i1", "view", t + 2) + " " + queue_line("u3", "i1", "view", t + 3)
     write(tmp_path / "in/a.jsonl", "\n".join([queue_line("u1", "i1", "view", t), "{broken", "{broken", no_user,
-                                              no_user]) + "\n")
+                                              no_user, two]) + "\n")
     cfg = config(tmp_path / "in", tmp_path / "lake")
     result = run_trending(spark, cfg, once=True)
-    assert result.quarantined == 4 and result.input_rows == 5
+    assert result.quarantined == 5 and result.input_rows == 6
     q = sorted((r.raw, tuple(r.reasons), r.run_id) for r in
                spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect())
     assert q == sorted([("{broken", ("line is not valid JSON",), "trending-0")] * 2
-                       + [(no_user, ("user_id is missing or empty",), "trending-0")] * 2)
+                       + [(no_user, ("user_id is missing or empty",), "trending-0")] * 2
+                       + [(two, ("line has more after its JSON object (two records on one line?)",), "trending-0")])
     progress = spark.read.format("delta").load(cfg.table_path(T.STREAM_PROGRESS)).first()
-    assert (progress.input_rows, progress.accepted, progress.quarantined) == (5, 1, 4)
+    assert (progress.input_rows, progress.accepted, progress.quarantined) == (6, 1, 5)
 
 
 def test_a_file_cut_short_stops_the_query_in_one_line_and_a_complete_copy_resumes_it(spark, tmp_path):

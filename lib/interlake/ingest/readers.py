@@ -463,6 +463,15 @@ def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFram
             .withColumnRenamed("value", "raw"))
 
 
+def one_json_value(text: Column) -> Column:
+    """FALSE when ``text`` has more than its JSON value: a second value or other text after it. Spark's JSON parsers
+    stop after the first value and keep it without a word (``parse_json('{"a":1} {"a":2}')`` is ``{"a":1}``, as is a
+    file of JSON lines read as one document), so the rest would be lost. Wrapped in an array with a sentinel after
+    it, ``[<text>, 0]``, a single value makes two elements; anything after it breaks the array or adds one. Checked
+    only for text that parsed (FALSE for text that is no JSON at all)."""
+    return F.coalesce(F.json_array_length(F.concat(F.lit("["), text, F.lit(", 0]"))) == 2, F.lit(False))
+
+
 def is_object(variant: Column) -> Column:
     """TRUE for a JSON object, FALSE for an array or a scalar: a cast to an empty STRUCT (no schema computed)."""
     return F.try_variant_get(variant, "$", "struct<>").isNotNull()
@@ -477,11 +486,18 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
-                  docs: DataFrame | None = None) -> DataFrame:
+                  docs: DataFrame | None = None, more: DataFrame | None = None) -> DataFrame:
     """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
-    ``docs`` (with ``record_path``): the documents, whose fields the error lists when no record was found."""
+    ``docs`` (with ``record_path``): the documents, whose fields the error lists when no record was found;
+    ``more``: the documents with their ``extra`` flag, to say when no record was found because each file has more
+    after its first document (JSON lines read as ``json``)."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
+    lines = more.where("extra").select("file").first() if not available and more is not None else None
+    if lines:
+        raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
+                          f"({unquote(lines['file'].rsplit('/', 1)[-1])}): set sources.{src.name}.format: jsonl, "
+                          "or write one document per file (an array of records)")
     if not available and docs is not None:
         shown = ", ".join(_sample_fields(docs, "doc")[:40]) or "no fields"
         raise SourceError(f"source {src.name}: no document has records at {src.record_path!r}; the documents have: "
@@ -493,10 +509,14 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
     return _finish(df, src, _record_values(F.col("rec"), src))
 
 
+TEXT_AFTER_LINE = "line has more after its JSON object (two records on one line?)"
+
+
 def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     df = _lines(spark, src, files).withColumn("rec", F.try_parse_json("raw"))
     df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), F.lit("line is not valid JSON"))
-                       .when(~is_object(F.col("rec")), F.lit("line is not a JSON object")))
+                       .when(~is_object(F.col("rec")), F.lit("line is not a JSON object"))
+                       .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE)))
     return _json_records(df, src, "JSON records")
 
 
@@ -512,21 +532,28 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
     docs = (spark.read.text(files, wholetext=True)
             .select(F.col("_metadata.file_path").alias("file"),
                     F.when(text.startswith("\ufeff"), F.expr("substr(value, 2)")).otherwise(text).alias("value"))
-            .withColumn("doc", F.try_parse_json("value")))
-    doc = F.col("doc")
+            .withColumn("doc", F.try_parse_json("value"))
+            # a document with more after it (JSON lines read as one document): the file whole, with the reason, not
+            # its first record alone
+            .withColumn("extra", F.col("doc").isNotNull() & ~one_json_value(F.col("value"))))
+    doc, extra = F.col("doc"), F.col("extra")
     target = F.try_variant_get(doc, variant_path(src.record_path), "variant") if src.record_path else doc
     arr = F.try_variant_get(F.col("target"), "$", "array<variant>")
-    records = docs.withColumn("target", target).select(
-        "file", "value", "doc", "target",  # a document that is not JSON, or lacks the path: one row, to quarantine
+    records = docs.withColumn("target", F.when(~extra, target)).select(
+        "file", "value", "doc", "extra", "target",  # no JSON, more after it, or no path: one row, to quarantine
         F.explode(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target")))).alias("rec"))
     whole = F.col("target").isNull()
     missing = F.lit(f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)")
     df = records.select(
         "file", "rec",
         F.when(whole, F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
-        F.when(doc.isNull(), F.lit("file is not valid JSON")).when(whole, missing)
+        F.when(doc.isNull(), F.lit("file is not valid JSON"))
+        .when(extra, F.lit(f"file has more after its first JSON document (one record per line is "
+                           f"sources.{src.name}.format: jsonl)"))
+        .when(whole, missing)
         .when(~is_object(F.col("rec")), F.lit("record is not a JSON object")).alias("parse_error"))
-    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs if src.record_path else None)
+    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs if src.record_path else None,
+                         more=docs)
 
 
 def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
@@ -552,10 +579,12 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
                               F.try_variant_get(F.col("env"), value + variant_path(path)[1:], "string"))
                   .otherwise(_variant_field("rec", path)) for std, path in src.read_fields.items()}
     error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
+             .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
              .when(value_text.isNull(), F.lit("queue record has no value"))
              .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON"))
-             .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object")))
+             .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object"))
+             .when(~one_json_value(value_text), F.lit("queue record value has more after its JSON object")))
     df = df.withColumn("parse_error", error)
     return _finish(df, src, values)
 
