@@ -493,10 +493,10 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
     after its first document (JSON lines read as ``json``)."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
-    lines = more.where("extra").select("file").first() if not available and more is not None else None
-    if lines:
+    several = more.where("extra").select("file").first() if not available and more is not None else None
+    if several:
         raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
-                          f"({unquote(lines['file'].rsplit('/', 1)[-1])}): set sources.{src.name}.format: jsonl, "
+                          f"({unquote(several['file'].rsplit('/', 1)[-1])}): set sources.{src.name}.format: jsonl, "
                           "or write one document per file (an array of records)")
     if not available and docs is not None:
         shown = ", ".join(_sample_fields(docs, "doc")[:40]) or "no fields"
@@ -561,7 +561,8 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     ingestion and the trending stream. Value is an object or a string holding JSON.
 
     Each line is parsed once; an object value gives its fields straight from that parse, and only a value that
-    is a string is parsed a second time (as the JSON it holds)."""
+    is a string is parsed a second time (as the JSON it holds). Each text parsed is also scanned for more after
+    its value (:func:`one_json_value`), which the parser would drop."""
     rtype = record_type(sorted(set(src.read_fields.values())))
     value = variant_path(src.value_field)  # $['value'], or the field sources.<name>.value_field names
     df = (lines.withColumn("env", F.try_parse_json("raw"))
@@ -598,12 +599,12 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
     kinds: dict[str, str] = {}
     available = _sample_fields(parsed, "rec", kinds)
     if not available:
-        check_value_field(src, _sample_fields(lines, "env"))
+        _check_value_field(src, _sample_fields(lines, "env"))
     _check_fields(src, available, "queue record values", kinds)
     return queue_records(lines.drop("env"), src)
 
 
-def check_value_field(src: SourceConfig, envelope: list[str]) -> None:
+def _check_value_field(src: SourceConfig, envelope: list[str]) -> None:
     """No record's value had a field: when the records (``envelope``: their field paths) have no field
     ``value_field`` at all, the event is elsewhere (``kcat -J`` writes it as ``payload``): say so, with the records'
     fields, rather than "the files have no fields"."""

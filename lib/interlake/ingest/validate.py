@@ -159,7 +159,7 @@ def vocabulary_hint(source: str, reasons: list[tuple[str, int, list[str]]]) -> s
     if not any(reason.startswith("interaction type '") for reason, _, _ in reasons):
         return ""
     return (f"; map such values to a type in sources.{source}.interaction_type_map, or add them to "
-            f"interaction_types")
+            "interaction_types")
 
 
 def _unit_of(digits: int) -> str | None:
