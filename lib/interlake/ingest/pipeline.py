@@ -289,8 +289,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         own_share = src.max_quarantine_share is not None
         share = src.max_quarantine_share if own_share else cfg.ingest.max_quarantine_share
         # the reasons only when the share fails the gate: nothing is written then, so the message must say them
-        top = ([(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()]
-               if totals["read"] and totals["bad"] / totals["read"] > share else [])
+        top = _top_reasons(checked) if totals["read"] and totals["bad"] / totals["read"] > share else []
         gate = run_quality_gate(spark, valid.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS),
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
@@ -305,8 +304,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                 f" (report: {report})" if report else "")
             return SourceResult(src.name, "failed", msg, quality_report=report)
         if dry_run is not None:
-            reasons = ([] if not totals["bad"] else
-                       [(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()])
+            reasons = _top_reasons(checked) if totals["bad"] else []
             stored = valid.select(*STORED)
             fresh = _fresh_events(src, stored, _dry_run_existing(spark, cfg, stored, dates, dry_run), per_file)
             dry_run.append(fresh)
@@ -433,6 +431,11 @@ def _recount_after_race(spark: SparkSession, cfg: Config, src: SourceConfig, now
             .agg(F.count(F.lit(1)).alias("n")).collect()}
     return [FileReport(r.source, r.file, r.rows_read, r.rows_accepted - lost.get(r.file, 0),
                        r.rows_duplicate + lost.get(r.file, 0), r.rows_quarantined) for r in reports]
+
+
+def _top_reasons(checked: DataFrame) -> list[tuple[str, int, list[str]]]:
+    """The three most common quarantine reasons of a checked source, ``(reason, rows, examples)``."""
+    return [(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()]
 
 
 def _fix_hints(src: SourceConfig, reasons: list[tuple[str, int, list[str]]]) -> str:

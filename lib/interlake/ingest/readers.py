@@ -486,19 +486,19 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
-                  docs: DataFrame | None = None, more: DataFrame | None = None) -> DataFrame:
+                  docs: DataFrame | None = None) -> DataFrame:
     """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
-    ``docs`` (with ``record_path``): the documents, whose fields the error lists when no record was found;
-    ``more``: the documents with their ``extra`` flag, to say when no record was found because each file has more
-    after its first document (JSON lines read as ``json``)."""
+    ``docs`` (``json``): the documents with their ``extra`` flag; when no record was found, the error says so if
+    each file has more after its first document (JSON lines read as ``json``), and with ``record_path`` lists the
+    documents' fields."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
-    several = more.where("extra").select("file").first() if not available and more is not None else None
+    several = docs.where("extra").select("file").first() if not available and docs is not None else None
     if several:
         raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
                           f"({unquote(several['file'].rsplit('/', 1)[-1])}): set sources.{src.name}.format: jsonl, "
                           "or write one document per file (an array of records)")
-    if not available and docs is not None:
+    if not available and docs is not None and src.record_path:
         shown = ", ".join(_sample_fields(docs, "doc")[:40]) or "no fields"
         raise SourceError(f"source {src.name}: no document has records at {src.record_path!r}; the documents have: "
                           f"{shown}. Fix sources.{src.name}.record_path")
@@ -552,8 +552,7 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
                            f"sources.{src.name}.format: jsonl)"))
         .when(whole, missing)
         .when(~is_object(F.col("rec")), F.lit("record is not a JSON object")).alias("parse_error"))
-    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs if src.record_path else None,
-                         more=docs)
+    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs)
 
 
 def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
