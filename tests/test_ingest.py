@@ -184,8 +184,8 @@ def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
     assert result.ok, result.sources[0].message
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
         ("123", "1.5", "view", ts(T0), "pd"), ("500000000000000000000", "3", "purchase", ts(T0 + 2), "pd")]
-    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
-        ["user_id is missing or empty"]]
+    assert [(r.raw, r.reasons) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ('{"uid":null,"sku":2.0,"act":"view","at":1790000001000000000}', ["user_id is missing or empty"])]
     # without epoch_ns the source fails before writing, saying which format reads those numbers
     cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"pd": {**source, "timestamp_format": "iso8601"}})
     failed = ingest(spark, cfg, sources=["pd"], now=NOW).sources[0]
@@ -305,6 +305,8 @@ def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark
     ])
     raw = [r.raw for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()]
     assert "u4,i4,VIEW" in raw and '{"topic":"pixel","value":{"uid":"u9"' in raw  # the raw text is kept
+    # a parsed CSV row keeps its empty column, as null (before 2026-12-02 the key was left out)
+    assert f'{{"customer":null,"product":"i2","event":"VIEW","time":"{T0}"}}' in raw
 
 
 def test_rerun_changes_nothing(spark, make_config, tmp_path):

@@ -357,7 +357,7 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
           .withColumn("file", F.col("_metadata.file_path")))
-    raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(identifier(c)) for c in header])))
+    raw = F.coalesce(F.col(CORRUPT), row_json([identifier(c) for c in header]))
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
     if str(options.get("multiLine", "false")).lower() != "true":
         # an odd number of quotes: most often a quoted value with a line break in it, which Spark reads line by line
@@ -367,6 +367,13 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
             f'sources.{src.name}.options.multiLine: "true")')).otherwise(error)
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
+
+
+def row_json(columns: list[str]) -> Column:
+    """A parsed row as the JSON object of its columns, an empty (null) value written ``null``: Spark's ``to_json``
+    leaves such keys out, and a quarantined CSV row without its user read ``{"product":"i2",…}``, the column it
+    lacks nowhere in it."""
+    return F.to_json(F.struct(*[F.col(c) for c in columns]), {"ignoreNullFields": "false"})
 
 
 def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
@@ -410,7 +417,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     available = _struct_paths(df.schema, kinds=kinds)
     _check_fields(src, available, "Parquet schema", kinds)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
-        "raw", F.to_json(F.struct(*[F.col(identifier(c)) for c in df.columns if c != "file"]))
+        "raw", row_json([identifier(c) for c in df.columns if c != "file"])
     ).withColumn("parse_error", F.lit(None).cast("string"))
     values = {}
     for std, path in src.read_fields.items():
