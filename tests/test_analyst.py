@@ -471,6 +471,14 @@ def test_a_nightly_maintain_z_orders_only_the_partitions_written_since_the_last_
     assert len(after["2026-10-02"]) == 1 and after["2026-10-02"] != before["2026-10-02"]
     assert spark.read.format("delta").load(path).count() == 8
     assert zorder(maintain(spark, cfg)) == "nothing new to z-order by item_id"
+    # `interlake tables`: the last operation is maintenance; when the rows last changed is its own column (since
+    # 2026-12-02: after a nightly maintain every table said VACUUM END, the time of the last write nowhere)
+    write_at = (spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'WRITE'")
+                .select(F.date_format(F.max("timestamp"), "yyyy-MM-dd HH:mm:ss")).first()[0])
+    summary = next(s for s in table_summaries(spark, cfg) if s["table"] == "interlake.interactions")
+    assert (summary["last_operation"], summary["data_changed_at"]) == ("VACUUM END", write_at)
+    assert summary["at"] > write_at
+    assert table_summaries_without_spark(cfg) == table_summaries(spark, cfg)
 
 
 def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_not_of_an_unlisted_folder(

@@ -172,16 +172,44 @@ def write_result(spark: SparkSession, df: DataFrame, out: str, kind: str) -> int
     return reader.format(kind).load(out).count()
 
 
+# Delta operations that change no row: maintenance, properties, constraints, schema and protocol changes. A
+# table's `data_changed_at` is the time of its latest commit of any other operation (WRITE, MERGE, DELETE, UPDATE,
+# STREAMING UPDATE, CREATE TABLE, RESTORE ...; one not listed here counts as a change).
+NO_DATA_CHANGE = frozenset({
+    "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES", "UNSET TBLPROPERTIES", "ADD CONSTRAINT",
+    "DROP CONSTRAINT", "ADD COLUMNS", "CHANGE COLUMN", "CHANGE COLUMNS", "REPLACE COLUMNS", "RENAME COLUMN",
+    "DROP COLUMNS", "UPDATE SCHEMA", "UPGRADE PROTOCOL", "DROP FEATURE", "DROP TABLE FEATURE", "REORG",
+    "COMPUTE STATS", "CLUSTER BY", "FSCK", "ROW TRACKING BACKFILL", "ROW TRACKING UNBACKFILL",
+    "DOMAIN METADATA CLEANUP", "UPGRADE UNIFORM"})
+HISTORY_DEPTHS = (10, 500)  # commits read to find the latest data change: a few, then (after many OPTIMIZEs) more
+
+
 def table_summaries(spark: SparkSession, cfg: Config) -> list[dict]:
     summaries = []
     for name, path in lakehouse_tables(cfg.lakehouse, spark).items():
         table = DeltaTable.forPath(spark, path)
         detail = table.detail().first()
-        last = table.history(1).select("version", "operation", F.unix_millis("timestamp").alias("ms")).first()
+
+        def commits(depth: int) -> list[dict]:
+            return [r.asDict() for r in table.history(depth).select(
+                "version", "operation", F.unix_millis("timestamp").alias("ms")).collect()]
+        last, changed = _last_and_changed(commits)
         summaries.append({"table": f"{cfg.database}.{name}", "rows": table.toDF().count(),
                           "version": last["version"], "size_mb": round((detail["sizeInBytes"] or 0) / 2**20, 2),
-                          "last_operation": last["operation"], "at": _utc_text(last["ms"])})
+                          "last_operation": last["operation"], "at": _utc_text(last["ms"]),
+                          "data_changed_at": _utc_text(changed["ms"]) if changed else ""})
     return summaries
+
+
+def _last_and_changed(commits) -> tuple[dict, dict | None]:
+    """The latest commit and the latest that changed data (None when none of the last ``HISTORY_DEPTHS[-1]`` did),
+    from ``commits(depth)``: the newest ``depth`` commits (``version, operation, ms``), newest first."""
+    for depth in HISTORY_DEPTHS:
+        history = commits(depth)
+        changed = next((c for c in history if c["operation"] not in NO_DATA_CHANGE), None)
+        if changed or len(history) < depth:
+            break
+    return history[0], changed
 
 
 def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
@@ -202,15 +230,20 @@ def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
             files = pa.table(table.get_add_actions(flatten=True))
             if files.num_rows and files["num_records"].null_count:
                 return None
-            last, version = table.history(1)[0], table.version()
-            # the time Spark's history gives: the commit file's modification time (commitInfo's own timestamp is
-            # taken ~10-20 ms before the file is written, so it can fall in the second before)
-            commit = os.stat(os.path.join(path, "_delta_log", f"{version:020d}.json"))
-            at = last.get("inCommitTimestamp") or commit.st_mtime_ns // 1_000_000
+            version = table.version()
+
+            def commits(depth: int, path=path, table=table) -> list[dict]:
+                # the time Spark's history gives: the commit file's modification time (commitInfo's own timestamp
+                # is taken ~10-20 ms before the file is written, so it can fall in the second before)
+                return [{"version": c["version"], "operation": c["operation"], "ms": c.get("inCommitTimestamp") or (
+                    os.stat(os.path.join(path, "_delta_log", f"{c['version']:020d}.json")).st_mtime_ns // 1_000_000)}
+                    for c in table.history(depth)]
+            last, changed = _last_and_changed(commits)
             summaries.append({"table": f"{cfg.database}.{name}",
                               "rows": int(pa.compute.sum(files["num_records"]).as_py() or 0), "version": version,
                               "size_mb": round(int(pa.compute.sum(files["size_bytes"]).as_py() or 0) / 2**20, 2),
-                              "last_operation": last["operation"], "at": _utc_text(at)})
+                              "last_operation": last["operation"], "at": _utc_text(last["ms"]),
+                              "data_changed_at": _utc_text(changed["ms"]) if changed else ""})
         return summaries
     except Exception:  # noqa: BLE001  (any doubt: Spark answers)
         return None
@@ -233,7 +266,7 @@ def print_tables(cfg: Config, summaries: list[dict]) -> None:
     if not summaries:
         print(f"no tables under {cfg.lakehouse} yet: run `interlake ingest` first")
         return
-    header = ["table", "rows", "version", "size_mb", "last_operation", "at"]
+    header = ["table", "rows", "version", "size_mb", "last_operation", "at", "data_changed_at"]
     # rows as the ingest report prints counts (3,761,427)
     print(format_table(header, [[s[h] for h in header] for s in summaries], thousands=("rows",)))
     print(f"lakehouse: {shown_path(cfg.lakehouse)}")
