@@ -121,6 +121,11 @@ def test_uri_lakehouse_is_kept_as_is():
      r"is csv\)$"),
     ({"sources": {"s": {**SHOP, "format": "queue_dump", "value_field": "a..b"}}},
      r"^sources\.s\.value_field: 'a\.\.b' is not a field name such as payload$"),
+    ({"sources": {"s": {**SHOP, "value_encoding": "base64"}}},
+     r"^sources\.s\.value_encoding: only a queue_dump's record values are encoded; remove value_encoding \(format "
+     r"is csv\)$"),
+    ({"sources": {"s": {**SHOP, "format": "queue_dump", "value_encoding": "hex"}}},
+     r"^sources\.s\.value_encoding: 'hex' is not an encoding; expected none or base64$"),
 ])
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):

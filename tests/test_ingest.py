@@ -1,5 +1,6 @@
 """Batch ingestion end to end on real Delta tables under tmp_path."""
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -258,6 +259,54 @@ def test_a_queue_dump_with_the_event_in_another_field_says_which_to_set_and_land
         ("u1", "i1", "view", ts(T0), "q"), ("u2", "i2", "purchase", ts(T0 + 0.005), "q")]
     assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
         ["queue record has no value"]]
+
+
+def kinesis_line(data: str, seq: int) -> str:
+    """A record as a Kinesis consumer (a Lambda archiving its event) writes it: the event's bytes base64 in ``data``."""
+    return json.dumps({"eventSource": "aws:kinesis", "kinesis": {"partitionKey": "k", "sequenceNumber": str(seq),
+                                                                 "data": data}})
+
+
+def test_a_queue_dump_with_base64_values_says_so_and_lands_with_value_encoding(spark, make_config, tmp_path):
+    """Kinesis and Pub/Sub records carry the event's JSON base64-encoded: before 2026-12-02 such a dump failed with
+    "fields not found ... The files have: no fields" and could not be read. Now the error says the values are
+    base64 and names ``value_encoding`` (so does a failed gate whose records were quarantined as not JSON); with
+    ``value_encoding: base64`` the records land (the URL-safe alphabet too, an object value as it is), and a value
+    that does not decode is quarantined with its reason. A dump whose values are other text says so."""
+    def b64(event: dict, alphabet=base64.b64encode) -> str:
+        return alphabet(json.dumps(event).encode()).decode()
+
+    event = {"uid": "u1", "sku": "i1", "action": "view", "ts": T0 * 1000}
+    write(tmp_path / "in/k/a.jsonl", "\n".join([
+        kinesis_line(b64(event), 1),
+        kinesis_line(b64({**event, "uid": "u2", "sku": "??>>"}, base64.urlsafe_b64encode), 2),
+        kinesis_line("not base64!", 3),
+        kinesis_line(base64.b64encode(b"\xff\xfe{}").decode(), 4)]) + "\n")  # bytes that are not UTF-8 text
+    write(tmp_path / "in/g/b.jsonl", "\n".join([json.dumps({"kinesis": {"data": {**event, "uid": "u3"}}}),
+                                                kinesis_line(b64({**event, "uid": "u4"}), 5),
+                                                kinesis_line(b64({**event, "uid": "u5"}), 6)]) + "\n")
+    write(tmp_path / "in/t/a.jsonl", json.dumps({"topic": "pixel", "value": "u1,i1,view,1790000000"}) + "\n")
+    kinesis = {**QUEUE_SOURCE, "value_field": "kinesis.data"}
+    sources = {"k": {**kinesis, "path": str(tmp_path / "in/k")}, "g": {**kinesis, "path": str(tmp_path / "in/g")}}
+    result = ingest(spark, make_config(sources={**sources, "t": {**QUEUE_SOURCE, "path": str(tmp_path / "in/t")}}),
+                    now=NOW)
+    messages = [s.message for s in result.sources]
+    assert messages[0] == ("source k: the queue records' values ('kinesis.data') are base64-encoded JSON, as Kinesis "
+                           "and Pub/Sub records carry them: set sources.k.value_encoding: base64")
+    assert messages[1].startswith(
+        "quality gate failed, nothing written: 66.7% of 3 records were quarantined, above the maximum 20.0% "
+        "(ingest.max_quarantine_share); most common reasons: 'queue record value is not valid JSON' (2 rows); the "
+        "values are base64-encoded JSON (Kinesis, Pub/Sub): set sources.g.value_encoding: base64 (report: ")
+    assert messages[2] == ("source t: no queue record's value ('value') holds a JSON object, e.g. "
+                           "'u1,i1,view,1790000000': an event's fields are mapped in JSON. Check sources.t.value_field")
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), ingest={"max_quarantine_share": 0.5},
+                      sources={name: {**src, "value_encoding": "base64"} for name, src in sources.items()})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "source")) == [
+        ("u1", "i1", "k"), ("u2", "??>>", "k"), ("u3", "i1", "g"), ("u4", "i1", "g"), ("u5", "i1", "g")]
+    not_base64 = "queue record value is not base64-encoded UTF-8 text (sources.k.value_encoding is base64)"
+    assert sorted(r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()) == [
+        [not_base64], [not_base64]]
 
 
 def test_mixed_dirty_input_reconciles_exactly_and_quarantines_with_reasons(spark, make_config, tmp_path):

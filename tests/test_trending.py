@@ -1,5 +1,6 @@
 """The trending stream on real Delta tables: counts, watermark, scoring, batching independence, crash restart."""
 
+import base64
 import json
 import os
 import signal
@@ -284,6 +285,19 @@ def test_a_queue_source_with_value_field_is_read_by_the_stream_as_by_ingest(spar
     assert run_trending(spark, cfg, once=True).input_rows == 5
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
     assert [tuple(r) for r in got.collect()] == [("i1", 5)]
+    # and `value_encoding: base64` (Kinesis, Pub/Sub): a value that does not decode is quarantined as by ingest
+    write(tmp_path / "b64/a.jsonl", "".join(json.dumps({"kinesis": {"data": base64.b64encode(
+        json.dumps({**e, "sku": "i2"}).encode()).decode() if i < 4 else "not base64!"}}) + "\n"
+        for i, e in enumerate(events)))
+    cfg = parse_config({**BASE, "lakehouse": str(tmp_path / "lake_b64"), "trending": {"source": "q"},
+                        "sources": {"q": {**QUEUE_SOURCE, "path": str(tmp_path / "b64"), "value_field": "kinesis.data",
+                                          "value_encoding": "base64"}}})
+    result = run_trending(spark, cfg, once=True)
+    assert (result.input_rows, result.quarantined) == (5, 1)
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert [tuple(r) for r in got.collect()] == [("i2", 4)]
+    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ["queue record value is not base64-encoded UTF-8 text (sources.q.value_encoding is base64)"]]
 
 
 def test_a_redelivered_queue_record_counts_as_delivered_and_once_from_interactions(spark, tmp_path):

@@ -25,6 +25,7 @@ import yaml
 from interlake.errors import ConfigError
 
 FORMATS = ("csv", "json", "jsonl", "parquet", "queue_dump")
+VALUE_ENCODINGS = ("none", "base64")  # queue_dump: how a string value holds the event's JSON
 STANDARD_FIELDS = ("user_id", "item_id", "interaction_type", "timestamp")
 EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 10**3, "epoch_us": 10**6, "epoch_ns": 10**9}  # format -> units per second
 TIMESTAMP_KINDS = (*EPOCH_UNITS, "iso8601")
@@ -235,6 +236,9 @@ class SourceConfig:
     timestamp_more: tuple[str, ...] = ()
     # queue_dump: the record's field that holds the event (``payload`` in a ``kcat -J`` dump); dotted paths reach in
     value_field: str = "value"
+    # queue_dump: how a value that is a string is encoded: ``none`` (the JSON text itself) or ``base64`` (the JSON
+    # text's bytes, as Kinesis and Pub/Sub records carry them)
+    value_encoding: str = "none"
 
     @property
     def read_fields(self) -> Mapping[str, str]:
@@ -301,6 +305,13 @@ class SourceConfig:
                                   f"value_field (format is {self.format})")
             if not self.value_field.strip() or "" in self.value_field.split("."):
                 raise ConfigError(f"{key}.value_field: {self.value_field!r} is not a field name such as payload")
+        if self.value_encoding != "none":
+            if self.format != "queue_dump":
+                raise ConfigError(f"{key}.value_encoding: only a queue_dump's record values are encoded; remove "
+                                  f"value_encoding (format is {self.format})")
+            if self.value_encoding not in VALUE_ENCODINGS:
+                raise ConfigError(f"{key}.value_encoding: {self.value_encoding!r} is not an encoding; expected "
+                                  f"{' or '.join(VALUE_ENCODINGS)}")
 
     def _check_timezone(self, key: str) -> None:
         spark_option = next((k for k in self.options if k.lower() == "timezone"), None)
@@ -478,6 +489,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         timezone=sec.get("timezone", str, None),
         record_path=sec.get("record_path", str, None),
         value_field=sec.get("value_field", str, "value"),
+        value_encoding=sec.get("value_encoding", str, "none"),
     )
 
 
@@ -510,7 +522,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     for name in sources_sec.data:
         src = _source(str(name), sources_sec.section(str(name), (
             "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
-            "max_quarantine_share", "timezone", "record_path", "value_field")))
+            "max_quarantine_share", "timezone", "record_path", "value_field", "value_encoding")))
         src.validate_vocabulary(tuple(weights))
         sources[str(name)] = src
 

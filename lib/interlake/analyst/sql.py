@@ -190,7 +190,7 @@ def table_summaries(spark: SparkSession, cfg: Config) -> list[dict]:
         table = DeltaTable.forPath(spark, path)
         detail = table.detail().first()
 
-        def commits(depth: int) -> list[dict]:
+        def commits(depth: int, table=table) -> list[dict]:
             return [r.asDict() for r in table.history(depth).select(
                 "version", "operation", F.unix_millis("timestamp").alias("ms")).collect()]
         last, changed = _last_and_changed(commits)

@@ -35,7 +35,7 @@ from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
-from interlake.ingest.readers import read_source
+from interlake.ingest.readers import NOT_JSON_VALUE, base64_hint, read_source
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import (
     describe_reason,
@@ -294,7 +294,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                                 source=src.name, vocabulary=cfg.vocabulary, min_timestamp=cfg.ingest.min_timestamp,
                                 max_timestamp=max_ts, rows_read=totals["read"], rows_quarantined=totals["bad"],
                                 max_quarantine_share=share, top_reasons=top,
-                                hint=_fix_hints(src, top),
+                                hint=_fix_hints(src, top, checked),
                                 share_setting=(f"sources.{src.name}.max_quarantine_share" if own_share
                                                else "ingest.max_quarantine_share"))
         report = None if dry_run is not None else _write_gate_report(spark, cfg, src.name, run_id, gate)
@@ -310,7 +310,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
             dry_run.append(fresh)
             reports = _file_reports(fresh, per_file, src, info)
             return SourceResult(src.name, "dry run", "most common quarantine reasons: " + ", ".join(
-                describe_reason(*r) for r in reasons) + _fix_hints(src, reasons) if reasons else "", files=reports)
+                describe_reason(*r) for r in reasons) + _fix_hints(src, reasons, checked) if reasons else "",
+                files=reports)
 
         quarantine = checked.where(F.size(C.REASONS) > 0).select(
             C.SOURCE, C.FILE, C.RAW, C.REASONS, F.lit(run_id).alias(C.RUN_ID),
@@ -438,11 +439,14 @@ def _top_reasons(checked: DataFrame) -> list[tuple[str, int, list[str]]]:
     return [(r["reason"], r["rows"], r["examples"]) for r in reason_counts(checked).limit(3).collect()]
 
 
-def _fix_hints(src: SourceConfig, reasons: list[tuple[str, int, list[str]]]) -> str:
+def _fix_hints(src: SourceConfig, reasons: list[tuple[str, int, list[str]]], checked: DataFrame) -> str:
     """What to set when the most common quarantine reasons (``reason_counts``) say the config is what is wrong: an
-    epoch unit the values are not in, types the vocabulary does not take ("" when they do not say)."""
+    epoch unit the values are not in, types the vocabulary does not take, queue values in base64 (looked for in
+    ``checked``'s rows of that reason); "" when they do not say."""
     return (epoch_unit_hint(src.timestamp_format, reasons, f"sources.{src.name}.timestamp_format")
-            + vocabulary_hint(src.name, reasons))
+            + vocabulary_hint(src.name, reasons)
+            + (base64_hint(src, checked.where(F.array_contains(C.REASONS, NOT_JSON_VALUE)).select(C.RAW))
+               if any(reason == NOT_JSON_VALUE for reason, _, _ in reasons) else ""))
 
 
 def _write_gate_report(spark: SparkSession, cfg: Config, source: str, run_id: str, gate) -> str:

@@ -517,6 +517,7 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
 
 
 TEXT_AFTER_LINE = "line has more after its JSON object (two records on one line?)"
+NOT_JSON_VALUE = "queue record value is not valid JSON"
 
 
 def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
@@ -575,9 +576,12 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
           # an object value, read as a STRUCT of the mapped paths (NULL when the value is not an object)
           .withColumn("_obj", F.try_variant_get(F.col("env"), value, rtype or "struct<>"))
           # any other value: its text (a string is the text itself) parsed as JSON, evaluated only for those rows
-          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), value, "string")))
-          .withColumn("rec", F.when(F.col("_obj").isNull(), F.try_parse_json("_text"))))
-    value_text = F.col("_text")
+          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), value, "string"))))
+    base64 = src.value_encoding == "base64"
+    if base64:
+        df = df.withColumn("_json", decoded_base64(F.col("_text")))
+    value_text = F.col("_json" if base64 else "_text")
+    df = df.withColumn("rec", F.when(F.col("_obj").isNull(), F.try_parse_json(value_text)))
     if rtype is not None:
         rec = F.coalesce(F.col("_obj"), F.try_variant_get(F.col("rec"), "$", rtype))
         values = {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
@@ -588,8 +592,10 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
              .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
-             .when(value_text.isNull(), F.lit("queue record has no value"))
-             .when(F.col("rec").isNull(), F.lit("queue record value is not valid JSON"))
+             .when(F.col("_text").isNull(), F.lit("queue record has no value"))
+             .when(value_text.isNull(), F.lit(f"queue record value is not base64-encoded UTF-8 text "
+                                              f"(sources.{src.name}.value_encoding is base64)"))
+             .when(F.col("rec").isNull(), F.lit(NOT_JSON_VALUE))
              .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object"))
              .when(~one_json_value(value_text), F.lit("queue record value has more after its JSON object")))
     df = df.withColumn("parse_error", error)
@@ -600,14 +606,53 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
     """Queue records ``{topic, partition, offset, timestamp, key, value}`` (the event in ``value``, or in the field
     ``value_field`` names)."""
     lines = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
+    text = F.try_variant_get(F.col("env"), variant_path(src.value_field), "string")
     parsed = lines.withColumn("rec", F.try_parse_json(
-        F.try_variant_get(F.col("env"), variant_path(src.value_field), "string")))
+        decoded_base64(text) if src.value_encoding == "base64" else text))
     kinds: dict[str, str] = {}
     available = _sample_fields(parsed, "rec", kinds)
     if not available:
         _check_value_field(src, _sample_fields(lines, "env"))
+        _check_value_text(src, lines.limit(SAMPLE_RECORDS).select(text.alias("text")).where("text IS NOT NULL"))
     _check_fields(src, available, "queue record values", kinds)
     return queue_records(lines.drop("env"), src)
+
+
+def _base64_json(texts: DataFrame) -> bool:
+    """Whether a ``text`` of ``texts`` is a JSON object base64-encoded."""
+    return texts.where(is_object(F.try_parse_json(decoded_base64(F.col("text"))))).first() is not None
+
+
+def base64_hint(src: SourceConfig, quarantined: DataFrame) -> str:
+    """For a source whose queue values were quarantined as not JSON (``quarantined``: their ``raw`` lines): the
+    setting to read them when they are base64-encoded JSON; "" when they are not."""
+    if src.format != "queue_dump" or src.value_encoding != "none":
+        return ""
+    texts = quarantined.limit(SAMPLE_RECORDS).select(F.try_variant_get(
+        F.try_parse_json(F.col("raw")), variant_path(src.value_field), "string").alias("text"))
+    return (f"; the values are base64-encoded JSON (Kinesis, Pub/Sub): set sources.{src.name}.value_encoding: base64"
+            if _base64_json(texts) else "")
+
+
+def _check_value_text(src: SourceConfig, texts: DataFrame) -> None:
+    """No record's value had a field, and some values are text (``texts``, a sample): say what that text is, rather
+    than "the files have no fields": base64-encoded JSON (Kinesis, Pub/Sub) names ``value_encoding``; other text is
+    not an event that fields can be mapped in."""
+    if src.value_encoding == "none" and _base64_json(texts):
+        raise SourceError(f"source {src.name}: the queue records' values ({src.value_field!r}) are base64-encoded "
+                          f"JSON, as Kinesis and Pub/Sub records carry them: set sources.{src.name}.value_encoding: "
+                          "base64")
+    sample = texts.first()
+    if sample:
+        raise SourceError(f"source {src.name}: no queue record's value ({src.value_field!r}) holds a JSON object"
+                          + (" once base64-decoded" if src.value_encoding == "base64" else "")
+                          + f", e.g. {sample['text'][:60]!r}: an event's fields are mapped in JSON. Check "
+                          f"sources.{src.name}.value_field")
+
+
+def decoded_base64(text: Column) -> Column:
+    """The UTF-8 text whose bytes ``text`` encodes in base64 (the URL-safe alphabet too); NULL when it is not that."""
+    return F.try_validate_utf8(F.try_to_binary(F.translate(text, "-_", "+/"), F.lit("base64")).cast("string"))
 
 
 def _check_value_field(src: SourceConfig, envelope: list[str]) -> None:
