@@ -192,3 +192,9 @@ def test_cli_every_argument_of_every_command_says_what_it_is_in_help():
                if action.dest != "help" and not action.help]
     assert missing == []
     assert "(default report)" in parser._defaults["_commands"]["report"].format_help()
+    # and every command says what it does above its options (before 2026-12-02 usage and options alone)
+    commands = parser._defaults["_commands"]
+    assert [name for name, sub in commands.items() if len(sub.description or "") < 60] == []
+    assert " ".join(commands["ingest"].format_help().split()).startswith(
+        "usage: interlake ingest [-h] [--conf PATH] [--log-format {text,json}] [--debug] [--source NAME [NAME ...]] "
+        "[--dry-run] Take each source's new or changed files, standardize and validate their records, quarantine")

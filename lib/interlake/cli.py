@@ -51,6 +51,34 @@ def _version() -> str:
     return f"interlake {__version__} (pyspark {of('pyspark')}, delta-spark {of('delta-spark')})"
 
 
+# What each command does, shown by `interlake COMMAND --help` above its options (the README has the whole story).
+DESCRIPTIONS = {
+    "generate": "Write a seeded e-commerce sample data set: a CSV export and queue dumps per day, items.csv, "
+                "users.csv and truth.json (counts and the known surges), for the demo and the benchmarks.",
+    "ingest": "Take each source's new or changed files, standardize and validate their records, quarantine bad ones "
+              "with their reasons, gate each source with Great Expectations and MERGE its new events into Delta "
+              "`interactions`; print each file's read = accepted + duplicate + quarantined. Safe to re-run: files "
+              "already taken are skipped. Exit 1 when a source failed.",
+    "train": "Train ALS on implicit feedback (type weights, time decay) from `interactions`, find similar items with "
+             "LSH, evaluate against a popularity baseline, and publish `item_similarity`, `user_recommendations` and "
+             "`item_factors` when the model passes the promotion gate; every run is kept in `model_runs`.",
+    "models": "Print the newest model runs side by side: metrics, parameters, data version, published or not.",
+    "trending": "The Structured Streaming job: interactions per item and event-time window, scored against each "
+                "item's forecast into `trending_items`, with `item_popularity` and `stream_progress`. Runs until "
+                "stopped (SIGTERM or Ctrl-C end the batch in progress first); --once takes what is there and stops.",
+    "sql": "Run one SQL statement over the lakehouse tables by name; print the result as a table or write it to one "
+           "file with --out.",
+    "tables": "List every table of the lakehouse: rows, Delta version, size, last operation and its time, and when "
+              "its rows last changed.",
+    "report": "Write a static HTML page with plots (daily volume per type, funnel, models against the baseline, the "
+              "top trending item's counts against its forecast) and tables (quarantine reasons, similar items).",
+    "maintain": "OPTIMIZE every table (Z-ordered where readers filter), VACUUM it with the configured retention, and "
+                "trim quarantine and ledger rows older than theirs; print what was done.",
+    "run-job": "Run a job of the Databricks Asset Bundle (databricks.yml) on this machine: its tasks in dependency "
+               "order, each through its jobs/*.py entry point with the bundle's parameters.",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interlake", description="Spark + Delta jobs for interaction data")
     parser.add_argument("--version", action="version", version=_version())
@@ -117,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(rj)
     rj.add_argument("name", help="a job of the bundle: nightly or trending in the shipped databricks.yml")
     rj.add_argument("--bundle", default=None, metavar="PATH", help="path of databricks.yml")
+    for name, command in sub.choices.items():
+        command.description = DESCRIPTIONS[name]
     return parser
 
 
