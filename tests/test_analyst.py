@@ -603,6 +603,25 @@ def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_pat
     assert not (tmp_path / "lake" / T.ITEM_FACTORS).exists()
 
 
+def test_a_killed_run_job_interrupts_its_running_task(tmp_path, demo_lake):
+    """SIGKILL to `run-job` (a scheduler's timeout) while its ingest task runs: the kernel sends the task a Ctrl-C,
+    and it stops as `interlake ingest` does (its one line); before 2026-12-02 it ran on unwatched."""
+    cfg, _, root = demo_lake
+    doc = yaml.safe_load(open(cfg.path).read())
+    doc["lakehouse"] = str(tmp_path / "lake")
+    conf = tmp_path / "job.yaml"
+    conf.write_text(yaml.safe_dump(doc))
+    proc, lines, reader = started_with_stderr(["run-job", "nightly", "--conf", str(conf)])
+    wait_for_line(proc, lines, "reading  source=")
+    proc.kill()
+    proc.wait(timeout=60)
+    reader.join(timeout=300)  # the task and its JVM hold the same stderr: it ends when they have all exited
+    err = "".join(lines)
+    assert not reader.is_alive(), err[-3000:]
+    assert err.splitlines()[-1] == "interlake ingest: interrupted", err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+
+
 def test_model_history_reads_each_run_at_its_own_k(spark, make_config):
     """The report and the model notebook plot nDCG per run; before 2026-12-01 they read `ndcg@10` always, so runs
     trained with `train.k: 5` showed no value at all."""

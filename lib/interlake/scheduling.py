@@ -6,10 +6,12 @@ Ctrl-C (and SIGTERM) reach the running task once each, as they reach a job start
 its job does (ingest at its next Spark action, the trending query after the batch in progress; a second Ctrl-C at
 once), ``run-job`` waits for it, starts no further task and says so. The task runs in a session of its own, so the
 terminal's Ctrl-C goes to ``run-job`` alone and is passed on once: delivered to both, the task would take it twice
-(its "stop at once")."""
+(its "stop at once"). When ``run-job`` itself is killed (SIGKILL, as a scheduler's timeout does), the task is sent
+a Ctrl-C by the kernel (Linux: ``PR_SET_PDEATHSIG``) and stops as above, rather than run on unwatched."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -88,13 +90,31 @@ class Forwarder:
                 pass
 
     def run(self, cmd: list[str]) -> int:
-        self.task = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+        self.task = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True,
+                                     preexec_fn=_interrupt_when_parent_dies(os.getpid()))
         try:
             for signum in self.signals:  # received while it started (none before: no task starts after one)
                 self.task.send_signal(signum)
             return self.task.wait()
         finally:
             self.task = None
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _interrupt_when_parent_dies(parent: int):
+    """For the task's process before it starts (Linux): the kernel sends it SIGINT when ``run-job`` dies, even by
+    SIGKILL, where no handler of ours runs; before 2026-12-02 the task ran on unwatched, holding its run lock. None
+    elsewhere (the task then outlives a killed ``run-job``)."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def preexec() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+        if os.getppid() != parent:  # run-job died before the setting took hold
+            os.kill(os.getpid(), signal.SIGINT)
+    return preexec
 
 
 def _run_tasks(name: str, tasks: list[dict], variables: dict, base: Path, forwarder: Forwarder) -> list[tuple]:
