@@ -565,7 +565,8 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
 
 def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     """Queue-dump lines (``raw``, ``file``) -> the raw standard shape, without the field check: shared by batch
-    ingestion and the trending stream. Value is an object or a string holding JSON.
+    ingestion and the trending stream. Value is an object or a string holding JSON (its bytes in base64 with
+    ``value_encoding: base64``).
 
     Each line is parsed once; an object value gives its fields straight from that parse, and only a value that
     is a string is parsed a second time (as the JSON it holds). Each text parsed is also scanned for more after
