@@ -576,17 +576,23 @@ def test_run_job_runs_tasks_in_order_and_stops_at_the_first_failure(tmp_path, de
     assert (tmp_path / "lake" / T.INTERACTIONS / "_delta_log").exists()
 
 
-def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_path, demo_lake):
-    """Ctrl-C to `run-job` while its ingest task runs: the task stops as `interlake ingest` does on its own (its one
-    line, exit 130), `run-job` waits for it, skips the rest and says so. Before, Python's `subprocess.run` killed the
-    task a quarter of a second after the interrupt and `run-job` printed no summary."""
-    cfg, _, root = demo_lake
+def _nightly_in_its_ingest(tmp_path, demo_lake):
+    """`run-job nightly` on the demo's sources into a lakehouse of its own, once its ingest task is reading."""
+    cfg, _, _ = demo_lake
     doc = yaml.safe_load(open(cfg.path).read())
     doc["lakehouse"] = str(tmp_path / "lake")
     conf = tmp_path / "job.yaml"
     conf.write_text(yaml.safe_dump(doc))
     proc, lines, reader = started_with_stderr(["run-job", "nightly", "--conf", str(conf)])
     wait_for_line(proc, lines, "reading  source=")
+    return proc, lines, reader
+
+
+def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_path, demo_lake):
+    """Ctrl-C to `run-job` while its ingest task runs: the task stops as `interlake ingest` does on its own (its one
+    line, exit 130), `run-job` waits for it, skips the rest and says so. Before, Python's `subprocess.run` killed the
+    task a quarter of a second after the interrupt and `run-job` printed no summary."""
+    proc, lines, reader = _nightly_in_its_ingest(tmp_path, demo_lake)
     proc.send_signal(signal.SIGINT)
     out = proc.stdout.read()
     proc.wait(timeout=300)
@@ -606,13 +612,7 @@ def test_ctrl_c_reaches_the_running_task_once_and_no_further_task_starts(tmp_pat
 def test_a_killed_run_job_interrupts_its_running_task(tmp_path, demo_lake):
     """SIGKILL to `run-job` (a scheduler's timeout) while its ingest task runs: the kernel sends the task a Ctrl-C,
     and it stops as `interlake ingest` does (its one line); before 2026-12-02 it ran on unwatched."""
-    cfg, _, root = demo_lake
-    doc = yaml.safe_load(open(cfg.path).read())
-    doc["lakehouse"] = str(tmp_path / "lake")
-    conf = tmp_path / "job.yaml"
-    conf.write_text(yaml.safe_dump(doc))
-    proc, lines, reader = started_with_stderr(["run-job", "nightly", "--conf", str(conf)])
-    wait_for_line(proc, lines, "reading  source=")
+    proc, lines, reader = _nightly_in_its_ingest(tmp_path, demo_lake)
     proc.kill()
     proc.wait(timeout=60)
     reader.join(timeout=300)  # the task and its JVM hold the same stderr: it ends when they have all exited
