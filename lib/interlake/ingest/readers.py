@@ -577,12 +577,10 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
           # an object value, read as a STRUCT of the mapped paths (NULL when the value is not an object)
           .withColumn("_obj", F.try_variant_get(F.col("env"), value, rtype or "struct<>"))
           # any other value: its text (a string is the text itself) parsed as JSON, evaluated only for those rows
-          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), value, "string"))))
-    base64 = src.value_encoding == "base64"
-    if base64:
-        df = df.withColumn("_json", decoded_base64(F.col("_text")))
-    value_text = F.col("_json" if base64 else "_text")
-    df = df.withColumn("rec", F.when(F.col("_obj").isNull(), F.try_parse_json(value_text)))
+          .withColumn("_text", F.when(F.col("_obj").isNull(), F.try_variant_get(F.col("env"), value, "string")))
+          .withColumn("_json", json_text(F.col("_text"), src))  # the text itself, or what its base64 decodes to
+          .withColumn("rec", F.when(F.col("_obj").isNull(), F.try_parse_json("_json"))))
+    value_text = F.col("_json")
     if rtype is not None:
         rec = F.coalesce(F.col("_obj"), F.try_variant_get(F.col("rec"), "$", rtype))
         values = {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
@@ -608,8 +606,7 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
     ``value_field`` names)."""
     lines = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
     text = F.try_variant_get(F.col("env"), variant_path(src.value_field), "string")
-    parsed = lines.withColumn("rec", F.try_parse_json(
-        decoded_base64(text) if src.value_encoding == "base64" else text))
+    parsed = lines.withColumn("rec", F.try_parse_json(json_text(text, src)))
     kinds: dict[str, str] = {}
     available = _sample_fields(parsed, "rec", kinds)
     if not available:
@@ -627,7 +624,7 @@ def _base64_json(texts: DataFrame) -> bool:
 def base64_hint(src: SourceConfig, quarantined: DataFrame) -> str:
     """For a source whose queue values were quarantined as not JSON (``quarantined``: their ``raw`` lines): the
     setting to read them when they are base64-encoded JSON; "" when they are not."""
-    if src.format != "queue_dump" or src.value_encoding != "none":
+    if src.value_encoding != "none":
         return ""
     texts = quarantined.limit(SAMPLE_RECORDS).select(F.try_variant_get(
         F.try_parse_json(F.col("raw")), variant_path(src.value_field), "string").alias("text"))
@@ -649,6 +646,11 @@ def _check_value_text(src: SourceConfig, texts: DataFrame) -> None:
                           + (" once base64-decoded" if src.value_encoding == "base64" else "")
                           + f", e.g. {sample['text'][:60]!r}: an event's fields are mapped in JSON. Check "
                           f"sources.{src.name}.value_field")
+
+
+def json_text(text: Column, src: SourceConfig) -> Column:
+    """A queue value's text as the JSON it holds: itself, or with ``value_encoding: base64`` what it decodes to."""
+    return decoded_base64(text) if src.value_encoding == "base64" else text
 
 
 def decoded_base64(text: Column) -> Column:
