@@ -1278,3 +1278,57 @@ sources:
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
         ("u1", "i1", "add_to_cart", ts(T0), "likes"), ("u2", "i2", "view", ts(T0), "likes"),
         ("u3", "i3", "purchase", ts(T0), "survey"), ("u4", "i4", "view", ts(T0), "survey")]
+
+
+def test_after_a_config_fix_retake_quarantined_takes_the_files_again_and_replaces_their_quarantine_rows(
+        spark, make_config, tmp_path):
+    """``interlake ingest --retake-quarantined``: a file whose records were quarantined for a type the map lacked is
+    unchanged, so a run after the fix takes nothing; the retake takes it (and not the clean file) again, adds the
+    records valid now as new events, counts the stored ones as duplicates and quarantines the still-bad one again in
+    place of the file's three earlier rows. Retaking again changes no table but the run ids; a dry run writes
+    nothing; the answer without Spark agrees."""
+    from interlake.cli import build_parser
+    from interlake.ingest.noop import nothing_new
+
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\nu2,i2,WISH,{T0}\n,i3,VIEW,{T0}\nu4,i4,WISH,{T0}\n")
+    write(tmp_path / "in/shop/b.csv", f"{header}u5,i5,VIEW,{T0}\n")
+    source = {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "max_quarantine_share": 0.9}
+    before = make_config(sources={"shop": source})
+    fixed = make_config(sources={"shop": {**source, "interaction_type_map": {
+        **CSV_SOURCE["interaction_type_map"], "WISH": "add_to_cart"}}})
+
+    def counts(result):
+        return [(s.status, [(f.file.rsplit("/", 1)[-1], f.rows_read, f.rows_accepted, f.rows_duplicate,
+                             f.rows_quarantined) for f in s.files]) for s in result.sources]
+
+    def quarantine():
+        return sorted((r.file.rsplit("/", 1)[-1], r.raw, tuple(r.reasons), r.run_id) for r in
+                      spark.read.format("delta").load(fixed.table_path(T.QUARANTINE)).collect())
+
+    assert counts(ingest(spark, before, now=NOW)) == [("ok", [("a.csv", 4, 1, 0, 3), ("b.csv", 1, 1, 0, 0)])]
+    assert len(quarantine()) == 3
+    assert counts(ingest(spark, fixed, now=NOW + dt.timedelta(hours=1))) == [("no new files", [])]
+    assert nothing_new(fixed) is not None and nothing_new(fixed, retake_quarantined=True) is None
+
+    history = {t: spark.sql(f"DESCRIBE HISTORY delta.`{fixed.table_path(t)}`").count()
+               for t in (T.INTERACTIONS, T.QUARANTINE, T.LEDGER)}
+    dry = ingest(spark, fixed, now=NOW + dt.timedelta(hours=2), dry_run=True, retake_quarantined=True)
+    assert counts(dry) == [("dry run", [("a.csv", 4, 2, 1, 1)])]
+    assert {t: spark.sql(f"DESCRIBE HISTORY delta.`{fixed.table_path(t)}`").count() for t in history} == history
+
+    retake = ingest(spark, fixed, now=NOW + dt.timedelta(hours=3), retake_quarantined=True)
+    assert counts(retake) == [("ok", [("a.csv", 4, 2, 1, 1)])]
+    assert table_rows(spark, fixed.table_path(T.INTERACTIONS), ("user_id", "interaction_type")) == [
+        ("u1", "view"), ("u2", "add_to_cart"), ("u4", "add_to_cart"), ("u5", "view")]
+    bad_row = f'{{"customer":null,"product":"i3","event":"VIEW","time":"{T0}"}}'
+    assert quarantine() == [("a.csv", bad_row, ("user_id is missing or empty",), retake.run_id)]
+
+    again = ingest(spark, fixed, now=NOW + dt.timedelta(hours=4), retake_quarantined=True)
+    assert counts(again) == [("ok", [("a.csv", 4, 0, 3, 1)])]
+    assert quarantine() == [("a.csv", bad_row, ("user_id is missing or empty",), again.run_id)]
+    assert len(table_rows(spark, fixed.table_path(T.INTERACTIONS))) == 4
+    assert ledger_rows(spark, fixed.table_path(T.LEDGER)) == [
+        ("shop", "a.csv", 4, 0, 3, 1, "committed"), ("shop", "a.csv", 4, 1, 0, 3, "committed"),
+        ("shop", "a.csv", 4, 2, 1, 1, "committed"), ("shop", "b.csv", 1, 1, 0, 0, "committed")]
+    assert build_parser().parse_args(["ingest", "--retake-quarantined"]).retake_quarantined

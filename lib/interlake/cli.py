@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these sources (--source a b, or --source a --source b)")
     i.add_argument("--dry-run", action="store_true",
                    help="read, validate, gate and classify the new files and print the report; write nothing")
+    i.add_argument("--retake-quarantined", action="store_true",
+                   help="also take again the files whose last take quarantined records (after fixing the config: "
+                        "the records valid now are added, the rest replace the files' quarantine rows)")
 
     t = sub.add_parser("train", help="train ALS + LSH similarity, evaluate, publish if it passes the gate")
     _common(t)
@@ -180,9 +183,11 @@ def run(args: argparse.Namespace) -> int:
         from interlake.ingest.pipeline import ingest, print_report
 
         # a re-run that finds nothing new is answered without starting Spark (see ingest/noop.py)
-        result = no_source_folder(cfg, args.source, dry_run=args.dry_run) or nothing_new(cfg, args.source)
+        result = (no_source_folder(cfg, args.source, dry_run=args.dry_run)
+                  or nothing_new(cfg, args.source, retake_quarantined=args.retake_quarantined))
         if result is None:
-            result = ingest(_session(cfg, "ingest"), cfg, sources=args.source, dry_run=args.dry_run)
+            result = ingest(_session(cfg, "ingest"), cfg, sources=args.source, dry_run=args.dry_run,
+                            retake_quarantined=args.retake_quarantined)
         result.dry_run = args.dry_run
         print_report(result)
         return 0 if result.ok else 1

@@ -40,9 +40,11 @@ def ledger_rows(ledger_path: str) -> list[dict] | None:
     return rows
 
 
-def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime | None = None) -> IngestResult | None:
-    """The result of a run that finds no new or changed file in any selected source, if that is certain without
-    Spark; otherwise None. Unknown source names raise the job's ConfigError."""
+def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime | None = None,
+                retake_quarantined: bool = False) -> IngestResult | None:
+    """The result of a run that finds no new or changed file in any selected source (with ``retake_quarantined``,
+    nor a file whose latest take quarantined records), if that is certain without Spark; otherwise None. Unknown
+    source names raise the job's ConfigError."""
     selected = [cfg.source(n) for n in (list(sources) if sources else list(cfg.sources))]
     if not selected:
         return None
@@ -53,8 +55,9 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
         listing = list_local_files(src.path, recursive=src.recursive)
         if listing is None:
             return None
-        pending, taken = L.state_of([r for r in rows if r["source"] == src.name])
-        if pending or new_files(listing, taken):
+        state = L.state_of([r for r in rows if r["source"] == src.name])
+        if (state.pending or new_files(listing, state.taken)
+                or retake_quarantined and state.quarantined & {f.file for f in listing}):
             return None
     for src in selected:
         progress(log, "no new files", source=src.name)
@@ -74,7 +77,7 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
     ledger = cfg.table_path(T.LEDGER)
     if os.path.isdir(os.path.join(ledger, "_delta_log")):
         rows = ledger_rows(ledger)
-        if rows is None or any(L.state_of([r for r in rows if r["source"] == s.name])[0] for s in selected):
+        if rows is None or any(L.state_of([r for r in rows if r["source"] == s.name]).pending for s in selected):
             return None
     results = []
     for src in selected:

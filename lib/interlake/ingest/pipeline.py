@@ -6,7 +6,9 @@ re-running):
   1. ledger rows for the run's files, status ``pending``, with their reconciliation counts
   2. quarantine rows of the run (any left by an earlier attempt of the same run are deleted first)
   3. insert-only MERGE of the new events into ``interactions``, tagged with the run id (commit userMetadata)
-  4. ledger rows -> ``committed``
+  4. a retake (``retake_quarantined``): the earlier takes' quarantine rows of the files it took again unchanged are
+     deleted, tagged with the run id too (see ``ledger``)
+  5. ledger rows -> ``committed``
 A Delta write conflict with a concurrent run (another source) re-plans steps 1-3 and retries.
 
 Example:
@@ -20,6 +22,7 @@ import logging
 import os
 import signal
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
@@ -155,10 +158,12 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
 
 
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
-           now: datetime | None = None, dry_run: bool = False) -> IngestResult:
+           now: datetime | None = None, dry_run: bool = False, retake_quarantined: bool = False) -> IngestResult:
     """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
     everything up to the writes (read, validate, gate, classify against the stored events) and write nothing: the
-    report says what a run would take, and each source's most common quarantine reasons."""
+    report says what a run would take, and each source's most common quarantine reasons. ``retake_quarantined``:
+    also take again the unchanged files whose latest take quarantined records (after a config fix: the records
+    valid now are added, the rest quarantined again in place of the file's earlier quarantine rows)."""
     names = list(sources) if sources else list(cfg.sources)
     selected = [cfg.source(n) for n in names]  # unknown name -> ConfigError before any work
     if not selected:
@@ -173,12 +178,13 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
         check_interrupted()  # Ctrl-C during the source before: no next one
         try:
             if dry_run:  # writes nothing, so it neither takes nor waits for the source's lock
-                results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=earlier))
+                results.append(_ingest_source(spark, cfg, src, run_id, now, dry_run=earlier,
+                                              retake=retake_quarantined))
                 continue
             # one run of a source at a time: an overlapping run waits, then finds the files taken (interlake.locks)
             with exclusive(cfg.lakehouse, f"ingest-{src.name}", wait=cfg.ingest.lock_timeout,
                            setting="ingest.lock_timeout", what=f"source {src.name}"):
-                results.append(_ingest_source(spark, cfg, src, run_id, now))
+                results.append(_ingest_source(spark, cfg, src, run_id, now, retake=retake_quarantined))
         except Exception as exc:  # noqa: BLE001  (an unforeseen error, e.g. a corrupt file: the others still run)
             if interrupted():  # its Spark job cancelled by Ctrl-C: the run stops here, the next one repairs
                 raise KeyboardInterrupt from None
@@ -215,8 +221,10 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
     """Finish or undo the ``pending`` runs of ``source``: runs that died before committing their ledger rows."""
     ledger_path, interactions = cfg.table_path(T.LEDGER), cfg.table_path(T.INTERACTIONS)
     for run_id in pending:
-        if L.merge_committed(spark, interactions, run_id):
+        # a retake without a valid record has no MERGE: its quarantine delete, the step after, says it got there
+        if L.committed_in(spark, interactions, run_id) or L.committed_in(spark, cfg.table_path(T.QUARANTINE), run_id):
             log.info("recovery: run %s of %s merged before it died; committing its ledger rows", run_id, source)
+            supersede_quarantine(spark, cfg, source, run_id)  # done already, or not yet: the run's step 4
             L.set_status(spark, ledger_path, run_id, source, L.COMMITTED)
         else:
             log.info("recovery: run %s of %s died before its merge; undoing it, its files are taken again",
@@ -226,9 +234,48 @@ def recover(spark: SparkSession, cfg: Config, source: str, pending: list[str]) -
             L.delete_run(spark, ledger_path, run_id, source)
 
 
-def files_to_take(spark: SparkSession, src: SourceConfig, taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
-    """The files of ``src`` not taken yet, or changed (size or modification time) since they were taken."""
-    return new_files(list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path"), taken)
+def supersede_quarantine(spark: SparkSession, cfg: Config, source: str, run_id: str) -> None:
+    """Delete the quarantine rows of the earlier takes that ``run_id`` took again unchanged (``ledger.
+    superseded_takes``), in one commit tagged with the run id (recovery looks for it)."""
+    takes = L.superseded_takes(spark, cfg.table_path(T.LEDGER), source, run_id)
+    if not takes:
+        return
+    by_run: dict[str, list[str]] = {}
+    for file, earlier in takes:
+        by_run.setdefault(earlier, []).append(file)
+    condition = F.lit(False)
+    for earlier, files in sorted(by_run.items()):
+        condition = condition | ((F.col(C.RUN_ID) == earlier) & F.col(C.FILE).isin(sorted(files)))
+    with tagged(spark, run_id):
+        DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete((F.col(C.SOURCE) == source) & condition)
+
+
+@contextmanager
+def tagged(spark: SparkSession, run_id: str):
+    """The Delta commits made inside carry ``run_id`` in their userMetadata (``ledger.committed_in`` finds them)."""
+    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+
+
+def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, *,
+                  retake: bool = False) -> tuple[list[FileInfo], list[FileInfo]]:
+    """The files of ``src`` not taken yet or changed (size or modification time) since they were taken, and with
+    ``retake`` the unchanged ones whose latest take quarantined records (to take again)."""
+    listing = list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path")
+    todo = new_files(listing, state.taken)
+    if not retake:
+        return todo, []
+    changed = {f.file for f in todo}
+    again = [f for f in listing if f.file in state.quarantined and f.file not in changed]
+    gone = len(state.quarantined - {f.file for f in listing})
+    if gone:
+        log.warning("source %s: %d file(s) with quarantined records are no longer in %s and cannot be taken again",
+                    src.name, gone, src.path)
+    progress(log, "taking again", source=src.name, files=len(again))
+    return todo, again
 
 
 def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
@@ -244,19 +291,22 @@ def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -
 
 
 def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now: datetime, *,
-                   dry_run: list[DataFrame] | None = None) -> SourceResult:
+                   dry_run: list[DataFrame] | None = None, retake: bool = False) -> SourceResult:
     """One source's run; ``dry_run`` (a list, empty for the first source): write nothing, classify against the stored
-    events and the new events of the sources before (which a run would have stored), and add this one's to it."""
+    events and the new events of the sources before (which a run would have stored), and add this one's to it.
+    ``retake``: also the unchanged files whose latest take quarantined records."""
     retries = cfg.ingest.conflict_retries
     has_ledger = dry_run is None or exists(spark, cfg.table_path(T.LEDGER) + "/_delta_log")
-    pending, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name) if has_ledger else ([], {})
-    if pending and dry_run is not None:
+    state = (L.source_state(spark, cfg.table_path(T.LEDGER), src.name) if has_ledger
+             else L.SourceState([], {}, frozenset()))
+    if state.pending and dry_run is not None:
         log.warning("source %s: a run of it died before committing (%s); the next real run finishes or undoes it "
-                    "first, so its files may be taken again", src.name, ", ".join(pending))
-    elif pending:
-        with_conflict_retry(lambda: recover(spark, cfg, src.name, pending), retries, f"{src.name} recovery")
-        _, taken = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)  # recovery may have committed files
-    todo = files_to_take(spark, src, taken)
+                    "first, so its files may be taken again", src.name, ", ".join(state.pending))
+    elif state.pending:
+        with_conflict_retry(lambda: recover(spark, cfg, src.name, state.pending), retries, f"{src.name} recovery")
+        state = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)  # recovery may have committed files
+    todo, again = files_to_take(spark, src, state, retake=retake)
+    todo += again
     if not todo:
         progress(log, "no new files", source=src.name)
         return SourceResult(src.name, "no new files")
@@ -326,6 +376,10 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         files = with_conflict_retry(write_once, retries, f"{src.name} merge")
     finally:
         checked.unpersist()
+    if again:
+        with_conflict_retry(lambda: supersede_quarantine(spark, cfg, src.name, run_id), retries,
+                            f"{src.name} quarantine")
+        crash_point("after_supersede")
     with_conflict_retry(lambda: L.set_status(spark, cfg.table_path(T.LEDGER), run_id, src.name, L.COMMITTED),
                         retries, f"{src.name} ledger")
     crash_point("after_ledger_commit")
@@ -363,11 +417,8 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
         if dates:
             date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
             condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
-            try:
+            with tagged(spark, run_id):
                 (target.alias("t").merge(new_rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
-            finally:
-                spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
             expected = sum(r.rows_accepted for r in reports)
             inserted = _rows_inserted(target, run_id)
             if inserted is not None and inserted != expected:
