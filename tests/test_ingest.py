@@ -1332,3 +1332,56 @@ def test_after_a_config_fix_retake_quarantined_takes_the_files_again_and_replace
         ("shop", "a.csv", 4, 0, 3, 1, "committed"), ("shop", "a.csv", 4, 1, 0, 3, "committed"),
         ("shop", "a.csv", 4, 2, 1, 1, "committed"), ("shop", "b.csv", 1, 1, 0, 0, "committed")]
     assert build_parser().parse_args(["ingest", "--retake-quarantined"]).retake_quarantined
+
+
+def test_a_record_with_a_key_given_twice_names_the_key_and_the_setting_that_reads_it(spark, make_config, tmp_path):
+    """Python and JavaScript read ``{"customer":"u1",…,"customer":"u1"}`` with the last value; Spark's parser refuses
+    it. Before 2026-12-02 such a line, queue record or queue value was quarantined as "not valid JSON", which it looks
+    like it is not: the reason now names the key and the setting; a key repeated deeper down keeps the general
+    reason. With the setting, the same records land with their last value."""
+    def rec(uid, **extra):
+        return json.dumps({"customer": uid, "product": "i1", "event": "VIEW", "time": T0, **extra})[:-1]
+
+    twice = rec("u1") + ', "customer": "u1b"}'
+    nested = rec("u2") + ', "meta": {"a": 1, "a": 2}}'
+    value_twice = json.dumps({"offset": 1, "value": json.dumps(
+        {"uid": "u3", "sku": "i1", "action": "view", "ts": T0 * 1000})[:-1] + ', "sku": "i3"}'})
+    envelope_twice = queue_line("u4", "i1", "view", T0 * 1000)[:-1] + ', "offset": 9}'
+    write(tmp_path / "in/lines/a.jsonl", f"{twice}\n{nested}\n{rec('u5')}}}\n")
+    line = queue_line("u6", "i1", "view", T0 * 1000)
+    write(tmp_path / "in/q/a.jsonl", f"{value_twice}\n{envelope_twice}\n{line}\n")
+    sources = {"lines": {**CSV_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/lines")},
+               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}}
+    cfg = make_config(sources=sources, ingest={"max_quarantine_share": 1.0})
+    assert ingest(spark, cfg, now=NOW).ok
+    setting = ("twice (Spark reads no JSON object with a repeated key; spark.conf "
+               "spark.sql.variant.allowDuplicateKeys: true reads its last value, as most JSON readers do)")
+    quarantine = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+    assert sorted((r.source, r.raw, r.reasons) for r in quarantine.collect()) == sorted([
+        ("lines", twice, [f"line has the key 'customer' {setting}"]),
+        ("lines", nested, ["line is not valid JSON"]),
+        ("q", envelope_twice, [f"line has the key 'offset' {setting}"]),
+        ("q", value_twice, [f"queue record value has the key 'sku' {setting}"])])
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u5",), ("u6",)]
+
+    again = make_config(lakehouse=str(tmp_path / "lake2"), sources=sources, ingest={"max_quarantine_share": 1.0})
+    spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")
+    try:
+        assert ingest(spark, again, now=NOW).ok
+    finally:
+        spark.conf.unset("spark.sql.variant.allowDuplicateKeys")
+    assert table_rows(spark, again.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [
+        ("u1b", "i1"), ("u2", "i1"), ("u3", "i3"), ("u4", "i1"), ("u5", "i1"), ("u6", "i1")]
+
+    # every record repeats a key (an exporter that writes a field twice): the source says so, not "no fields"
+    write(tmp_path / "in/all/a.jsonl", f"{twice}\n")
+    write(tmp_path / "in/allq/a.jsonl", f"{value_twice}\n")
+    every = make_config(lakehouse=str(tmp_path / "lake3"), sources={
+        "all": {**CSV_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/all")},
+        "allq": {**QUEUE_SOURCE, "path": str(tmp_path / "in/allq")}})
+    fix = ("which Spark's JSON parser refuses: set spark.conf spark.sql.variant.allowDuplicateKeys: true to read its "
+           "last value, as most JSON readers do")
+    assert [s.message for s in ingest(spark, every, now=NOW).sources] == [
+        f"source all: the lines repeat a key ('customer' in {twice[:80]!r}), {fix}",
+        f"source allq: the queue records' values repeat a key ('sku' in {json.loads(value_twice)['value'][:80]!r}), "
+        f"{fix}"]

@@ -493,13 +493,15 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
-                  docs: DataFrame | None = None) -> DataFrame:
+                  docs: DataFrame | None = None, lines: bool = False) -> DataFrame:
     """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
     ``docs`` (``json``): the documents with their ``extra`` flag; when no record was found, the error says so if
     each file has more after its first document (JSON lines read as ``json``), and with ``record_path`` lists the
-    documents' fields."""
+    documents' fields; ``lines`` (``jsonl``): if its lines repeat a key."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
+    if not available and lines:
+        _check_repeated_keys(src, df.where(F.col("rec").isNull()).select(F.col("raw").alias("text")), "lines")
     several = docs.where("extra").select("file").first() if not available and docs is not None else None
     if several:
         raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
@@ -518,14 +520,46 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
 
 TEXT_AFTER_LINE = "line has more after its JSON object (two records on one line?)"
 NOT_JSON_VALUE = "queue record value is not valid JSON"
+DUPLICATE_KEYS = "spark.sql.variant.allowDuplicateKeys"
+
+
+def repeated_keys(text: Column) -> Column:
+    """The keys ``text``'s top-level object has more than once (Jackson's lenient parse, which keeps them all)."""
+    keys = F.json_object_keys(text)
+    return F.filter(keys, lambda k: F.size(F.filter(keys, lambda x: x == k)) > 1)
+
+
+def not_json(text: Column, what: str, otherwise: str | None = None) -> Column:
+    """The reason ``text``, which did not parse, is quarantined: ``<what> is not valid JSON`` (or ``otherwise``), or
+    when its object has a key twice (``{"uid":"u1",…,"uid":"u1"}``: JSON that Python and JavaScript read with the
+    last value, Spark's parser refuses) that key and the setting that reads it. Only a key of the top-level object
+    is found (a lenient second parse, evaluated for the text that failed only)."""
+    twice = repeated_keys(text)
+    return (F.when(F.size(twice) > 0, F.concat(
+        F.lit(f"{what} has the key '"), twice[0],
+        F.lit(f"' twice (Spark reads no JSON object with a repeated key; spark.conf {DUPLICATE_KEYS}: true "
+              "reads its last value, as most JSON readers do)")))
+        .otherwise(F.lit(otherwise or f"{what} is not valid JSON")))
+
+
+def _check_repeated_keys(src: SourceConfig, texts: DataFrame, what: str) -> None:
+    """No record had a field, and ``texts`` (``text``: the ones that did not parse) repeat a key in their object, as
+    an exporter that writes a field twice does in every record: say so and name the setting, rather than "the files
+    have no fields"."""
+    first = (texts.limit(SAMPLE_RECORDS).select("text", repeated_keys(F.col("text"))[0].alias("key"))
+             .where("key IS NOT NULL").first())
+    if first:
+        raise SourceError(f"source {src.name}: the {what} repeat a key ({first['key']!r} in {first['text'][:80]!r}), "
+                          f"which Spark's JSON parser refuses: set spark.conf {DUPLICATE_KEYS}: true to read its last "
+                          "value, as most JSON readers do")
 
 
 def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     df = _lines(spark, src, files).withColumn("rec", F.try_parse_json("raw"))
-    df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), F.lit("line is not valid JSON"))
+    df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), not_json(F.col("raw"), "line"))
                        .when(~is_object(F.col("rec")), F.lit("line is not a JSON object"))
                        .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE)))
-    return _json_records(df, src, "JSON records")
+    return _json_records(df, src, "JSON records", lines=True)
 
 
 def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
@@ -588,13 +622,13 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
         values = {std: F.when(F.col("_obj").isNotNull(),
                               F.try_variant_get(F.col("env"), value + variant_path(path)[1:], "string"))
                   .otherwise(_variant_field("rec", path)) for std, path in src.read_fields.items()}
-    error = (F.when(F.col("env").isNull(), F.lit("line is not valid JSON"))
+    error = (F.when(F.col("env").isNull(), not_json(F.col("raw"), "line"))
              .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE))
              .when(F.col("_obj").isNotNull(), F.lit(None).cast("string"))
              .when(F.col("_text").isNull(), F.lit("queue record has no value"))
              .when(value_text.isNull(), F.lit(f"queue record value is not base64-encoded UTF-8 text "
                                               f"(sources.{src.name}.value_encoding is base64)"))
-             .when(F.col("rec").isNull(), F.lit(NOT_JSON_VALUE))
+             .when(F.col("rec").isNull(), not_json(value_text, "queue record value", NOT_JSON_VALUE))
              .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object"))
              .when(~one_json_value(value_text), F.lit("queue record value has more after its JSON object")))
     df = df.withColumn("parse_error", error)
@@ -610,7 +644,10 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
     kinds: dict[str, str] = {}
     available = _sample_fields(parsed, "rec", kinds)
     if not available:
+        _check_repeated_keys(src, lines.where(F.col("env").isNull()).select(F.col("raw").alias("text")), "lines")
         _check_value_field(src, _sample_fields(lines, "env"))
+        _check_repeated_keys(src, parsed.where(F.col("rec").isNull()).select(json_text(text, src).alias("text")),
+                             "queue records' values")
         _check_value_text(src, lines.limit(SAMPLE_RECORDS).select(text.alias("text")).where("text IS NOT NULL"))
     _check_fields(src, available, "queue record values", kinds)
     return queue_records(lines.drop("env"), src)
