@@ -693,3 +693,43 @@ def test_a_lakehouse_given_as_a_uri_is_listed_maintained_and_registered(spark, m
     assert sorted(r["x"] for r in spark.sql("SELECT x FROM urilake.events").collect()) == ["a", "b"]
     spark.sql("DROP DATABASE urilake CASCADE")  # the entry only: the table is external
     assert sorted(r["x"] for r in spark.read.format("delta").load(f"{uri}/events").collect()) == ["a", "b"]
+
+
+def test_a_database_given_with_its_catalog_registers_and_queries_the_tables_there(spark, make_config, tmp_path,
+                                                                                   capsys, caplog):
+    """Unity Catalog names a schema with its catalog (``database: main.interlake``), which the config refused before
+    2026-12-02. Here with this session's own catalog, ``spark_catalog``: ingest registers its tables in
+    ``spark_catalog.shopdb``; ``interlake sql`` finds them by name and by their three-part name, and leaves the
+    session's catalog and schema as they were; ``read_table`` takes the three-part name, DuckDB the schema's. A catalog
+    the session lacks is a warning that says what it needs, and the job runs on paths; three parts are a config
+    error."""
+    from interlake.analyst.duck import connect
+    from interlake.analyst.sql import run_sql
+    from interlake.ingest.pipeline import ingest
+
+    from tests.ingest_helpers import CSV_SOURCE, T0, write
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0}\n")
+    sources = {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}}
+    cfg = make_config(database="spark_catalog.shopdb", sources=sources)
+    assert ingest(spark, cfg, now=dt.datetime(2026, 11, 1)).ok
+    assert {t.name for t in spark.catalog.listTables("spark_catalog.shopdb")} == {
+        T.INTERACTIONS, T.QUARANTINE, T.LEDGER}
+    capsys.readouterr()
+    run_sql(spark, "SELECT user_id, interaction_type FROM interactions ORDER BY 1", database=cfg.database)
+    run_sql(spark, "SELECT count(*) AS n FROM spark_catalog.shopdb.interactions", database=cfg.database)
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == [
+        ["user_id", "interaction_type"], ["-------", "----------------"], ["u1", "view"], ["u2", "purchase"],
+        ["(2", "rows)"], ["n"], ["-"], ["2"], ["(1", "row)"]]
+    assert (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()) == ("spark_catalog", "default")
+    assert sorted(read_table("spark_catalog.shopdb.interactions", lakehouse=cfg.lakehouse)["user_id"]) == ["u1", "u2"]
+    con, _ = connect(cfg.lakehouse, cfg.database)
+    assert con.execute("SELECT count(*) FROM shopdb.interactions").fetchall() == [(2,)]
+
+    elsewhere = make_config(database="nocatalog.shopdb", lakehouse=str(tmp_path / "lake2"), sources=sources)
+    with caplog.at_level("WARNING"):
+        assert ingest(spark, elsewhere, now=dt.datetime(2026, 11, 1)).ok
+    assert "a database catalog.schema needs that catalog in the session (Unity Catalog on Databricks, or " \
+           "spark.sql.catalog.<name>)" in caplog.text
+    with pytest.raises(ConfigError, match=r"^database: 'a.b.c' must be a schema name, or catalog.schema"):
+        make_config(database="a.b.c")

@@ -497,8 +497,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     """Validate a parsed YAML document into a Config; raises ConfigError with the offending key."""
     top = _Section(data, "", _TOP)
     database = top.get("database", str, "interlake")
-    if not _NAME.match(database):
-        raise ConfigError(f"database: {database!r} must be lower-case letters, digits and _, starting with a letter")
+    if not 1 <= len(database.split(".")) <= 2 or not all(_NAME.match(part) for part in database.split(".")):
+        raise ConfigError(f"database: {database!r} must be a schema name, or catalog.schema (Unity Catalog's "
+                          "main.interlake), each of lower-case letters, digits and _, starting with a letter")
 
     spark_sec = top.section("spark", ("master", "conf"))
     spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf", for_spark=True))

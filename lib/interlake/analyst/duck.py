@@ -53,7 +53,7 @@ def connect(lakehouse: str, database: str):
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    schema = _quote(database)
+    schema = _quote(duck_schema(database))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     skipped = {}
     for name, path in lakehouse_tables(lakehouse).items():
@@ -128,12 +128,19 @@ def _message(exc: Exception, cfg: Config, con, skipped: dict[str, str]) -> str:
     if "does not exist" not in first or "Catalog Error" not in first:
         return first
     for name, why in skipped.items():
-        if f" {name} " in f"{first} " or f" {cfg.database}.{name} " in f"{first} ":
+        if f" {name} " in f"{first} " or f" {duck_schema(cfg.database)}.{name} " in f"{first} ":
             return f"{first}: {name}: {why}"
     names = sorted(r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [cfg.database]).fetchall())
-    return f"{first}. The tables are {', '.join(f'{cfg.database}.{n}' for n in names)}" if names else (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [duck_schema(cfg.database)])
+        .fetchall())
+    return f"{first}. The tables are {', '.join(f'{duck_schema(cfg.database)}.{n}' for n in names)}" if names else (
         f"{first}. The lakehouse {cfg.lakehouse} has no tables yet: run `interlake ingest` first")
+
+
+def duck_schema(database: str) -> str:
+    """The DuckDB schema of the config's ``database``: its schema part (``main.interlake`` -> ``interlake``). DuckDB
+    has no catalog by a Unity Catalog's name (and reserves ``main``), so there a table is ``interlake.<name>``."""
+    return database.rsplit(".", 1)[-1]
 
 
 def _quote(name: str) -> str:

@@ -82,13 +82,14 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
 
 
 def _open(delta_table, not_found, name: str, lakehouse: str, uri: str):
-    """The table at ``uri``; a name with the database (``interlake.interactions``, as ``interlake sql`` takes it)
-    that is not a table itself is the table after the dot. Returns the table, its name and its URI."""
+    """The table at ``uri``; a name with the database (``interlake.interactions``, or with its catalog
+    ``main.interlake.interactions``, as ``interlake sql`` takes them) that is not a table itself is the table after the
+    last dot. Returns the table, its name and its URI."""
     try:
         return delta_table(uri), name, uri
     except not_found:
-        db, dot, short = name.partition(".")
-        if not (db and dot and short) or "." in short:
+        db, dot, short = name.rpartition(".")
+        if not (db and dot and short) or db.count(".") > 1:
             raise
         uri = table_uri(short, lakehouse)
         return delta_table(uri), short, uri

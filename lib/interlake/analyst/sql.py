@@ -86,16 +86,17 @@ def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out
     """Run ``query`` and print its rows (or write them to ``out``). ``database``: the lakehouse's, in which names
     without one are found (``FROM interactions`` as well as ``FROM interlake.interactions``)."""
     kind = out_format(out) if out else None
-    previous = spark.catalog.currentDatabase()
+    previous = spark.catalog.currentCatalog(), spark.catalog.currentDatabase()
     try:
         if database and spark.catalog.databaseExists(database):
-            spark.catalog.setCurrentDatabase(database)
+            spark.sql(f"USE {database}")  # a catalog.schema database (Unity Catalog) sets both
         df = spark.sql(query)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0].rstrip(".")
         raise InterlakeError(f"query failed: {first}{_failure_hint(spark, query, first, database)}") from None
     finally:
-        spark.catalog.setCurrentDatabase(previous)
+        spark.catalog.setCurrentCatalog(previous[0])
+        spark.catalog.setCurrentDatabase(previous[1])
     if out:
         rows = write_result(spark, df, out, kind)
         print(f"wrote {rows:,} row{'' if rows == 1 else 's'} to {out}")

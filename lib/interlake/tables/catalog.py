@@ -1,4 +1,5 @@
-"""Catalog registration: every Delta table under the lakehouse is queryable as ``<database>.<table>``.
+"""Catalog registration: every Delta table under the lakehouse is queryable as ``<database>.<table>`` (``database``
+a schema of the session's current catalog, or ``catalog.schema``: Unity Catalog's ``main.interlake``).
 
 The Delta log is the truth; the catalog is an index of it. Registration is idempotent and repairs an entry
 that points elsewhere (e.g. a test or a moved lakehouse). Which entries exist, and where they point, is read from
@@ -43,8 +44,14 @@ def register_tables(spark: SparkSession, database: str, tables: dict[str, str]) 
     path are left alone, entries that point elsewhere are replaced (the entry only: never the data)."""
     if not tables:
         return
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
-    current = registered_locations(spark, database)
+    try:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+        current = registered_locations(spark, database)
+    except Exception as exc:  # noqa: BLE001  (no such catalog, no rights on it: the jobs still run on paths)
+        log.warning("could not register %s in %s: %s%s", ", ".join(tables), database, str(exc).splitlines()[0],
+                    "; a database catalog.schema needs that catalog in the session (Unity Catalog on Databricks, or "
+                    "spark.sql.catalog.<name>)" if "." in database else "")
+        return
     for name, path in tables.items():
         qualified = f"{database}.{name}"
         try:
@@ -86,5 +93,5 @@ def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None) -> dict[
 def register_lakehouse(spark: SparkSession, lakehouse: str, database: str) -> None:
     try:
         register_tables(spark, database, lakehouse_tables(lakehouse, spark))
-    except Exception as exc:  # the catalog itself unusable: jobs still run on paths
+    except Exception as exc:  # the lakehouse cannot be listed: jobs still run on paths
         log.warning("could not register the tables of %s in %s: %s", lakehouse, database, str(exc).splitlines()[0])
