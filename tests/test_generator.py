@@ -197,4 +197,5 @@ def test_cli_every_argument_of_every_command_says_what_it_is_in_help():
     assert [name for name, sub in commands.items() if len(sub.description or "") < 60] == []
     assert " ".join(commands["ingest"].format_help().split()).startswith(
         "usage: interlake ingest [-h] [--conf PATH] [--log-format {text,json}] [--debug] [--source NAME [NAME ...]] "
-        "[--dry-run] Take each source's new or changed files, standardize and validate their records, quarantine")
+        "[--dry-run] [--retake-quarantined] Take each source's new or changed files, standardize and validate their "
+        "records, quarantine")
