@@ -127,13 +127,13 @@ def _message(exc: Exception, cfg: Config, con, skipped: dict[str, str]) -> str:
     first = str(exc).strip().splitlines()[0].rstrip("!.")
     if "does not exist" not in first or "Catalog Error" not in first:
         return first
+    schema = duck_schema(cfg.database)
     for name, why in skipped.items():
-        if f" {name} " in f"{first} " or f" {duck_schema(cfg.database)}.{name} " in f"{first} ":
+        if f" {name} " in f"{first} " or f" {schema}.{name} " in f"{first} ":
             return f"{first}: {name}: {why}"
     names = sorted(r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [duck_schema(cfg.database)])
-        .fetchall())
-    return f"{first}. The tables are {', '.join(f'{duck_schema(cfg.database)}.{n}' for n in names)}" if names else (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall())
+    return f"{first}. The tables are {', '.join(f'{schema}.{n}' for n in names)}" if names else (
         f"{first}. The lakehouse {cfg.lakehouse} has no tables yet: run `interlake ingest` first")
 
 
