@@ -1385,3 +1385,45 @@ def test_a_record_with_a_key_given_twice_names_the_key_and_the_setting_that_read
         f"source all: the lines repeat a key ('customer' in {twice[:80]!r}), {fix}",
         f"source allq: the queue records' values repeat a key ('sku' in {json.loads(value_twice)['value'][:80]!r}), "
         f"{fix}"]
+
+
+def test_a_json_document_with_a_key_given_twice_in_one_record_quarantines_that_record_not_the_file(
+        spark, make_config, tmp_path):
+    """Spark's parser refuses a whole document when one of its records has a key twice; before 2026-12-03 the file
+    was quarantined as one row, "file is not valid JSON", every good record in it with it (and the source's share of
+    quarantined rows failed the gate). Now the document's records are split by a parser that keeps repeated keys,
+    at ``record_path`` too: the good records land, the one record is quarantined with the key named. A document that
+    is no JSON at all stays one row; a one-record document with a key twice names it; a file whose every record
+    repeats a key fails the source saying so."""
+    rec = {"uid": "u1", "sku": "i1", "action": "view", "ts": "2026-09-21T10:00:00Z"}
+    twice = json.dumps(rec, separators=(",", ":"))[:-1] + ',"uid":"u1b"}'
+    good = [json.dumps({**rec, "uid": u}) for u in ("u2", "u3")]
+    write(tmp_path / "in/docs/a.json", f"[{twice}, {good[0]}, \"text\", {good[1]}]")
+    write(tmp_path / "in/docs/b.json", twice)
+    write(tmp_path / "in/docs/c.json", f"[{good[0]}, {{\"uid\": ")
+    write(tmp_path / "in/api/p1.json", f'{{"data": [{twice}, {json.dumps({**rec, "uid": "u4"})}], "next": "p2"}}')
+    docs = {"format": "json", "path": str(tmp_path / "in/docs"), "timestamp_format": "iso8601",
+            "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "action", "timestamp": "ts"}}
+    cfg = make_config(sources={"docs": docs, "api": {**docs, "path": str(tmp_path / "in/api"), "record_path": "data"}},
+                      ingest={"max_quarantine_share": 1.0})
+    result = ingest(spark, cfg, now=NOW)
+    assert result.ok
+    assert [(f.file.rsplit("/", 1)[-1], f.rows_read, f.rows_accepted, f.rows_quarantined)
+            for s in result.sources for f in s.files] == [
+        ("a.json", 4, 2, 2), ("b.json", 1, 0, 1), ("c.json", 1, 0, 1), ("p1.json", 2, 1, 1)]
+    setting = ("twice (Spark reads no JSON object with a repeated key; spark.conf "
+               "spark.sql.variant.allowDuplicateKeys: true reads its last value, as most JSON readers do)")
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("source", "raw", "reasons")) == sorted([
+        ("docs", twice, [f"record has the key 'uid' {setting}"]),
+        ("docs", "text", ["record is not a JSON object"]),
+        ("docs", twice, [f"file has the key 'uid' {setting}"]),
+        ("docs", f"[{good[0]}, {{\"uid\": ", ["file is not valid JSON"]),
+        ("api", twice, [f"record has the key 'uid' {setting}"])])
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [
+        ("u2", "docs"), ("u3", "docs"), ("u4", "api")]
+
+    write(tmp_path / "in/all/a.json", f"[{twice}, {twice}]")
+    every = make_config(lakehouse=str(tmp_path / "lake2"), sources={"all": {**docs, "path": str(tmp_path / "in/all")}})
+    assert [s.message for s in ingest(spark, every, now=NOW).sources] == [
+        f"source all: the records repeat a key ('uid' in {twice[:80]!r}), which Spark's JSON parser refuses: set "
+        "spark.conf spark.sql.variant.allowDuplicateKeys: true to read its last value, as most JSON readers do"]

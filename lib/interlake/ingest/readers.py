@@ -497,11 +497,12 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
     """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
     ``docs`` (``json``): the documents with their ``extra`` flag; when no record was found, the error says so if
     each file has more after its first document (JSON lines read as ``json``), and with ``record_path`` lists the
-    documents' fields; ``lines`` (``jsonl``): if its lines repeat a key."""
+    documents' fields; ``lines`` (``jsonl``) and ``docs``: if the lines or records repeat a key."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
-    if not available and lines:
-        _check_repeated_keys(src, df.where(F.col("rec").isNull()).select(F.col("raw").alias("text")), "lines")
+    if not available and (lines or docs is not None):
+        _check_repeated_keys(src, df.where(F.col("rec").isNull()).select(F.col("raw").alias("text")),
+                             "lines" if lines else "records")
     several = docs.where("extra").select("file").first() if not available and docs is not None else None
     if several:
         raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
@@ -546,7 +547,7 @@ def _check_repeated_keys(src: SourceConfig, texts: DataFrame, what: str) -> None
     """No record had a field, and ``texts`` (``text``: the ones that did not parse) repeat a key in their object, as
     an exporter that writes a field twice does in every record: say so and name the setting, rather than "the files
     have no fields"."""
-    first = (texts.limit(SAMPLE_RECORDS).select("text", repeated_keys(F.col("text"))[0].alias("key"))
+    first = (texts.limit(SAMPLE_RECORDS).select("text", F.get(repeated_keys(F.col("text")), 0).alias("key"))
              .where("key IS NOT NULL").first())
     if first:
         raise SourceError(f"source {src.name}: the {what} repeat a key ({first['key']!r} in {first['text'][:80]!r}), "
@@ -581,20 +582,51 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
     doc, extra = F.col("doc"), F.col("extra")
     target = F.try_variant_get(doc, variant_path(src.record_path), "variant") if src.record_path else doc
     arr = F.try_variant_get(F.col("target"), "$", "array<variant>")
-    records = docs.withColumn("target", F.when(~extra, target)).select(
-        "file", "value", "doc", "extra", "target",  # no JSON, more after it, or no path: one row, to quarantine
-        F.explode(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target")))).alias("rec"))
-    whole = F.col("target").isNull()
+    parsed = F.transform(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target"))),
+                         lambda r: F.struct(r.alias("rec"), F.lit(None).cast("string").alias("text")))
+    split = F.transform(F.col("parts"), lambda t: F.struct(F.try_parse_json(t).alias("rec"), t.alias("text")))
+    records = (docs.withColumn("target", F.when(~extra, target))
+               .withColumn("parts", F.when(doc.isNull(), lenient_records(F.col("value"), src.record_path)))
+               .select("file", "value", "doc", "extra", "target", "parts",  # no JSON, more after it, or no path:
+                       F.explode(F.when(F.col("parts").isNotNull(), split)  # one row, to quarantine
+                                 .otherwise(parsed)).alias("r"))
+               .select("*", "r.rec", "r.text"))
+    rec, part = F.col("rec"), F.col("text")
+    whole = F.col("target").isNull() & F.col("parts").isNull()
     missing = F.lit(f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)")
     df = records.select(
         "file", "rec",
-        F.when(whole, F.col("value")).otherwise(F.to_json("rec")).alias("raw"),
-        F.when(doc.isNull(), F.lit("file is not valid JSON"))
+        F.when(whole, F.col("value")).when(F.col("parts").isNotNull(), F.coalesce(part, F.lit("null")))
+        .otherwise(F.to_json("rec")).alias("raw"),
+        F.when(whole & doc.isNull(), not_json(F.col("value"), "file"))
         .when(extra, F.lit(f"file has more after its first JSON document (one record per line is "
                            f"sources.{src.name}.format: jsonl)"))
         .when(whole, missing)
-        .when(~is_object(F.col("rec")), F.lit("record is not a JSON object")).alias("parse_error"))
+        .when(rec.isNull() & part.startswith("{"), not_json(part, "record"))
+        .when(rec.isNull() | ~is_object(rec), F.lit("record is not a JSON object")).alias("parse_error"))
     return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs)
+
+
+# Jackson as strict as Spark's JSON parser but for a key given twice (single quotes and NaN are its defaults)
+STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+
+
+def lenient_records(text: Column, record_path: str | None) -> Column:
+    """The texts of the records of a JSON document Spark's parser refused, when a key given twice inside one of them
+    is what it refused (``[{"uid":"u1","uid":"u1"}, {...}]``): Jackson keeps such keys, and splits the array (at
+    ``record_path``) into its items' texts, which are then parsed one by one, so the one record is quarantined with
+    its reason, not the whole file. NULL for a text that is no single JSON document, or has no array there.
+    Values are written back by Jackson (``1.50e3`` is ``1500.0``), and a string item loses its quotes."""
+    target = text
+    if record_path:
+        parts = path_parts(record_path)
+        schema = "string"
+        for part in reversed(parts):
+            schema = f"struct<{identifier(part)}: {schema}>"
+        target = F.from_json(text, schema, STRICT_JSON)
+        for part in parts:
+            target = target.getField(part)
+    return F.when(one_json_value(text), F.from_json(target, "array<string>", STRICT_JSON))
 
 
 def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
