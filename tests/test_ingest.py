@@ -970,6 +970,42 @@ def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(s
     assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i1", 1), ("i2", 1)]
 
 
+def test_files_modified_less_than_min_file_age_ago_are_left_for_the_next_run(spark, make_config, tmp_path, caplog):
+    """A legacy writer appending to a file in place: before 2026-12-03 a run took it cut short, its half last line
+    quarantined as broken JSON for good (the complete line landed later, the quarantine row stayed), and took it
+    again, all duplicates, each time it grew. ``sources.<name>.min_file_age`` leaves a file modified less than that
+    long ago for a later run, with a line saying so, in the job and in the no-Spark answer alike."""
+    from interlake.ingest.noop import nothing_new
+
+    def line(uid):
+        return queue_line(uid, "i1", "view", T0 * 1000)
+
+    now = NOW.replace(tzinfo=dt.UTC).timestamp()
+    write(tmp_path / "in/q/a.jsonl", line("u1") + "\n", mtime=now - 600)
+    growing = write(tmp_path / "in/q/b.jsonl", line("u2") + "\n" + line("u3")[:30], mtime=now - 10)
+    cfg = make_config(sources={"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q"), "min_file_age": "1 minute"}})
+    caplog.set_level(logging.WARNING, logger="interlake")
+    first = ingest(spark, cfg, now=NOW)
+    assert first.ok and [(f.file.rsplit("/", 1)[-1], f.rows_read) for f in first.sources[0].files] == [("a.jsonl", 1)]
+    left = ("source q: 1 new file(s) modified less than 1 minute ago left for the next run (sources.q.min_file_age), "
+            "e.g. b.jsonl")
+    assert left in [r.getMessage() for r in caplog.records]
+    caplog.clear()
+    assert [s.status for s in nothing_new(cfg, now=NOW).sources] == ["no new files"]  # without Spark, the same
+    assert left in [r.getMessage() for r in caplog.records]
+
+    write(growing, line("u2") + "\n" + line("u3") + "\n", mtime=now - 5)  # the writer finishes
+    later = NOW + dt.timedelta(minutes=1)
+    assert nothing_new(cfg, now=NOW) is not None and nothing_new(cfg, now=later) is None
+    assert ingest(spark, cfg, now=later).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",), ("u2",), ("u3",)]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw",)) == []
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("q", "a.jsonl", 1, 1, 0, 0, "committed"), ("q", "b.jsonl", 2, 2, 0, 0, "committed")]
+    with pytest.raises(ConfigError, match=r"^sources.q.min_file_age: 'soon' is not a duration; expected e.g. "):
+        make_config(sources={"q": {**QUEUE_SOURCE, "path": "x", "min_file_age": "soon"}})
+
+
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
     write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
     write(tmp_path / "in/twice/a.csv", f"customer,product,event,time,product\nu1,i1,VIEW,{T0},i9\n")

@@ -239,6 +239,13 @@ class SourceConfig:
     # queue_dump: how a value that is a string is encoded: ``none`` (the JSON text itself) or ``base64`` (the JSON
     # text's bytes, as Kinesis and Pub/Sub records carry them)
     value_encoding: str = "none"
+    # files modified less than this long ago are left for the next run: a writer may still be appending to them
+    # (``"1 minute"``; None: every file is taken)
+    min_file_age: str | None = None
+
+    @property
+    def min_file_age_seconds(self) -> float:
+        return duration_seconds(self.min_file_age, f"sources.{self.name}.min_file_age") if self.min_file_age else 0.0
 
     @property
     def read_fields(self) -> Mapping[str, str]:
@@ -305,6 +312,8 @@ class SourceConfig:
                                   f"value_field (format is {self.format})")
             if not self.value_field.strip() or "" in self.value_field.split("."):
                 raise ConfigError(f"{key}.value_field: {self.value_field!r} is not a field name such as payload")
+        if self.min_file_age is not None:
+            duration_seconds(self.min_file_age, f"{key}.min_file_age")
         if self.value_encoding != "none":
             if self.format != "queue_dump":
                 raise ConfigError(f"{key}.value_encoding: only a queue_dump's record values are encoded; remove "
@@ -490,6 +499,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
         record_path=sec.get("record_path", str, None),
         value_field=sec.get("value_field", str, "value"),
         value_encoding=sec.get("value_encoding", str, "none"),
+        min_file_age=sec.get("min_file_age", str, None),
     )
 
 
@@ -523,7 +533,8 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     for name in sources_sec.data:
         src = _source(str(name), sources_sec.section(str(name), (
             "format", "path", "options", "fields", "constants", "interaction_type_map", "timestamp_format",
-            "max_quarantine_share", "timezone", "record_path", "value_field", "value_encoding")))
+            "max_quarantine_share", "timezone", "record_path", "value_field", "value_encoding",
+            "min_file_age")))
         src.validate_vocabulary(tuple(weights))
         sources[str(name)] = src
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from interlake.config import Config
 from interlake.ingest import ledger as L
 from interlake.ingest.files import is_glob, list_local_files, missing_folder
-from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id
+from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id, settled
 from interlake.log import progress
 from interlake.schemas import tables as T
 from interlake.tables.without_spark import local_rows
@@ -51,17 +51,21 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     rows = ledger_rows(cfg.table_path(T.LEDGER))
     if rows is None:
         return None
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    seen = []
     for src in selected:
         listing = list_local_files(src.path, recursive=src.recursive)
         if listing is None:
             return None
         state = L.state_of([r for r in rows if r["source"] == src.name])
-        if (state.pending or new_files(listing, state.taken)
-                or retake_quarantined and state.quarantined & {f.file for f in listing}):
+        ready = settled(src, listing, state.taken, now, say=False)
+        if (state.pending or new_files(ready, state.taken)
+                or retake_quarantined and state.quarantined & {f.file for f in ready}):
             return None
-    for src in selected:
+        seen.append((src, listing, state))
+    for src, listing, state in seen:  # certain now: say what the job says of files left for a later run
+        settled(src, listing, state.taken, now)
         progress(log, "no new files", source=src.name)
-    now = now or datetime.now(UTC).replace(tzinfo=None)
     return IngestResult(new_run_id(now), [SourceResult(src.name, "no new files") for src in selected])
 
 

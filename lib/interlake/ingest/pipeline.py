@@ -260,22 +260,43 @@ def tagged(spark: SparkSession, run_id: str):
         spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
 
 
-def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, *,
+def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, now: datetime, *,
                   retake: bool = False) -> tuple[list[FileInfo], list[FileInfo]]:
     """The files of ``src`` not taken yet or changed (size or modification time) since they were taken, and with
-    ``retake`` the unchanged ones whose latest take quarantined records (to take again)."""
+    ``retake`` the unchanged ones whose latest take quarantined records (to take again); a file modified less than
+    ``sources.<name>.min_file_age`` before ``now`` is left for a later run."""
     listing = list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path")
-    todo = new_files(listing, state.taken)
+    todo = new_files(settled(src, listing, state.taken, now), state.taken)
     if not retake:
         return todo, []
     changed = {f.file for f in todo}
-    again = [f for f in listing if f.file in state.quarantined and f.file not in changed]
+    again = [f for f in settled(src, listing, state.taken, now, say=False)
+             if f.file in state.quarantined and f.file not in changed]
     gone = len(state.quarantined - {f.file for f in listing})
     if gone:
         log.warning("source %s: %d file(s) with quarantined records are no longer in %s and cannot be taken again",
                     src.name, gone, src.path)
     progress(log, "taking again", source=src.name, files=len(again))
     return todo, again
+
+
+def settled(src: SourceConfig, listing: list[FileInfo], taken: dict[str, tuple[int, datetime]], now: datetime, *,
+            say: bool = True) -> list[FileInfo]:
+    """The files of ``listing`` last modified at least ``sources.<name>.min_file_age`` before ``now`` (every file when
+    it is not set); with ``say``, the new or changed files left out are logged, with when they will be taken. A file
+    a writer is still appending to would be taken cut short: its last line quarantined as broken, and taken again,
+    all duplicates, each time it grows."""
+    age = src.min_file_age_seconds
+    if not age:
+        return listing
+    cutoff_ms = (now.replace(tzinfo=UTC).timestamp() - age) * 1000
+    young = [f for f in listing if f.modified_ms > cutoff_ms]
+    left = new_files(young, taken)
+    if left and say:
+        log.warning("source %s: %d new file(s) modified less than %s ago left for the next run "
+                    "(sources.%s.min_file_age), e.g. %s", src.name, len(left), src.min_file_age, src.name,
+                    unquote(left[0].file.rsplit("/", 1)[-1]))
+    return [f for f in listing if f.modified_ms <= cutoff_ms]
 
 
 def new_files(listing: list[FileInfo], taken: dict[str, tuple[int, datetime]]) -> list[FileInfo]:
@@ -305,7 +326,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
     elif state.pending:
         with_conflict_retry(lambda: recover(spark, cfg, src.name, state.pending), retries, f"{src.name} recovery")
         state = L.source_state(spark, cfg.table_path(T.LEDGER), src.name)  # recovery may have committed files
-    todo, again = files_to_take(spark, src, state, retake=retake)
+    todo, again = files_to_take(spark, src, state, now, retake=retake)
     todo += again
     if not todo:
         progress(log, "no new files", source=src.name)
