@@ -582,28 +582,36 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
     doc, extra = F.col("doc"), F.col("extra")
     target = F.try_variant_get(doc, variant_path(src.record_path), "variant") if src.record_path else doc
     arr = F.try_variant_get(F.col("target"), "$", "array<variant>")
-    parsed = F.transform(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target"))),
-                         lambda r: F.struct(r.alias("rec"), F.lit(None).cast("string").alias("text")))
-    split = F.transform(F.col("parts"), lambda t: F.struct(F.try_parse_json(t).alias("rec"), t.alias("text")))
-    records = (docs.withColumn("target", F.when(~extra, target))
-               .withColumn("parts", F.when(doc.isNull(), lenient_records(F.col("value"), src.record_path)))
-               .select("file", "value", "doc", "extra", "target", "parts",  # no JSON, more after it, or no path:
-                       F.explode(F.when(F.col("parts").isNotNull(), split)  # one row, to quarantine
-                                 .otherwise(parsed)).alias("r"))
-               .select("*", "r.rec", "r.text"))
-    rec, part = F.col("rec"), F.col("text")
-    whole = F.col("target").isNull() & F.col("parts").isNull()
+    # one row per record, each carrying flags and, for a file taken whole (no JSON, more after it, no path), the text:
+    # a row that carried its document's text and VARIANT would copy them wherever Spark does not generate the code of
+    # the step after (a 138 MB document ran out of heap)
+    records = docs.withColumn("target", F.when(~extra, target)).select(
+        "file", "extra", doc.isNull().alias("unparsed"),
+        F.when(F.col("target").isNull(), F.col("value")).alias("value"),
+        F.explode(F.when(arr.isNotNull(), arr).otherwise(F.array(F.col("target")))).alias("rec"))
+    # a document Spark's parser refused: split into its records' texts when a key given twice is what it refused
+    # (lenient_records), each parsed on its own row
+    records = records.withColumn("parts", F.when(F.col("unparsed"), lenient_records(F.col("value"), src.record_path)))
+    lenient = F.col("parts").isNotNull()
+    records = (records.select("file", "extra", "unparsed", "rec", lenient.alias("lenient"),
+                              F.when(~lenient, F.col("value")).alias("value"), F.explode_outer("parts").alias("part"))
+               .withColumn("parsed", F.try_parse_json("part")))
+    lenient, part, whole = F.col("lenient"), F.col("part"), F.col("value").isNotNull()
+    # text: a record that does not parse (a key twice; or a string, which Jackson wrote back without its quotes).
+    # Its own column: referenced in the select that names its output rec, a lambda's rec became that output
+    records = records.withColumn("text", F.when(lenient & F.col("parsed").isNull(), part))
+    rec, text = F.when(lenient, F.col("parsed")).otherwise(F.col("rec")), F.col("text")
     missing = F.lit(f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)")
     df = records.select(
-        "file", "rec",
-        F.when(whole, F.col("value")).when(F.col("parts").isNotNull(), F.coalesce(part, F.lit("null")))
-        .otherwise(F.to_json("rec")).alias("raw"),
-        F.when(whole & doc.isNull(), not_json(F.col("value"), "file"))
+        "file", rec.alias("rec"),
+        F.when(whole, F.col("value")).when(lenient, F.coalesce(part, F.lit("null"))).otherwise(F.to_json(rec))
+        .alias("raw"),
+        F.when(whole & F.col("unparsed"), not_json(F.col("value"), "file"))
         .when(extra, F.lit(f"file has more after its first JSON document (one record per line is "
                            f"sources.{src.name}.format: jsonl)"))
         .when(whole, missing)
-        .when(rec.isNull() & part.startswith("{"), not_json(part, "record"))
-        .when(rec.isNull() | ~is_object(rec), F.lit("record is not a JSON object")).alias("parse_error"))
+        .when(text.startswith("{"), not_json(text, "record"))
+        .when(~is_object(rec), F.lit("record is not a JSON object")).alias("parse_error"))
     return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs)
 
 
