@@ -128,6 +128,45 @@ def test_a_file_cut_short_is_one_line_on_stderr_without_spark_s_task_failure_lin
     assert "Setting default log level" not in err  # Spark's two lines for a shell: the gateway's logger is configured
 
 
+def test_a_source_that_ends_spark_s_jvm_fails_in_one_line_and_says_the_sources_after_it_did_not_run(
+        tmp_path, write_yaml):
+    """A ``json`` document too large for the driver's heap: Spark's handler of an OutOfMemoryError in a task exits
+    the JVM. Before 2026-12-03 the source's line was at times ``ConnectionRefusedError: [Errno 111] Connection
+    refused`` (the JVM gone before its error reached Python), py4j printed a Python traceback, and each source after
+    it "failed" with ``Connection refused`` and the advice to fix a file. Now the source's line says Spark stopped
+    (or ran out of memory) and what gives it more, the later sources say they did not run and how to run them, and
+    standard error holds no traceback or stack line; run alone, such a source lands."""
+    import json
+
+    recs = (json.dumps({"uid": f"u{i % 5000}", "sku": f"i{i % 900}", "action": "view", "ts": "2026-09-21T10:00:00Z"})
+            for i in range(1_500_000))
+    write(tmp_path / "in/big/a.json", "[" + ",\n".join(recs) + "]")  # 116 MB
+    write(tmp_path / "in/small/b.json", json.dumps([{"uid": "u1", "sku": "i1", "action": "view",
+                                                     "ts": "2026-09-21T10:00:00Z"}]))
+    source = {"format": "json", "timestamp_format": "iso8601",
+              "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "action", "timestamp": "ts"}}
+    doc = conf_doc(tmp_path / "lake", tmp_path / "in")
+    doc["spark"]["conf"] = {**doc["spark"]["conf"], "spark.driver.memory": "512m"}
+    conf = write_yaml({**doc, "sources": {"big": {**source, "path": str(tmp_path / "in/big")},
+                                          "small": {**source, "path": str(tmp_path / "in/small")}}})
+    proc = run_cli(["ingest", "--conf", conf])
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    big = next(line for line in out.splitlines() if line.startswith("big: FAILED: "))
+    assert big.startswith(("big: FAILED: java.lang.OutOfMemoryError: Java heap space; Spark ran out of memory: give "
+                           "it more with spark.conf spark.driver.memory", "big: FAILED: Spark's JVM stopped while the "
+                           "source ran; its own error is in the log above (when it is java.lang.OutOfMemoryError, "
+                           "Spark ran out of memory: give it more with spark.conf spark.driver.memory")), out
+    assert "small: FAILED: not run: Spark stopped while source big ran; run it alone with `interlake ingest " \
+           "--source small`, or all again once big is fixed" in out
+    assert "Traceback" not in err and "\tat " not in err and "Connection refused" not in out + err, err[-3000:]
+    assert "java.lang.OutOfMemoryError: Java heap space" in err  # the JVM's own line, without its stack lines
+
+    alone = run_cli(["ingest", "--conf", conf, "--source", "small"])
+    out, err = alone.communicate(timeout=600)
+    assert alone.returncode == 0 and "1 read = 1 accepted + 0 duplicate + 0 quarantined" in out, out + err[-3000:]
+
+
 def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, reference, tmp_path):
     """A schedule whose runs overlap: two runs of one source both waiting while a third holds the source's lock,
     then released together. One takes the files, the other waits for it and finds nothing new: the tables equal

@@ -33,6 +33,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _quiet_py4j_send_failure(record: logging.LogRecord) -> bool:
+    """py4j logs a failed call to a JVM that is gone (``Exception while sending command.``, with its traceback) on the
+    root logger itself, where naming py4j's loggers does not reach it: the job says what failed in one line."""
+    return not (record.name == "root" and record.levelno < logging.WARNING
+                and record.getMessage() == "Exception while sending command.")
+
+
 def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
     handler = _StderrHandler()
     if fmt == "json":
@@ -41,6 +48,8 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s  %(message)s", "%H:%M:%S"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(_quiet_py4j_send_failure)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -192,27 +192,49 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
                 log.error("source %s failed: %s", src.name, exc)
                 results.append(SourceResult(src.name, "failed", str(exc)))
                 continue
-            message = unforeseen(exc, src)
+            alive = spark_alive(spark)
+            message = unforeseen(exc, src, jvm_died=not alive)
             log.error("source %s failed: %s", src.name, message, exc_info=log.isEnabledFor(logging.DEBUG))
             results.append(SourceResult(src.name, "failed", message))
+            if not alive:  # the sources after it would each fail with "Connection refused": say why they did not run
+                for rest in selected[len(results):]:
+                    results.append(SourceResult(rest.name, "failed", f"not run: Spark stopped while source "
+                                                f"{src.name} ran; run it alone with `interlake ingest --source "
+                                                f"{rest.name}`, or all again once {src.name} is fixed"))
+                    log.error("source %s failed: %s", rest.name, results[-1].message)
+                return IngestResult(run_id, results, dry_run=dry_run)
     for df in earlier:
         df.unpersist()
     return IngestResult(run_id, results, dry_run=dry_run)
 
 
-def unforeseen(exc: Exception, src: SourceConfig | None = None) -> str:
+def spark_alive(spark: SparkSession) -> bool:
+    """False when the session's JVM is gone or its context stopped: an OutOfMemoryError in a task ends a local JVM
+    (Spark's handler of uncaught errors exits it), and every later call then fails with "Connection refused"."""
+    try:
+        return not spark.sparkContext._jsc.sc().isStopped()
+    except Exception:  # noqa: BLE001  (py4j: no JVM to answer)
+        return False
+
+
+def unforeseen(exc: Exception, src: SourceConfig | None = None, *, jvm_died: bool = False) -> str:
     """A source's error that no check foresaw (a corrupt or truncated file, a lost executor) as one line; the next
     run repairs what this run left pending. Running out of memory says which settings give more, and for a ``json``
-    source that its documents are read whole (a 300 MB one needs gigabytes)."""
+    source that its documents are read whole (a 300 MB one needs gigabytes). ``jvm_died``: Spark's JVM ended while
+    the source ran; the error seen here is then most often the lost connection, the cause being in the JVM's log
+    (an OutOfMemoryError ends a local JVM before its error reaches Python)."""
     message = one_line(exc)
     if "DATETIME_PATTERN" in message and src is not None:  # a pattern pattern_problem() let through (a letter count)
         return (f"sources.{src.name}.timestamp_format: {src.timestamp_format!r} is not a datetime pattern Spark "
                 f"reads ({message}); see https://spark.apache.org/docs/latest/sql-ref-datetime-pattern.html")
+    more = ("give it more with spark.conf spark.driver.memory (local mode) or spark.executor.memory (a cluster)"
+            + ("; a json document is read whole, as one record list in memory: export large ones as JSON Lines "
+               "(format: jsonl), which are read line by line" if src and src.format == "json" else ""))
     if "OutOfMemoryError" in message:
-        message += ("; Spark ran out of memory: give it more with spark.conf spark.driver.memory (local mode) or "
-                    "spark.executor.memory (a cluster)"
-                    + ("; a json document is read whole, as one record list in memory: export large ones as JSON "
-                       "Lines (format: jsonl), which are read line by line" if src and src.format == "json" else ""))
+        message += f"; Spark ran out of memory: {more}"
+    elif jvm_died:  # what reached Python is the lost connection ("Connection refused"): --debug shows it
+        message = (f"Spark's JVM stopped while the source ran; its own error is in the log above (when it is "
+                   f"java.lang.OutOfMemoryError, Spark ran out of memory: {more})")
     return (f"{message} (the next run of the source finishes or undoes what this one left; fix or move a "
             "file it names, then re-run; --debug logs the traceback)")
 
