@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-from interlake.errors import InterlakeError, one_line
+from interlake.errors import InterlakeError, failure_line
 
 log = logging.getLogger("interlake")
 
@@ -306,5 +306,6 @@ def main(argv: list[str] | None = None) -> int:
         # the last line of defence: one line, the traceback only with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"interlake {args.command}: failed: {one_line(exc)} (rerun with --debug for details)", file=sys.stderr)
+        print(f"interlake {args.command}: failed: {failure_line(exc)} (rerun with --debug for details)",
+              file=sys.stderr)
         return 1

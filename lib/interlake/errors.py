@@ -35,6 +35,41 @@ class TrainingError(InterlakeError):
     """Training cannot proceed (e.g. too little data)."""
 
 
+def lost_jvm(exc: BaseException) -> bool:
+    """True when ``exc``, or an error it was raised from, is py4j's lost connection to Spark's JVM: the JVM ended
+    under the job (an OutOfMemoryError in a local task makes Spark's handler exit it), and what reaches Python is
+    ``ConnectionRefusedError`` or ``Py4JNetworkError``, not the JVM's own error."""
+    from py4j.protocol import Py4JNetworkError
+
+    node, seen = exc, 0
+    while node is not None and seen < 10:
+        if isinstance(node, Py4JNetworkError):
+            return True
+        if isinstance(node, ConnectionError) and node.__traceback__ is not None:
+            tb = node.__traceback__
+            while tb is not None:
+                if "py4j" in tb.tb_frame.f_code.co_filename:
+                    return True
+                tb = tb.tb_next
+        node, seen = node.__cause__ or node.__context__, seen + 1
+    return False
+
+
+MORE_MEMORY = "give it more with spark.conf spark.driver.memory (local mode) or spark.executor.memory (a cluster)"
+LOST_JVM = ("Spark's JVM stopped; its own error is in the log above (when it is java.lang.OutOfMemoryError, Spark ran "
+            f"out of memory: {MORE_MEMORY})")
+
+
+def failure_line(exc: BaseException) -> str:
+    """``one_line``, saying what gives Spark more memory when it ran out, and that its JVM stopped when the error
+    is the lost connection to it (``lost_jvm``) or a job cancelled because the SparkContext was stopped (an
+    OutOfMemoryError in one of its threads stops it)."""
+    message = one_line(exc)
+    if lost_jvm(exc) or "because SparkContext was shut down" in message:  # an OutOfMemoryError stopped it
+        return LOST_JVM
+    return f"{message}; Spark ran out of memory: {MORE_MEMORY}" if "OutOfMemoryError" in message else message
+
+
 def one_line(exc: BaseException, limit: int = 400) -> str:
     """An unforeseen error as one line that says what failed and on which file.
 

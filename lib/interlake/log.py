@@ -35,9 +35,9 @@ class _StderrHandler(logging.StreamHandler):
 
 def _quiet_py4j_send_failure(record: logging.LogRecord) -> bool:
     """py4j logs a failed call to a JVM that is gone (``Exception while sending command.``, with its traceback) on the
-    root logger itself, where naming py4j's loggers does not reach it: the job says what failed in one line."""
-    return not (record.name == "root" and record.levelno < logging.WARNING
-                and record.getMessage() == "Exception while sending command.")
+    root logger itself (at INFO when it retries, at ERROR when it gives up), where naming py4j's loggers does not reach
+    it: the job says what failed in one line."""
+    return not (record.name == "root" and record.getMessage() == "Exception while sending command.")
 
 
 def setup_logging(fmt: str = "text", verbose: bool = False) -> None:

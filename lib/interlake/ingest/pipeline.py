@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import InterlakeError, one_line
+from interlake.errors import MORE_MEMORY, InterlakeError, one_line
 from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -227,7 +227,7 @@ def unforeseen(exc: Exception, src: SourceConfig | None = None, *, jvm_died: boo
     if "DATETIME_PATTERN" in message and src is not None:  # a pattern pattern_problem() let through (a letter count)
         return (f"sources.{src.name}.timestamp_format: {src.timestamp_format!r} is not a datetime pattern Spark "
                 f"reads ({message}); see https://spark.apache.org/docs/latest/sql-ref-datetime-pattern.html")
-    more = ("give it more with spark.conf spark.driver.memory (local mode) or spark.executor.memory (a cluster)"
+    more = (MORE_MEMORY
             + ("; a json document is read whole, as one record list in memory: export large ones as JSON Lines "
                "(format: jsonl), which are read line by line" if src and src.format == "json" else ""))
     if "OutOfMemoryError" in message:
