@@ -51,3 +51,13 @@ def test_the_cli_says_spark_s_jvm_stopped_when_a_query_ends_it(tmp_path, write_y
         "interlake sql: failed: Spark's JVM stopped; its own error is in the log above (when it is "
         f"java.lang.OutOfMemoryError, Spark ran out of memory: {more}) (rerun with --debug for details)"), err[-3000:]
     assert "Traceback" not in err
+
+
+def test_an_error_whose_text_cannot_be_read_is_still_one_line():
+    """A ``Py4JJavaError`` asks the JVM for its text; when the JVM has died that call raises, and before 2026-12-03
+    it raised out of the ingest's handler for the failed source, ending the run without its report."""
+    class AsksTheJvm(Exception):
+        def __str__(self):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    assert one_line(AsksTheJvm()) == "AsksTheJvm: (no message)"

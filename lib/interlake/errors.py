@@ -56,8 +56,13 @@ def lost_jvm(exc: BaseException) -> bool:
 
 
 MORE_MEMORY = "give it more with spark.conf spark.driver.memory (local mode) or spark.executor.memory (a cluster)"
-LOST_JVM = ("Spark's JVM stopped; its own error is in the log above (when it is java.lang.OutOfMemoryError, Spark ran "
-            f"out of memory: {MORE_MEMORY})")
+
+
+def stopped_jvm(more: str = MORE_MEMORY, during: str = "") -> str:
+    """What is said of a JVM that ended under a command (``during``: e.g. `` while the source ran``), whose own
+    error Python did not get; ``more``: what gives Spark more memory, its most common cause."""
+    return (f"Spark's JVM stopped{during}; its own error is in the log above (when it is java.lang.OutOfMemoryError, "
+            f"Spark ran out of memory: {more})")
 
 
 def failure_line(exc: BaseException) -> str:
@@ -66,7 +71,7 @@ def failure_line(exc: BaseException) -> str:
     OutOfMemoryError in one of its threads stops it)."""
     message = one_line(exc)
     if lost_jvm(exc) or "because SparkContext was shut down" in message:  # an OutOfMemoryError stopped it
-        return LOST_JVM
+        return stopped_jvm()
     return f"{message}; Spark ran out of memory: {MORE_MEMORY}" if "OutOfMemoryError" in message else message
 
 
@@ -86,7 +91,11 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     def names_file(message: str) -> bool:
         return "file:" in message or "://" in message
 
-    text = f"{type(exc).__name__}: {first(str(exc)) or '(no message)'}"
+    try:
+        said = str(exc)
+    except Exception:  # noqa: BLE001  (a Py4JJavaError asks the JVM for its text: when the JVM is gone, that fails)
+        said = ""
+    text = f"{type(exc).__name__}: {first(said) or '(no message)'}"
     java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
     if java is not None:
         try:

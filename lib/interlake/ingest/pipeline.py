@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import MORE_MEMORY, InterlakeError, one_line
+from interlake.errors import MORE_MEMORY, InterlakeError, one_line, stopped_jvm
 from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -233,8 +233,7 @@ def unforeseen(exc: Exception, src: SourceConfig | None = None, *, jvm_died: boo
     if "OutOfMemoryError" in message:
         message += f"; Spark ran out of memory: {more}"
     elif jvm_died:  # what reached Python is the lost connection ("Connection refused"): --debug shows it
-        message = (f"Spark's JVM stopped while the source ran; its own error is in the log above (when it is "
-                   f"java.lang.OutOfMemoryError, Spark ran out of memory: {more})")
+        message = stopped_jvm(more, " while the source ran")
     return (f"{message} (the next run of the source finishes or undoes what this one left; fix or move a "
             "file it names, then re-run; --debug logs the traceback)")
 
@@ -288,12 +287,12 @@ def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, 
     ``retake`` the unchanged ones whose latest take quarantined records (to take again); a file modified less than
     ``sources.<name>.min_file_age`` before ``now`` is left for a later run."""
     listing = list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path")
-    todo = new_files(settled(src, listing, state.taken, now), state.taken)
+    ready = settled(src, listing, state.taken, now)
+    todo = new_files(ready, state.taken)
     if not retake:
         return todo, []
     changed = {f.file for f in todo}
-    again = [f for f in settled(src, listing, state.taken, now, say=False)
-             if f.file in state.quarantined and f.file not in changed]
+    again = [f for f in ready if f.file in state.quarantined and f.file not in changed]
     gone = len(state.quarantined - {f.file for f in listing})
     if gone:
         log.warning("source %s: %d file(s) with quarantined records are no longer in %s and cannot be taken again",
@@ -305,7 +304,7 @@ def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, 
 def settled(src: SourceConfig, listing: list[FileInfo], taken: dict[str, tuple[int, datetime]], now: datetime, *,
             say: bool = True) -> list[FileInfo]:
     """The files of ``listing`` last modified at least ``sources.<name>.min_file_age`` before ``now`` (every file when
-    it is not set); with ``say``, the new or changed files left out are logged, with when they will be taken. A file
+    it is not set); with ``say``, the new or changed files left out are logged (how many, and one by name). A file
     a writer is still appending to would be taken cut short: its last line quarantined as broken, and taken again,
     all duplicates, each time it grows."""
     age = src.min_file_age_seconds
