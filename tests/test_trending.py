@@ -3,6 +3,8 @@
 import base64
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,6 +270,76 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
     write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
     assert ingest(spark, cfg).ok
     assert run_trending(spark, cfg, once=True).input_rows == 3
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
+
+
+def behind_on_interactions(spark, tmp_path):
+    """A trending query over ``interactions`` that is behind: it counted a.jsonl's 6 events, then b.jsonl's 3 were
+    ingested and an OPTIMIZE compacted the day's two files into one (the query has not read b's file yet)."""
+    t = (DAY0 + 10 * 3600) * 1000
+    doc = {**BASE, "lakehouse": str(tmp_path / "lake"),
+           "sources": {"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in")}},
+           "trending": {"source": "interactions"}, "maintenance": {"vacuum_retention_hours": 0.0001}}
+    cfg = parse_config(doc)
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
+    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    assert ingest(spark, cfg).ok
+    assert optimize_table(spark, cfg, T.INTERACTIONS, cfg.table_path(T.INTERACTIONS))["numFilesRemoved"] == 2
+    time.sleep(1.5)  # the removed files are now older than the 0.36 s retention
+    return doc, cfg
+
+
+def test_maintain_keeps_the_interactions_files_a_trending_query_that_is_behind_has_not_read(spark, tmp_path):
+    """A query stopped over a holiday while the nightly maintain ran: VACUUM deleted the files it had not read, and
+    it failed for good with FAILED_READ_FILE.FILE_NOT_EXIST. maintain now keeps every file removed since the version
+    the query goes on from, and says so; once the query has caught up, they go."""
+    from interlake.analyst.maintain import maintain
+
+    _, cfg = behind_on_interactions(spark, tmp_path)
+    line = {s["table"]: s["detail"] for s in maintain(spark, cfg, force=True)}[T.INTERACTIONS]
+    assert re.fullmatch(r"nothing new to z-order by item_id; vacuum retention 2h \(raised from 0\.0001h: the trending "
+                        r"query goes on from interactions version \d+ of \d{4}-\d\d-\d\d \d\d:\d\d UTC and still "
+                        r"needs the files removed since; remove its checkpoint \S+/_checkpoints/trending if it will "
+                        r"not run again\), 0 files deleted", line), line
+    assert run_trending(spark, cfg, once=True).input_rows == 3
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
+    line = {s["table"]: s["detail"] for s in maintain(spark, cfg, force=True)}[T.INTERACTIONS]
+    assert line == "nothing new to z-order by item_id; vacuum retention 0.0001h, 2 files deleted"
+
+
+def test_a_query_whose_unread_interactions_files_were_vacuumed_says_how_to_start_over(spark, tmp_path, write_yaml):
+    """The same files deleted by a VACUUM run by hand: the query cannot go on, and the CLI said a file did not exist
+    with py4j's Python traceback and the JVM's stack trace before it. Now one line says why and how to start over,
+    and starting over as it says counts every interaction once."""
+    from delta.tables import DeltaTable
+
+    doc, cfg = behind_on_interactions(spark, tmp_path)
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS)).vacuum(0)
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    proc = subprocess.run([sys.executable, "-m", "interlake", "trending", "--once", "--conf", write_yaml(doc)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "\tat " not in proc.stderr, proc.stderr[-3000:]
+    checkpoint = f"{cfg.lakehouse}/_checkpoints/trending"
+    assert re.fullmatch(
+        r"interlake trending: error: trending: the interactions data file \S+/interactions/event_date=2026-09-24/"
+        r"part-\S+\.parquet is gone: a VACUUM deleted it before this query read it \(the query was behind, stopped or "
+        r"slow, and an OPTIMIZE had compacted the file\), so the query cannot go on from its checkpoint\. Start over: "
+        rf"remove the checkpoint \({re.escape(checkpoint)}\) and the tables trending_items, trending_batch_counts, "
+        r"item_popularity and stream_progress, which are then counted again from interactions as it is now "
+        r"\(`interlake maintain` keeps such files while a query is behind; a VACUUM run otherwise does not\)",
+        proc.stderr.strip().splitlines()[-1]), proc.stderr[-3000:]
+    for gone in ("_checkpoints/trending", "_checkpoints/trending.json", T.TRENDING_ITEMS, T.TRENDING_BATCH_COUNTS,
+                 T.ITEM_POPULARITY, T.STREAM_PROGRESS):
+        path = os.path.join(cfg.lakehouse, gone)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    assert run_trending(spark, cfg, once=True).input_rows == 9
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
     assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
 

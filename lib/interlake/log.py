@@ -40,6 +40,14 @@ def _quiet_py4j_send_failure(record: logging.LogRecord) -> bool:
     return not (record.name == "root" and record.getMessage() == "Exception while sending command.")
 
 
+def _quiet_py4j_callback_failure(record: logging.LogRecord) -> bool:
+    """py4j logs an exception raised in Python code the JVM called (a streaming query's ``foreachBatch`` function)
+    with its Python traceback and the JVM's stack trace; the query then ends with that error, which the job says in
+    one line."""
+    return not (record.name == "py4j.clientserver" and record.getMessage().startswith(
+        "There was an exception while executing the Python Proxy"))
+
+
 def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
     handler = _StderrHandler()
     if fmt == "json":
@@ -50,6 +58,7 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if not verbose:
         handler.addFilter(_quiet_py4j_send_failure)
+        handler.addFilter(_quiet_py4j_callback_failure)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
@@ -45,16 +46,46 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
         table = DeltaTable.forPath(spark, path)
         progress(log, "optimized", table=name, files_removed=m["numFilesRemoved"], files_added=m["numFilesAdded"],
                  **({"zorder_partitions": "{} of {}".format(*m["zorder_scope"])} if m["zorder_scope"] else {}))
+        keep, why = (stream_retention(spark, cfg, table, hours, now) if name == T.INTERACTIONS else (hours, ""))
         if force:
             spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
         try:
-            deleted = vacuum(spark, table, hours)
+            deleted = vacuum(spark, table, keep)
         finally:
             spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
-        vacuumed = f"vacuum retention {hours:g}h" + ("" if deleted is None else
-                                                     f", {deleted:,} file{'' if deleted == 1 else 's'} deleted")
+        vacuumed = f"vacuum retention {keep:g}h{why}" + ("" if deleted is None else
+                                                        f", {deleted:,} file{'' if deleted == 1 else 's'} deleted")
         summary.append({"table": name, "action": "optimize+vacuum", "detail": f"{_optimized(name, m)}; {vacuumed}"})
     return summary
+
+
+def stream_retention(spark: SparkSession, cfg: Config, table: DeltaTable, hours: float,
+                     now: datetime) -> tuple[float, str]:
+    """The retention to VACUUM ``interactions`` with, and why when it is more than ``hours``. A trending query over the
+    table that is behind (stopped over a holiday, or slow) still needs the data files added after the version it goes
+    on from; once an OPTIMIZE has compacted them, a VACUUM past the retention deleted them, and the query could only
+    start over (``FAILED_READ_FILE.FILE_NOT_EXIST``). Every such file was removed by a commit after that version,
+    so keeping the files removed since that version's time (an hour's margin: a long OPTIMIZE stamps its removals
+    when it plans them) keeps them all."""
+    from interlake.trending.pipeline import checkpoint_path, delta_source_version
+
+    checkpoint = checkpoint_path(cfg)
+    version = delta_source_version(spark, checkpoint)
+    if version is None:
+        return hours, ""
+    since = table.history().where(F.col("version") >= version).agg(
+        F.min(F.col("timestamp").cast("long")), F.max("version")).first()
+    if since[0] is None or since[1] <= version:  # nothing committed after it: no file it needs is removed yet
+        return hours, ""
+    needed = math.ceil((now.replace(tzinfo=UTC).timestamp() - since[0]) / 3600) + 1
+    if needed <= hours:
+        return hours, ""
+    at = datetime.fromtimestamp(since[0], UTC)
+    log.warning("interactions: vacuum retention raised to %dh: the trending query has not read it since version %d "
+                "(%s UTC)", needed, version, f"{at:%Y-%m-%d %H:%M}")
+    return float(needed), (f" (raised from {hours:g}h: the trending query goes on from interactions version {version} "
+                           f"of {at:%Y-%m-%d %H:%M} UTC and still needs the files removed since; remove its checkpoint "
+                           f"{checkpoint} if it will not run again)")
 
 
 def vacuum(spark: SparkSession, table: DeltaTable, hours: float) -> int | None:

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pandas as pd
 from delta.tables import DeltaTable
@@ -40,7 +42,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from interlake.config import Config, check_trending_source, duration_seconds
-from interlake.errors import ConfigError, SourceError
+from interlake.errors import ConfigError, InterlakeError, SourceError
 from interlake.fs import exists, read_text, write_text
 from interlake.ingest.files import is_glob, list_files
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
@@ -476,7 +478,7 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         # quarantine, and interactions for the Delta source only: a queue source's query never reads it
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
         stream, parse = stream_source(spark, cfg)
-        checkpoint = f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+        checkpoint = checkpoint_path(cfg)
         check_query_shape(spark, cfg, checkpoint)
         writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
         if terminated.is_set():
@@ -492,6 +494,11 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
                         or (deadline and time.time() >= deadline)):
                     stop_between_batches(running, writer)
                     break
+        except StreamingQueryException as exc:
+            gone = vacuumed_unread_file(cfg, str(exc))
+            if gone is None:
+                raise
+            raise InterlakeError(start_over_line(gone, checkpoint)) from exc
         finally:
             if running.isActive:
                 running.stop()
@@ -499,8 +506,49 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         for s, handler in previous.items():
             signal.signal(s, handler)
     if running.exception() and not stopped_on_request(running.exception()):
-        raise RuntimeError(str(running.exception()).splitlines()[0])
+        said = str(running.exception())
+        if (gone := vacuumed_unread_file(cfg, said)) is not None:
+            raise InterlakeError(start_over_line(gone, checkpoint))
+        raise RuntimeError(said.splitlines()[0])
     return writer.totals
+
+
+def start_over_line(gone: str, checkpoint: str) -> str:
+    return (f"trending: the interactions data file {gone} is gone: a VACUUM deleted it before this query read it (the "
+            "query was behind, stopped or slow, and an OPTIMIZE had compacted the file), so the query cannot go on "
+            f"from its checkpoint. Start over: remove the checkpoint ({checkpoint}) and the tables trending_items, "
+            "trending_batch_counts, item_popularity and stream_progress, which are then counted again from "
+            "interactions as it is now (`interlake maintain` keeps such files while a query is behind; a VACUUM run "
+            "otherwise does not)")
+
+
+def checkpoint_path(cfg: Config) -> str:
+    return f"{cfg.lakehouse.rstrip('/')}/_checkpoints/trending"
+
+
+def vacuumed_unread_file(cfg: Config, said: str) -> str | None:
+    """The ``interactions`` data file a query over the table failed to find (Spark's ``FAILED_READ_FILE.
+    FILE_NOT_EXIST``), or None for any other error."""
+    if cfg.trending.source != T.INTERACTIONS:
+        return None
+    found = re.search(r"FILE_NOT_EXIST\] Encountered error while reading file (.+?)\. File does not exist", said)
+    table = cfg.table_path(T.INTERACTIONS).split(":", 1)[-1].lstrip("/") + "/"
+    if found and (table in found.group(1) or table in unquote(found.group(1))):
+        return found.group(1)
+    return None
+
+
+def delta_source_version(spark: SparkSession, checkpoint: str) -> int | None:
+    """The ``interactions`` version a query over the table goes on from when it (re)starts: the end of its last
+    committed micro-batch (for a query that committed none, its first batch's, the snapshot it starts with). It
+    still needs every data file added after that version, and for a first batch the files of that snapshot: all
+    of them removed, if at all, by a later commit. None: no checkpoint, or a query over a folder of files."""
+    offsets = _batch_ids(spark, checkpoint, "offsets")
+    if not offsets:
+        return None
+    done = _batch_ids(spark, checkpoint, "commits") & offsets
+    last = read_text(spark, f"{checkpoint}/offsets/{max(done) if done else min(offsets)}").strip().splitlines()[-1]
+    return int(json.loads(last)["reservoirVersion"]) if "reservoirId" in last else None
 
 
 STOP_REQUESTED = "interlake: the trending query is stopping; this micro-batch is left to the next run"
