@@ -441,6 +441,22 @@ def test_late_events_inside_and_outside_the_watermark(spark, tmp_path):
     assert finals[("i1", 10)] and not finals[("i1", 13)]  # watermark 11:00: the 10:00 window is closed
 
 
+def test_a_queue_dump_whose_modification_time_is_weeks_old_is_still_read(spark, tmp_path):
+    """A dump delivered late with its original modification time kept (``cp -p``, ``rsync -a``, a tar or a re-sent
+    file) is read as any new file: Spark's file source would ignore, silently and for good, a file modified more than
+    a week (its ``maxFileAge``) before the newest it has seen."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", queue_line("u1", "i1", "view", t) + "\n", mtime=1_700_000_000 + 30 * 86400)
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    assert run_trending(spark, cfg, once=True).input_rows == 1
+    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"u{i}", "i2", "purchase", t + i, offset=i) + "\n"
+                                          for i in range(3)), mtime=1_700_000_000)  # 30 days older than a.jsonl
+    result = run_trending(spark, cfg, once=True)
+    assert (result.batches, result.input_rows, result.dropped_late) == (1, 3, 0)
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert sorted(tuple(r) for r in got.collect()) == [("i1", 1), ("i2", 3)]
+
+
 @pytest.mark.parametrize("slide", ["30 minutes", "45 minutes"])
 def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_path, slide):
     t = (DAY0 + 10 * 3600) * 1000

@@ -113,7 +113,10 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     if not is_glob(src.path) and not exists(spark, src.path):
         raise SourceError(f"trending.source {tr.source}: folder {src.path} does not exist; create it (the queue's "
                           f"dumps land there) or fix sources.{tr.source}.path")
-    reader = spark.readStream.format("text")
+    # Spark's file source ignores, silently and for good, a file modified more than maxFileAge (a week) before the
+    # newest it has seen: a dump delivered late with its modification time kept (cp -p, rsync -a, a tar). A century:
+    # every new file is read; the source keeps every file name it has read in memory, as its checkpoint already does.
+    reader = spark.readStream.format("text").option("maxFileAge", "36500d")
     if src.recursive:  # the stream takes the subfolders' files as ingestion does
         reader = reader.option("recursiveFileLookup", "true")
     if tr.max_files_per_trigger:
