@@ -1,5 +1,6 @@
 """The one session builder: a config's Spark settings, on a session already running and on a new one."""
 
+import os
 import subprocess
 import sys
 
@@ -121,3 +122,36 @@ def test_a_lakehouse_path_with_a_percent_sign_is_refused_by_the_reader_without_s
 
     with pytest.raises(InterlakeError, match=r"^delta-rs cannot open a table under a local path with '%'"):
         read_table("interactions", lakehouse=str(tmp_path / "my%20lake"))
+
+
+def test_a_host_whose_time_zone_is_not_utc_writes_and_shows_utc_times(spark, write_yaml, tmp_path):
+    """A laptop in Tokyo (``TZ=Asia/Tokyo``): PySpark reads a naive ``datetime`` as the *process's* local time, so
+    the ledger's times were written nine hours off and ``interlake sql`` showed ``event_ts`` in Tokyo time beside its
+    UTC ``event_date``. The session builder now sets the process's zone to UTC, the session's."""
+    from datetime import UTC, datetime
+
+    from interlake.schemas import tables as T
+
+    from tests.ingest_helpers import CSV_SOURCE, T0, write
+
+    modified = 1_789_000_000  # 2026-09-10 00:26:40 UTC
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n", mtime=modified)
+    lake = tmp_path / "lake"
+    path = write_yaml({**BASE, "lakehouse": str(lake), "spark": {"master": "local[1]", "conf": TEST_SPARK_CONF},
+                       "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}}})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        run = subprocess.run([sys.executable, "-m", "interlake", *args, "--conf", path], capture_output=True,
+                             text=True, timeout=240, env={**os.environ, "TZ": "Asia/Tokyo"})
+        assert run.returncode == 0, run.stderr[-3000:]
+        return run
+
+    before = datetime.now(UTC).replace(tzinfo=None)
+    cli("ingest")
+    after = datetime.now(UTC).replace(tzinfo=None)
+    ledger = spark.read.format("delta").load(str(lake / T.LEDGER)).first()
+    assert ledger.file_modified == datetime.fromtimestamp(modified, UTC).replace(tzinfo=None)
+    assert before.replace(microsecond=0) <= ledger.ingested_at <= after
+    shown = cli("sql", "SELECT user_id, event_ts, event_date FROM interactions")
+    at = datetime.fromtimestamp(T0, UTC)  # 2026-09-21 14:13:20 UTC: 23:13:20 in Tokyo
+    assert shown.stdout.splitlines()[2].split() == ["u1", f"{at:%Y-%m-%d}", f"{at:%H:%M:%S}", f"{at:%Y-%m-%d}"]

@@ -24,6 +24,7 @@ import fcntl
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from pyspark.errors import AnalysisException, IllegalArgumentException, PySparkRuntimeError
@@ -86,6 +87,24 @@ def _log4j_properties() -> str:
     return str(files("interlake.conf") / "log4j2.properties")
 
 
+def utc_process() -> None:
+    """Set this Python process's time zone to UTC, the sessions' (``spark.sql.session.timeZone``).
+
+    PySpark turns a collected TIMESTAMP into a naive ``datetime`` in the *process's* local time, and a naive
+    ``datetime`` sent to Spark (``createDataFrame``, ``F.lit``) is read as local time too, whatever the session's zone.
+    The jobs' times are UTC throughout: on a host whose zone is not UTC (a laptop in New York, a server set to local
+    time) the ledger's and progress tables' times were written shifted by the offset and ``interlake sql`` showed
+    ``event_ts`` in local time next to its UTC ``event_date``. Set before the JVM starts, its default zone is UTC too.
+    """
+    if os.environ.get("TZ") != "UTC":
+        before = os.environ.get("TZ") or "the host's"
+        os.environ["TZ"] = "UTC"
+        if hasattr(time, "tzset"):
+            time.tzset()
+            if time.timezone or time.altzone:  # a platform without the zone database
+                log.warning("could not set the process's time zone to UTC (from %s)", before)
+
+
 def build_session(
     settings: SparkSettings,
     lakehouse: str,
@@ -95,6 +114,7 @@ def build_session(
     register: bool = True,
 ) -> SparkSession:
     """Return the process's SparkSession, building it on first use, and register the lakehouse's tables."""
+    utc_process()
     active = SparkSession.getActiveSession()
     if active is not None:
         spark = active
