@@ -82,6 +82,11 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"trending": {"slide": "0 minutes"}}, r"^trending\.slide: '0 minutes' must be longer than 0$"),
     ({"trending": {"window": "0 hours"}}, r"^trending\.window: '0 hours' must be longer than 0$"),
     ({"ingest": {"max_quarantine_share": 2}}, r"ingest\.max_quarantine_share: 2\.0 must be a share between 0 and 1"),
+    # were accepted, and training then failed saying the holdout had no user to predict for
+    ({"train": {"holdout_share": 1}}, r"^train\.holdout_share: 1\.0 must be more than 0 and less than 1 \(the share of "
+     r"each user's latest interactions held out to evaluate the model: 0 holds none out, 1 leaves nothing to train "
+     r"on\)$"),
+    ({"train": {"holdout_share": 0}}, r"^train\.holdout_share: 0\.0 must be more than 0 and less than 1 "),
     ({"ingest": {"lock_timeout": "soon"}}, r"ingest\.lock_timeout: 'soon' is not a duration"),
     ({"trending": {"lock_timeout": 5}}, r"trending\.lock_timeout: '5' is not a duration"),
     ({"sources": {"s": {**SHOP, "fields": "customer"}}}, r"sources\.s\.fields: expected a mapping"),

@@ -164,10 +164,13 @@ class _Section:
             raise ConfigError(f"{self.key(name)}: {value!r} must be greater than 0")
         return value
 
-    def share(self, name: str, default: float) -> float:
+    def share(self, name: str, default: float, *, why_not_ends: str = "") -> float:
+        """A share in [0, 1]; ``why_not_ends``: 0 and 1 are refused too, for this reason."""
         value = self.get(name, float, default)
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{self.key(name)}: {value!r} must be a share between 0 and 1")
+        if why_not_ends and value in (0.0, 1.0):
+            raise ConfigError(f"{self.key(name)}: {value!r} must be more than 0 and less than 1 ({why_not_ends})")
         return value
 
     def section(self, name: str, known: tuple[str, ...] | None = None) -> _Section:
@@ -556,7 +559,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         reg_param=tr.positive("reg_param", float, d.reg_param), alpha=tr.positive("alpha", float, d.alpha),
         seed=tr.get("seed", int, d.seed), half_life_days=tr.positive("half_life_days", float, d.half_life_days),
         holdout=tr.get("holdout", str, d.holdout, choices=("last_share", "cutoff")),
-        holdout_share=tr.share("holdout_share", d.holdout_share),
+        holdout_share=tr.share("holdout_share", d.holdout_share, why_not_ends="the share of each user's latest "
+                                "interactions held out to evaluate the model: 0 holds none out, 1 leaves nothing to "
+                                "train on"),
         holdout_cutoff=tr.get("holdout_cutoff", str, None), k=tr.positive("k", int, d.k),
         promotion_tolerance=tr.share("promotion_tolerance", d.promotion_tolerance),
         min_users=tr.positive("min_users", int, d.min_users), min_items=tr.positive("min_items", int, d.min_items),
