@@ -223,6 +223,12 @@ def test_cli_bad_config_is_one_line_without_traceback(write_yaml):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("interlake ingest: error: ") and "sources.s.format: 'xml'" in lines[0]
     assert "Traceback" not in proc.stderr
+    # a config without sources is a config error too, said before Spark starts (no JVM line on stderr)
+    empty = write_yaml({**doc(), "sources": {}})
+    proc = subprocess.run([sys.executable, "-m", "interlake", "ingest", "--conf", empty],
+                          capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (2, "interlake ingest: error: sources: none configured; add one under "
+                                                 "`sources:` in the config (see conf/local.yaml)\n")
 
 
 def test_json_log_lines_for_schedulers(capsys):

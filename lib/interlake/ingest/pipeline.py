@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import MORE_MEMORY, InterlakeError, one_line, stopped_jvm
+from interlake.errors import MORE_MEMORY, ConfigError, InterlakeError, one_line, stopped_jvm
 from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -157,6 +157,14 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
     with_conflict_retry(create, cfg.ingest.conflict_retries, "create tables")
 
 
+def selected_sources(cfg: Config, names: list[str] | None = None) -> list[SourceConfig]:
+    """The sources a run takes: ``names`` (every configured one when empty). A name the config does not have, or a
+    config without sources, is a :class:`ConfigError` (exit 2, said before Spark starts)."""
+    if not cfg.sources:
+        raise ConfigError("sources: none configured; add one under `sources:` in the config (see conf/local.yaml)")
+    return [cfg.source(n) for n in (names or cfg.sources)]
+
+
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
            now: datetime | None = None, dry_run: bool = False, retake_quarantined: bool = False) -> IngestResult:
     """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
@@ -164,10 +172,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     report says what a run would take, and each source's most common quarantine reasons. ``retake_quarantined``:
     also take again the unchanged files whose latest take quarantined records (after a config fix: the records
     valid now are added, the rest quarantined again in place of the file's earlier quarantine rows)."""
-    names = list(sources) if sources else list(cfg.sources)
-    selected = [cfg.source(n) for n in names]  # unknown name -> ConfigError before any work
-    if not selected:
-        raise InterlakeError("no sources configured: add one under `sources:` in the config")
+    selected = selected_sources(cfg, sources)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
     if not dry_run:
