@@ -3,13 +3,15 @@
 import os
 import subprocess
 import sys
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from interlake.config import SparkSettings
 from interlake.errors import ConfigError
 from interlake.session import build_session
 
-from tests.conftest import BASE, TEST_SPARK_CONF
+from tests.conftest import BASE, ROOT, TEST_SPARK_CONF
 
 
 def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail_it(spark, tmp_path, caplog):
@@ -79,6 +81,32 @@ def test_a_jvm_setting_that_stops_the_jvm_is_named_in_one_line(write_yaml, tmp_p
         "interlake sql: error: the Spark JVM did not start (its own message is above); check the JVM settings under "
         "spark.conf: spark.driver.memory=lots")
     assert "Invalid maximum heap size" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_spark_submit_without_delta_s_jars_is_one_line_saying_how_to_pass_them(write_yaml, tmp_path):
+    """A spark-submit that forgets ``--packages`` (or a cluster without Delta): before, the job failed at its first
+    Delta call with py4j's ``TypeError: 'JavaPackage' object is not callable``."""
+    import pyspark
+
+    doc = {**BASE, "lakehouse": str(tmp_path / "lake"), "spark": {"conf": TEST_SPARK_CONF},
+           "sources": {"s": {"format": "csv", "path": str(tmp_path / "in"), "timestamp_format": "epoch_s",
+                             "fields": {"user_id": "c", "item_id": "p", "interaction_type": "t", "timestamp": "ts"}}}}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.csv").write_text("c,p,t,ts\nu1,i1,view,1795392144\n")
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    proc = subprocess.run([str(submit), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+                           str(ROOT / "jobs" / "ingest.py"), "--conf", write_yaml(doc)],
+                          env={**os.environ, "PYSPARK_PYTHON": sys.executable}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # spark-submit hands the Python process's stderr on through its stdout
+    assert proc.stdout.strip().splitlines()[-1] == (
+        "interlake ingest: error: Delta Lake is not on this Spark session's classpath (no io.delta.tables.DeltaTable):"
+        f" pass it to spark-submit with --packages io.delta:delta-spark_4.1_2.13:{version('delta-spark')} (or --jars "
+        "with the jars in the project's .spark-jars/ after `make setup`), or use a platform or runtime that provides "
+        "Delta")
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "lake").exists()  # nothing written
 
 
 def test_a_lakehouse_whose_path_has_spaces_quotes_and_a_hash_works_in_new_processes(write_yaml, tmp_path):

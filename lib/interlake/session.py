@@ -122,6 +122,7 @@ def build_session(
         spark = _cluster_session(settings, app_name) if under_spark_submit() else \
             _local_session(settings, lakehouse, app_name)
         _apply_sql_settings(spark, settings)
+    _require_delta(spark)
     # Runtime SQL settings apply to an existing session too; static ones only to a new one (above).
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     # Parquet TIMESTAMP(NANOS), as pandas and pyarrow write timestamps, is read as its number of nanoseconds
@@ -135,6 +136,26 @@ def build_session(
 
         register_lakehouse(spark, lakehouse, database)
     return spark
+
+
+def delta_package() -> str:
+    """The Maven coordinate of the Delta release the installed delta-spark Python package goes with."""
+    from importlib.metadata import version
+
+    return f"io.delta:delta-spark_4.1_2.13:{version('delta-spark')}"
+
+
+def _require_delta(spark: SparkSession) -> None:
+    """Delta's classes must be on the session's classpath: a local session passes the jars `make setup` fetched, a
+    spark-submit or a platform must provide them. Without them every Delta call failed later with py4j's
+    ``TypeError: 'JavaPackage' object is not callable``."""
+    from py4j.java_gateway import JavaClass
+
+    if not isinstance(spark.sparkContext._jvm.io.delta.tables.DeltaTable, JavaClass):
+        raise SetupError(
+            "Delta Lake is not on this Spark session's classpath (no io.delta.tables.DeltaTable): pass it to "
+            f"spark-submit with --packages {delta_package()} (or --jars with the jars in "
+            "the project's .spark-jars/ after `make setup`), or use a platform or runtime that provides Delta")
 
 
 def _refused(key: str, exc: IllegalArgumentException) -> ConfigError:
