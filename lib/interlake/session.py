@@ -139,10 +139,15 @@ def build_session(
 
 
 def delta_package() -> str:
-    """The Maven coordinate of the Delta release the installed delta-spark Python package goes with."""
-    from importlib.metadata import version
+    """The Maven coordinate of the Delta release the installed delta-spark Python package goes with (the pinned one
+    where the package is not installed, as on a platform that brings its own Delta)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return f"io.delta:delta-spark_4.1_2.13:{version('delta-spark')}"
+    try:
+        release = version("delta-spark")
+    except PackageNotFoundError:
+        release = "4.4.0"
+    return f"io.delta:delta-spark_4.1_2.13:{release}"
 
 
 def _require_delta(spark: SparkSession) -> None:
