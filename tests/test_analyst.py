@@ -198,6 +198,43 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
 
 
+def test_an_analyst_s_create_table_as_select_is_a_delta_table_every_command_takes(spark, make_config, tmp_path,
+                                                                                  capsys):
+    """``CREATE TABLE … AS SELECT`` without ``USING`` (``interlake sql`` or a notebook's session) made a Parquet table
+    before 2026-12-04 (Spark's default): no DELETE, no time travel, and out of sight of `interlake tables`, DuckDB,
+    ``read_table`` and ``maintain``. The local session makes it Delta, as Databricks does, in the database's folder of
+    the lakehouse's warehouse, and every command takes it. Here the lakehouse is the session's own (its warehouse is
+    where the catalog puts managed tables), under a database of this test's own."""
+    from interlake.analyst.duck import connect
+    from interlake.analyst.sql import run_sql
+
+    lake = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:").rsplit("/_warehouse", 1)[0]
+    cfg = make_config(lakehouse=lake, database="analyst_ctas")
+    spark.sql("CREATE DATABASE analyst_ctas")  # as the first job's session start makes the config's database
+    try:
+        run_sql(spark, "CREATE TABLE cohort AS SELECT * FROM VALUES ('u1', 3), ('u2', 5), ('u3', 8) AS t(user_id, n)",
+                database=cfg.database)
+        assert capsys.readouterr().out == "(0 rows)\n"  # as DuckDB's engine says it; no empty table drawn
+        run_sql(spark, "DELETE FROM cohort WHERE n = 3", database=cfg.database)
+        capsys.readouterr()
+        detail = spark.sql("DESCRIBE DETAIL analyst_ctas.cohort").first()
+        path = f"{lake}/_warehouse/analyst_ctas.db/cohort"
+        assert (detail["format"], detail["location"].removeprefix("file:")) == ("delta", path)
+        assert lakehouse_tables(cfg.lakehouse, database=cfg.database) == {"cohort": path}
+        assert [(s["table"], s["rows"], s["last_operation"]) for s in table_summaries_without_spark(cfg)] == [
+            ("analyst_ctas.cohort", 2, "DELETE")]
+        assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("analyst_ctas.cohort", 2)]
+        con, skipped = connect(cfg.lakehouse, cfg.database)
+        assert (con.execute("SELECT user_id, n FROM analyst_ctas.cohort ORDER BY 1").fetchall(), skipped) == (
+            [("u2", 5), ("u3", 8)], {})
+        assert sorted(read_table("cohort", lakehouse=cfg.lakehouse, database=cfg.database)["n"]) == [5, 8]
+        assert sorted(read_table("analyst_ctas.cohort", lakehouse=cfg.lakehouse, version=0)["n"]) == [3, 5, 8]
+        assert [(s["table"], s["action"]) for s in maintain(spark, cfg) if s["table"] == "cohort"] == [
+            ("cohort", "optimize+vacuum")]
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS analyst_ctas CASCADE")
+
+
 def test_sql_by_table_name(spark, full_lake, capsys):
     from interlake.analyst.sql import run_sql
 

@@ -33,6 +33,7 @@ from pyspark.sql import SparkSession
 from interlake.config import SparkSettings, _is_uri
 from interlake.errors import ConfigError, SetupError
 from interlake.jars import local_jars
+from interlake.tables.without_spark import WAREHOUSE
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,9 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         .config("spark.sql.extensions", DELTA_EXTENSION)
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
         .config("spark.sql.session.timeZone", "UTC")
+        # CREATE TABLE without USING (an analyst's CREATE TABLE … AS SELECT) makes a Delta table, as on Databricks:
+        # Spark's default, Parquet, has no DELETE, UPDATE, MERGE or time travel, nor a place in `interlake tables`.
+        .config("spark.sql.sources.default", "delta")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.ui.enabled", "false")
         # Small-machine Delta defaults (config may override): log replay in a few tasks, not 50.
@@ -250,9 +254,10 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         .config("spark.sql.adaptive.maxShuffledHashJoinLocalMapThreshold", "256m")
     )
     catalog = settings.conf.get("spark.sql.catalogImplementation")
+    if not _is_uri(lakehouse):  # managed tables in the lakehouse, whatever the catalog (not ./spark-warehouse)
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(lakehouse) / WAREHOUSE))
     if not _is_uri(lakehouse) and catalog in (None, "hive"):
         metastore = Path(lakehouse) / "_metastore"
-        builder = builder.config("spark.sql.warehouse.dir", str(Path(lakehouse) / "_warehouse"))
         if _take_metastore_lock(metastore):
             java_opts.append(java_option("derby.system.home", str(metastore)))
             builder = (

@@ -56,7 +56,7 @@ def connect(lakehouse: str, database: str):
     schema = _quote(duck_schema(database))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     skipped = {}
-    for name, path in lakehouse_tables(lakehouse).items():
+    for name, path in lakehouse_tables(lakehouse, database=database).items():
         try:
             table = DeltaTable(path)
         except Exception as exc:  # noqa: BLE001  (e.g. a '%' in a local path, which delta-rs decodes): the others

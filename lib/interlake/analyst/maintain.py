@@ -41,7 +41,7 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
     now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = []
     summary += _trim(spark, cfg, now)
-    for name, path in lakehouse_tables(cfg.lakehouse, spark).items():
+    for name, path in lakehouse_tables(cfg.lakehouse, spark, cfg.database).items():
         m = optimize_table(spark, cfg, name, path)
         table = DeltaTable.forPath(spark, path)
         progress(log, "optimized", table=name, files_removed=m["numFilesRemoved"], files_added=m["numFilesAdded"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from interlake.errors import InterlakeError
-from interlake.tables.without_spark import to_arrow
+from interlake.tables.without_spark import WAREHOUSE, to_arrow
 
 
 def table_uri(name: str, lakehouse: str) -> str:
@@ -25,7 +25,7 @@ def table_uri(name: str, lakehouse: str) -> str:
 
 def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = None, version: int | None = None,
                timestamp: str | datetime | date | None = None, columns: list[str] | str | None = None,
-               filters=None, as_arrow: bool = False):
+               filters=None, as_arrow: bool = False, database: str | None = None):
     """A table as a pandas DataFrame (or a pyarrow Table): its latest version, or as it was at Delta ``version`` or
     at ``timestamp`` (the version current then; a ``datetime``, a ``date`` or ISO text such as ``2026-11-30 23:00``,
     UTC unless it has an offset), as Spark's ``versionAsOf`` / ``timestampAsOf`` read it.
@@ -34,7 +34,10 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     readers take them: ``(column, op, value)`` tuples that must all hold (op one of ``= == != < <= > >= in not in``),
     or a list of such lists, any of which may hold; or a ``pyarrow.compute`` expression. A value given as text is
     read as the column's type (``"2026-11-20"`` for a date, ISO time for a timestamp, UTC unless it has an offset).
-    A filter on a partition column (``event_date``, ``window_date``) skips the other partitions' files unread."""
+    A filter on a partition column (``event_date``, ``window_date``) skips the other partitions' files unread.
+
+    ``name`` may also be a managed table of ``database`` (the config's, else ``interlake``): a table an analyst made
+    with ``CREATE TABLE … AS SELECT`` in ``interlake sql`` or a notebook's session."""
     import pyarrow as pa
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaProtocolError, TableNotFoundError
@@ -46,7 +49,9 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     if lakehouse is None:
         from interlake.config import load_config
 
-        lakehouse = load_config(conf).lakehouse
+        cfg = load_config(conf)
+        lakehouse, database = cfg.lakehouse, database or cfg.database
+    database = database or "interlake"
     uri = table_uri(name, lakehouse)
     if "%" in uri and "://" not in uri.removeprefix("file://"):
         # delta-rs decodes a local path (``my%20lake`` -> ``my lake``) and then finds no log: say so, not "not found"
@@ -54,7 +59,7 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
                              f"{uri}; move the lakehouse to a path without '%', or query it through Spark "
                              "(`interlake sql`)")
     try:
-        table, name, uri = _open(DeltaTable, TableNotFoundError, name, lakehouse, uri)
+        table, name, uri = _open(DeltaTable, TableNotFoundError, name, lakehouse, uri, database)
         if version is not None or timestamp is not None:
             _time_travel(table, name, version, timestamp)
         schema = pa.schema(table.schema().to_arrow())  # delta-rs gives an arro3 schema
@@ -81,18 +86,31 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
     return arrow if as_arrow else arrow.to_pandas()
 
 
-def _open(delta_table, not_found, name: str, lakehouse: str, uri: str):
+def _open(delta_table, not_found, name: str, lakehouse: str, uri: str, database: str):
     """The table at ``uri``; a name with the database (``interlake.interactions``, or with its catalog
     ``main.interlake.interactions``, as ``interlake sql`` takes them) that is not a table itself is the table after the
-    last dot. Returns the table, its name and its URI."""
+    last dot; a name not directly under the lakehouse may be a managed table of its database (an analyst's ``CREATE
+    TABLE … AS SELECT``, in ``_warehouse/<database>.db/``). Returns the table, its name and its URI."""
     try:
         return delta_table(uri), name, uri
     except not_found:
         db, dot, short = name.rpartition(".")
-        if not (db and dot and short) or db.count(".") > 1:
+        if not dot:
+            db, short = database, name
+        elif not (db and short) or db.count(".") > 1:
             raise
-        uri = table_uri(short, lakehouse)
-        return delta_table(uri), short, uri
+        else:
+            try:
+                uri = table_uri(short, lakehouse)
+                return delta_table(uri), short, uri
+            except not_found:
+                pass
+        schema = db.rpartition(".")[2]
+        managed = f"{WAREHOUSE}/{short}" if schema == "default" else f"{WAREHOUSE}/{schema}.db/{short}"
+        try:
+            return delta_table(table_uri(managed, lakehouse)), short, table_uri(managed, lakehouse)
+        except not_found:
+            raise not_found(f"no table {name}") from None
 
 
 def _local_folder(lakehouse: str) -> str | None:

@@ -101,6 +101,9 @@ def run_sql(spark: SparkSession, query: str, *, database: str | None = None, out
         rows = write_result(spark, df, out, kind)
         print(f"wrote {rows:,} row{'' if rows == 1 else 's'} to {out}")
         return
+    if not df.columns:  # a statement without rows (CREATE TABLE … AS SELECT, SET …): no empty table to draw
+        print("(0 rows)")
+        return
     print_rows(df.columns, [list(r) for r in as_text(df).limit(limit + 1).collect()], limit)
 
 
@@ -187,7 +190,7 @@ HISTORY_DEPTHS = (10, 500)  # commits read to find the latest data change: a few
 
 def table_summaries(spark: SparkSession, cfg: Config) -> list[dict]:
     summaries = []
-    for name, path in lakehouse_tables(cfg.lakehouse, spark).items():
+    for name, path in lakehouse_tables(cfg.lakehouse, spark, cfg.database).items():
         table = DeltaTable.forPath(spark, path)
         detail = table.detail().first()
 
@@ -224,7 +227,7 @@ def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
         from deltalake import DeltaTable as RsTable
 
         summaries = []
-        for name, path in lakehouse_tables(cfg.lakehouse).items():
+        for name, path in lakehouse_tables(cfg.lakehouse, database=cfg.database).items():
             table = RsTable(path)
             if not files_are_rows(table):
                 return None

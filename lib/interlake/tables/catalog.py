@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from pyspark.sql import SparkSession
 
 from interlake.tables.quoting import sql_string
+from interlake.tables.without_spark import WAREHOUSE
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,15 @@ def register_table(spark: SparkSession, database: str, name: str, path: str) -> 
     register_tables(spark, database, {name: path})
 
 
-def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None) -> dict[str, str]:
+def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None, database: str | None = None) -> dict[str, str]:
     """``{table name: path}`` of every Delta table directly under the lakehouse: a local folder, or a URI (``s3a://``,
     ``abfss://``, ``file:``) listed through ``spark``'s Hadoop filesystem (without ``spark``, none). Before 2026-12-01
-    a URI lakehouse had no tables here, so ``maintain`` on a cluster optimized and vacuumed nothing ("0 actions")."""
+    a URI lakehouse had no tables here, so ``maintain`` on a cluster optimized and vacuumed nothing ("0 actions").
+
+    With ``database``, a local lakehouse's managed tables of that database are taken too: the Delta tables an analyst
+    made with ``CREATE TABLE … AS SELECT`` (no ``LOCATION``), which the local session's catalog keeps in
+    ``<lakehouse>/_warehouse/<database>.db/<name>`` (``_warehouse/<name>`` for ``default``); a table directly under
+    the lakehouse wins over a managed one of the same name."""
     if "://" in lakehouse:
         if spark is None:
             return {}
@@ -80,11 +86,20 @@ def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None) -> dict[
         root = lakehouse.rstrip("/")
         return {name: f"{root}/{name}" for name in subfolders(spark, root)
                 if not name.startswith(("_", ".")) and exists(spark, f"{root}/{name}/_delta_log")}
-    if not os.path.isdir(lakehouse):
+    found = _delta_folders(lakehouse)
+    if database and "." not in database:
+        warehouse = os.path.join(lakehouse, WAREHOUSE)
+        managed = _delta_folders(warehouse if database == "default" else os.path.join(warehouse, f"{database}.db"))
+        found.update({name: path for name, path in managed.items() if name not in found})
+    return found
+
+
+def _delta_folders(folder: str) -> dict[str, str]:
+    if not os.path.isdir(folder):
         return {}
     found = {}
-    for entry in sorted(os.listdir(lakehouse)):
-        path = os.path.join(lakehouse, entry)
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
         if not entry.startswith(("_", ".")) and os.path.isdir(os.path.join(path, "_delta_log")):
             found[entry] = path
     return found
@@ -92,6 +107,6 @@ def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None) -> dict[
 
 def register_lakehouse(spark: SparkSession, lakehouse: str, database: str) -> None:
     try:
-        register_tables(spark, database, lakehouse_tables(lakehouse, spark))
+        register_tables(spark, database, lakehouse_tables(lakehouse, spark, database))
     except Exception as exc:  # the lakehouse cannot be listed: jobs still run on paths
         log.warning("could not register the tables of %s in %s: %s", lakehouse, database, str(exc).splitlines()[0])

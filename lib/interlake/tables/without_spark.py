@@ -12,6 +12,10 @@ Example:
 
 from __future__ import annotations
 
+# A local lakehouse's folder of managed tables (the local session's spark.sql.warehouse.dir): a database's tables made
+# without a LOCATION (an analyst's CREATE TABLE … AS SELECT) are in <lakehouse>/_warehouse/<database>.db/<name>.
+WAREHOUSE = "_warehouse"
+
 
 def to_arrow(table, uri: str, columns: list[str] | None = None, where=None):
     """``table`` (a ``deltalake.DeltaTable`` opened at ``uri``) as a pyarrow Table, its ``columns`` (all if None),
