@@ -436,6 +436,17 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
         run_sql_duckdb(cfg, "SELECT 1; SELECT 2")
     with pytest.raises(InterlakeError, match=r"^query failed: Parser Error: syntax error at or near \"FROM\"$"):
         run_sql_duckdb(cfg, "SELECT count(* FROM interactions")
+    # a table made in DuckDB's memory answered "Count 1" (exit 0) and was gone when the command ended
+    with pytest.raises(InterlakeError, match=r"^--engine duckdb answers queries and keeps nothing: what CREATE makes "
+                                             r"lives in DuckDB's memory and is gone when the command ends; run it "
+                                             r"without --engine \(through Spark\), which writes the lakehouse's "
+                                             r"Delta tables$"):
+        run_sql_duckdb(cfg, "CREATE TABLE top_users AS SELECT user_id, count(*) AS n FROM interactions GROUP BY 1")
+    for change in ("DELETE FROM interactions WHERE user_id = 'u1'", "DROP TABLE interactions",
+                   "UPDATE interactions SET user_id = 'x'"):
+        with pytest.raises(InterlakeError, match=r"^--engine duckdb answers queries and keeps nothing: the tables are "
+                                                 r"read-only views there; run it without --engine"):
+            run_sql_duckdb(cfg, change)
     with pytest.raises(InterlakeError, match=r"^DuckDB reads a lakehouse on this machine's disk only; s3a://bucket/"
                                              r"lake is a URI: query it through Spark \(`interlake sql` without "
                                              r"--engine\)$"):

@@ -20,6 +20,11 @@ from interlake.config import Config
 from interlake.errors import InterlakeError
 from interlake.tables.catalog import lakehouse_tables
 
+_NOT_KEPT = {  # DuckDB statement types that would make or change a table
+    "CREATE": "what CREATE makes lives in DuckDB's memory and is gone when the command ends",
+    **{kind: "the tables are read-only views there" for kind in ("INSERT", "UPDATE", "DELETE", "MERGE_INTO", "DROP",
+                                                                  "ALTER")}}
+
 
 def duckdb_connect(*, conf: str | None = None, lakehouse: str | None = None, database: str = "interlake"):
     """For notebooks: a DuckDB connection in which every table of the lakehouse (``lakehouse``, or the config's:
@@ -89,6 +94,12 @@ def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: in
             if len(statements) > 1:
                 raise InterlakeError("query failed: `interlake sql` runs one statement at a time: run each on its "
                                      "own")
+            kind_of = statements[0].type.name if statements else ""
+            if kind_of in _NOT_KEPT:
+                # DuckDB's database here is an in-memory one over read-only views: a CREATE TABLE answered "Count 1"
+                # and exit 0, and the table was gone when the command ended
+                raise InterlakeError(f"--engine duckdb answers queries and keeps nothing: {_NOT_KEPT[kind_of]}; run "
+                                     "it without --engine (through Spark), which writes the lakehouse's Delta tables")
             relation = con.sql(query)
             if relation is None:  # a statement without rows (SET, CREATE VIEW ...): nothing to show
                 print("(0 rows)")
