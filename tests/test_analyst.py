@@ -235,6 +235,29 @@ def test_an_analyst_s_create_table_as_select_is_a_delta_table_every_command_take
         spark.sql("DROP DATABASE IF EXISTS analyst_ctas CASCADE")
 
 
+def test_a_lakehouse_copied_with_its_catalog_warns_where_its_new_tables_would_go(spark, tmp_path, caplog):
+    """A lakehouse copied or moved with its ``_metastore`` keeps the catalog's absolute location of its database: an
+    analyst's ``CREATE TABLE … AS SELECT`` in the copy was written into the original lakehouse's ``_warehouse``,
+    silently. Every session start now warns, naming the folder to remove; a database where it belongs is quiet."""
+    from interlake.tables.catalog import register_lakehouse
+
+    lake = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:").rsplit("/_warehouse", 1)[0]
+    spark.sql(f"CREATE DATABASE copied_db LOCATION '{tmp_path}/original/_warehouse/copied_db.db'")
+    spark.sql("CREATE DATABASE at_home_db")
+    try:
+        with caplog.at_level("WARNING", logger="interlake"):
+            register_lakehouse(spark, lake, "copied_db")
+            register_lakehouse(spark, lake, "at_home_db")
+        assert [r.getMessage() for r in caplog.records] == [
+            f"the catalog in {lake}/_metastore keeps database copied_db at {tmp_path}/original/_warehouse/"
+            "copied_db.db, not in this lakehouse (a lakehouse copied or moved with its _metastore): tables made with "
+            f"CREATE TABLE without LOCATION would be written there; remove the folder {lake}/_metastore to start this "
+            "lakehouse's catalog afresh (every job registers its tables again)"]
+    finally:
+        spark.sql("DROP DATABASE copied_db")
+        spark.sql("DROP DATABASE at_home_db")
+
+
 def test_sql_by_table_name(spark, full_lake, capsys):
     from interlake.analyst.sql import run_sql
 

@@ -108,5 +108,26 @@ def _delta_folders(folder: str) -> dict[str, str]:
 def register_lakehouse(spark: SparkSession, lakehouse: str, database: str) -> None:
     try:
         register_tables(spark, database, lakehouse_tables(lakehouse, spark, database))
+        check_database_location(spark, lakehouse, database)
     except Exception as exc:  # the lakehouse cannot be listed: jobs still run on paths
         log.warning("could not register the tables of %s in %s: %s", lakehouse, database, str(exc).splitlines()[0])
+
+
+def check_database_location(spark: SparkSession, lakehouse: str, database: str) -> None:
+    """Warn when the lakehouse's own catalog (its ``_metastore``) keeps ``database`` somewhere else: a lakehouse
+    copied or moved with its ``_metastore`` (the catalog spells locations as absolute paths), where a ``CREATE TABLE``
+    without ``LOCATION`` would write into the *other* lakehouse's ``_warehouse``. Only for a session whose warehouse
+    is this lakehouse's (a local one); a database of a catalog given by name is the platform's."""
+    if "://" in lakehouse or "." in database or not spark.catalog.databaseExists(database):
+        return
+    warehouse = os.path.join(lakehouse, WAREHOUSE)
+    if not _same_location(spark.conf.get("spark.sql.warehouse.dir", ""), warehouse):
+        return
+    where = spark.catalog.getDatabase(database).locationUri
+    expected = warehouse if database == "default" else os.path.join(warehouse, f"{database}.db")
+    if not _same_location(where, expected):
+        log.warning("the catalog in %s keeps database %s at %s, not in this lakehouse (a lakehouse copied or moved "
+                    "with its _metastore): tables made with CREATE TABLE without LOCATION would be written there; "
+                    "remove the folder %s to start this lakehouse's catalog afresh (every job registers its tables "
+                    "again)", os.path.join(lakehouse, "_metastore"), database,
+                    unquote(where.removeprefix("file:")), os.path.join(lakehouse, "_metastore"))
