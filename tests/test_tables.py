@@ -123,3 +123,32 @@ def test_lakehouse_registration_reads_the_catalog_and_repairs_a_stale_entry(spar
     register_lakehouse(spark, str(lake), "reg_test")
     assert (spark.table("reg_test.a_table").count(), spark.table("reg_test.b_table").count()) == (2, 3)
     assert spark.read.format("delta").load(str(elsewhere)).count() == 5
+
+
+def test_registration_never_drops_an_analyst_s_table_of_the_same_name(spark, tmp_path, caplog):
+    """An analyst's ``CREATE TABLE item_popularity AS SELECT …`` (a managed table) made before the trending job first
+    ran: the job's session start found the name pointing elsewhere and dropped the entry to register the lakehouse's
+    table, and dropping a managed table deleted its data. The analyst's table is now kept, with a warning saying to
+    rename it; once renamed, the next registration takes the lakehouse's table by name."""
+    from interlake.tables.catalog import register_lakehouse
+
+    lake = tmp_path / "lake"
+    spark.sql("CREATE DATABASE reg_own")
+    try:
+        spark.sql("CREATE TABLE reg_own.item_popularity USING DELTA AS SELECT 'mine' AS note")
+        spark.range(4).write.format("delta").save(str(lake / "item_popularity"))  # the job's table, later
+        with caplog.at_level("WARNING", logger="interlake"):
+            register_lakehouse(spark, str(lake), "reg_own")
+        assert [r.note for r in spark.table("reg_own.item_popularity").collect()] == ["mine"]
+        assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+            "reg_own.item_popularity is a table of its own (made without LOCATION, in "
+            f"{spark.conf.get('spark.sql.warehouse.dir').removeprefix('file:')}/reg_own.db/item_popularity), not the "
+            f"lakehouse's {lake}/item_popularity"]
+        assert "rename yours (`interlake sql \"ALTER TABLE reg_own.item_popularity RENAME TO …\"`)" in (
+            caplog.records[0].getMessage())
+        spark.sql("ALTER TABLE reg_own.item_popularity RENAME TO reg_own.my_popularity")
+        register_lakehouse(spark, str(lake), "reg_own")
+        assert (spark.table("reg_own.item_popularity").count(),
+                [r.note for r in spark.table("reg_own.my_popularity").collect()]) == (4, ["mine"])
+    finally:
+        spark.sql("DROP DATABASE reg_own CASCADE")

@@ -30,24 +30,31 @@ def _same_location(a: str, b: str) -> bool:
 def registered_locations(spark: SparkSession, database: str) -> dict[str, str]:
     """``{table name: location}`` of the database's catalog entries (temporary views left out), from the
     catalog's metadata: no Delta log is read, so a lakehouse of many tables is checked in one short statement."""
+    return {name: location for name, (location, _) in registered_entries(spark, database).items()}
+
+
+def registered_entries(spark: SparkSession, database: str) -> dict[str, tuple[str, str]]:
+    """``{table name: (location, type)}``, type ``MANAGED`` or ``EXTERNAL``, as :func:`registered_locations`."""
     out = {}
     for row in spark.sql(f"SHOW TABLE EXTENDED IN {database} LIKE '*'").collect():
         if row["isTemporary"]:
             continue
-        for line in (row["information"] or "").splitlines():
-            if line.startswith("Location: "):
-                out[row["tableName"]] = line.removeprefix("Location: ").strip()
+        info = dict(line.split(": ", 1) for line in (row["information"] or "").splitlines() if ": " in line)
+        if "Location" in info:
+            out[row["tableName"]] = (info["Location"].strip(), info.get("Type", "").strip())
     return out
 
 
 def register_tables(spark: SparkSession, database: str, tables: dict[str, str]) -> None:
     """Register ``{name: path}`` as external Delta tables of ``database``: entries that already point at the
-    path are left alone, entries that point elsewhere are replaced (the entry only: never the data)."""
+    path are left alone, external entries that point elsewhere are replaced (the entry only: never the data). A
+    managed table of the same name (an analyst's ``CREATE TABLE … AS SELECT``) is never dropped: dropping it would
+    delete its data; a warning says to rename it."""
     if not tables:
         return
     try:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
-        current = registered_locations(spark, database)
+        current = registered_entries(spark, database)
     except Exception as exc:  # noqa: BLE001  (no such catalog, no rights on it: the jobs still run on paths)
         log.warning("could not register %s in %s: %s%s", ", ".join(tables), database, str(exc).splitlines()[0],
                     "; a database catalog.schema needs that catalog in the session (Unity Catalog on Databricks, or "
@@ -57,7 +64,14 @@ def register_tables(spark: SparkSession, database: str, tables: dict[str, str]) 
         qualified = f"{database}.{name}"
         try:
             if name in current:
-                if _same_location(current[name], path):
+                location, kind = current[name]
+                if _same_location(location, path):
+                    continue
+                if kind == "MANAGED":  # DROP TABLE would delete its data
+                    log.warning("%s is a table of its own (made without LOCATION, in %s), not the lakehouse's %s: it "
+                                "is kept, and %s is read by its path only; rename yours (`interlake sql \"ALTER TABLE "
+                                "%s RENAME TO …\"`) and the next job registers the lakehouse's by name", qualified,
+                                unquote(location.removeprefix("file:")), path, path, qualified)
                     continue
                 spark.sql(f"DROP TABLE IF EXISTS {qualified}")  # external table: drops the entry, never the data
             spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION {sql_string(path)}")
