@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from interlake.errors import InterlakeError
-from interlake.tables.without_spark import WAREHOUSE, to_arrow
+from interlake.tables.without_spark import managed_folder, to_arrow
 
 
 def table_uri(name: str, lakehouse: str) -> str:
@@ -95,22 +95,16 @@ def _open(delta_table, not_found, name: str, lakehouse: str, uri: str, database:
         return delta_table(uri), name, uri
     except not_found:
         db, dot, short = name.rpartition(".")
-        if not dot:
-            db, short = database, name
-        elif not (db and short) or db.count(".") > 1:
+        if dot and (not (db and short) or db.count(".") > 1):
             raise
-        else:
+        schema = db.rpartition(".")[2] if dot else database
+        for candidate in ([table_uri(short, lakehouse)] if dot else []) + [
+                table_uri(f"{managed_folder(schema)}/{short}", lakehouse)]:
             try:
-                uri = table_uri(short, lakehouse)
-                return delta_table(uri), short, uri
+                return delta_table(candidate), short, candidate
             except not_found:
-                pass
-        schema = db.rpartition(".")[2]
-        managed = f"{WAREHOUSE}/{short}" if schema == "default" else f"{WAREHOUSE}/{schema}.db/{short}"
-        try:
-            return delta_table(table_uri(managed, lakehouse)), short, table_uri(managed, lakehouse)
-        except not_found:
-            raise not_found(f"no table {name}") from None
+                continue
+        raise
 
 
 def _local_folder(lakehouse: str) -> str | None:

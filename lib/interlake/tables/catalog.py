@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from pyspark.sql import SparkSession
 
 from interlake.tables.quoting import sql_string
-from interlake.tables.without_spark import WAREHOUSE
+from interlake.tables.without_spark import WAREHOUSE, managed_folder
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None, database
                 if not name.startswith(("_", ".")) and exists(spark, f"{root}/{name}/_delta_log")}
     found = _delta_folders(lakehouse)
     if database and "." not in database:
-        warehouse = os.path.join(lakehouse, WAREHOUSE)
-        managed = _delta_folders(warehouse if database == "default" else os.path.join(warehouse, f"{database}.db"))
+        managed = _delta_folders(os.path.join(lakehouse, managed_folder(database)))
         found.update({name: path for name, path in managed.items() if name not in found})
     return found
 
@@ -134,12 +133,10 @@ def check_database_location(spark: SparkSession, lakehouse: str, database: str) 
     is this lakehouse's (a local one); a database of a catalog given by name is the platform's."""
     if "://" in lakehouse or "." in database or not spark.catalog.databaseExists(database):
         return
-    warehouse = os.path.join(lakehouse, WAREHOUSE)
-    if not _same_location(spark.conf.get("spark.sql.warehouse.dir", ""), warehouse):
+    if not _same_location(spark.conf.get("spark.sql.warehouse.dir", ""), os.path.join(lakehouse, WAREHOUSE)):
         return
     where = spark.catalog.getDatabase(database).locationUri
-    expected = warehouse if database == "default" else os.path.join(warehouse, f"{database}.db")
-    if not _same_location(where, expected):
+    if not _same_location(where, os.path.join(lakehouse, managed_folder(database))):
         log.warning("the catalog in %s keeps database %s at %s, not in this lakehouse (a lakehouse copied or moved "
                     "with its _metastore): tables made with CREATE TABLE without LOCATION would be written there; "
                     "remove the folder %s to start this lakehouse's catalog afresh (every job registers its tables "

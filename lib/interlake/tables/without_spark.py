@@ -17,6 +17,12 @@ from __future__ import annotations
 WAREHOUSE = "_warehouse"
 
 
+def managed_folder(database: str) -> str:
+    """Where, relative to a local lakehouse, the catalog keeps ``database``'s managed tables (Spark's layout:
+    ``default`` in the warehouse itself, any other database in ``<name>.db``)."""
+    return WAREHOUSE if database == "default" else f"{WAREHOUSE}/{database}.db"
+
+
 def to_arrow(table, uri: str, columns: list[str] | None = None, where=None):
     """``table`` (a ``deltalake.DeltaTable`` opened at ``uri``) as a pyarrow Table, its ``columns`` (all if None),
     the rows matching ``where`` (a ``pyarrow.compute`` expression; files of other partitions are not read)."""
