@@ -1,8 +1,10 @@
 """Training end to end on generated data with known tastes: metrics, gate, publishing, reproducibility."""
 
 import dataclasses
+import datetime as dt
 import json
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from interlake.errors import TrainingError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout, exclusive
 from interlake.schemas import tables as T
-from interlake.train.pipeline import train
+from interlake.train.pipeline import run_params, train
 from interlake.train.registry import model_runs, print_models
 from pyspark.sql import functions as F
 
@@ -109,6 +111,41 @@ def test_gate_refuses_a_worse_model_and_force_overrides(spark, trained, capsys):
     assert [r["model_version"] for r in model_runs(None, cfg, last=1)] == [forced.model_version]
 
 
+def test_the_gate_compares_with_the_published_model_on_this_run_s_holdout(spark, trained, tmp_path):
+    """The published run's nDCG was measured on the holdout of the data it was trained on. The gate compared every
+    later model with that figure: once the data changed (another day's ingest, a second `make demo`), every model
+    of the same config scored lower on the new holdout and none was published again, the recommendations left as
+    they were for good. The published model's parameters are now evaluated on this run's holdout."""
+    cfg, _, _ = trained
+    lake = tmp_path / "lake"
+    shutil.copytree(cfg.table_path(T.INTERACTIONS), lake / T.INTERACTIONS)
+    cfg = dataclasses.replace(cfg, lakehouse=str(lake))
+    latest = spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(T.INTERACTIONS)}`").agg(F.max("version")).first()[0]
+
+    def published_earlier(name, params):  # a model trained on an earlier version, scored on that version's holdout
+        spark.createDataFrame([(name, dt.datetime.now(dt.UTC).replace(tzinfo=None), latest - 1, json.dumps(params),
+                                {"ndcg@10": 0.99}, "x", True, "passed the gate")], T.MODEL_RUNS_DDL) \
+            .write.format("delta").mode("append").save(cfg.table_path(T.MODEL_RUNS))
+
+    def recommended_by():
+        return {r[0] for r in spark.read.format("delta").load(cfg.table_path(T.USER_RECOMMENDATIONS))
+                .select("model_version").distinct().collect()}
+
+    # the same parameters on grown data: the earlier 0.99 was another holdout's; published
+    published_earlier("m-earlier", run_params(cfg))
+    grown = train(spark, cfg)
+    assert (grown.published, grown.reason) == (True, "passed the gate")
+    assert recommended_by() == {grown.model_version}
+    # other parameters: the published model's (rank 16) are trained and scored on this run's split, which gives the
+    # nDCG the run above measured on it (same data version, same seed); rank 1 falls short of it and is refused
+    published_earlier("m-rank16", run_params(cfg))
+    worse = train(spark, dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, rank=1, max_iter=2)))
+    assert not worse.published
+    assert (f"ndcg@10 {worse.metrics['ndcg@10']:.4f} is worse than the published m-rank16 "
+            f"({grown.metrics['ndcg@10']:.4f}, its parameters on this run's holdout) by more than 0.02") in worse.reason
+    assert recommended_by() == {grown.model_version}
+
+
 def test_a_second_training_waits_for_the_running_one_and_writes_nothing_meanwhile(spark, trained):
     """Two trainings at once could publish one model's similarity next to the other's recommendations: the second
     waits for the first (here it gives up after train.lock_timeout, naming the holder) and writes nothing."""
@@ -124,8 +161,6 @@ def test_a_second_training_waits_for_the_running_one_and_writes_nothing_meanwhil
 
 
 def first_time(result):
-    import datetime as dt
-
     return dt.datetime.strptime(result.model_version[1:], "%Y%m%d%H%M%S") + dt.timedelta(seconds=1)
 
 

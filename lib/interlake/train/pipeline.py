@@ -163,15 +163,34 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
                             "(or set train.holdout: cutoff with an earlier train.holdout_cutoff)")
     max_seen = seen.groupBy(USER_IDX).count().agg(F.max("count")).first()[0] or 0
     extra = min(MAX_EXTRA, int(max_seen))
-    eval_model = fit_als(train_aff, **als_kwargs)
     catalog = len(items_ix.labels)
-    model_lists = as_lists(recommend(eval_model, relevant, seen, tp.k, extra)).join(relevant, USER_IDX)
-    metrics = ranking_metrics(model_lists, tp.k, catalog)
+
+    def evaluate(ratings: DataFrame, als: dict) -> dict[str, float]:
+        lists = as_lists(recommend(fit_als(ratings, **als), relevant, seen, tp.k, extra)).join(relevant, USER_IDX)
+        return ranking_metrics(lists, tp.k, catalog)
+
+    metrics = evaluate(train_aff, als_kwargs)
     base_lists = as_lists(popularity(train_aff, relevant, seen, tp.k, extra)).join(relevant, USER_IDX)
     baseline = ranking_metrics(base_lists, tp.k, catalog)
+    durations["evaluate_s"] = time.time() - t
+
+    # 1b. the published model's nDCG to compare with, on this same split (see _published_ndcg)
+    ndcg_key = f"ndcg@{tp.k}"
+    params = run_params(cfg)
+    current = current_published(spark, cfg)
+
+    def refit(recipe: dict) -> float:
+        progress(log, "evaluating the published model's parameters on this split",
+                 model_version=current["model_version"], **{k: recipe[k] for k in MODEL_PARAMS})
+        ratings = index(train_ev.transform(affinity, weights=recipe["weights"],
+                                           half_life_days=recipe["half_life_days"], as_of=as_of), users_ix, items_ix)
+        als = {**{k: recipe[k] for k in ("rank", "max_iter", "reg_param", "alpha", "seed")},
+               "checkpoint_interval": tp.checkpoint_interval}
+        return evaluate(ratings, als)[ndcg_key]
+
+    published_ndcg = _published_ndcg(current, params, version, ndcg_key, metrics[ndcg_key], refit)
     train_aff.unpersist()
     relevant.unpersist()
-    durations["evaluate_s"] = time.time() - t
 
     # 2. the model that is published: same parameters, all data
     t = time.time()
@@ -205,19 +224,17 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     similar = co_users(similar, events).withColumn("model_version", F.lit(model_version))
 
     all_metrics = {**metrics, **{f"baseline_{k}": v for k, v in baseline.items()}}
-    ndcg_key = f"ndcg@{tp.k}"
 
     # 4. promotion gate
-    current = current_published(spark, cfg)
     reasons = []
     if metrics[ndcg_key] <= baseline[ndcg_key]:
         reasons.append(f"{ndcg_key} {metrics[ndcg_key]:.4f} does not beat the popularity baseline "
                        f"{baseline[ndcg_key]:.4f}")
-    if current is not None:
-        cur = (current["metrics"] or {}).get(ndcg_key)
-        if cur is not None and metrics[ndcg_key] < cur - tp.promotion_tolerance:
+    if published_ndcg is not None:
+        cur, how = published_ndcg
+        if metrics[ndcg_key] < cur - tp.promotion_tolerance:
             reasons.append(f"{ndcg_key} {metrics[ndcg_key]:.4f} is worse than the published "
-                           f"{current['model_version']} ({cur:.4f}) by more than {tp.promotion_tolerance}")
+                           f"{current['model_version']} ({cur:.4f}{how}) by more than {tp.promotion_tolerance}")
     published = force or not reasons
     reason = ("forced: " if force and reasons else "") + "; ".join(reasons) if reasons else "passed the gate"
 
@@ -227,9 +244,6 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     lsh_model.write().overwrite().save(f"{artifact}/lsh")
     users_ix.write().overwrite().save(f"{artifact}/user_index")
     items_ix.write().overwrite().save(f"{artifact}/item_index")
-    params = {**{k: getattr(tp, k) for k in ("rank", "max_iter", "reg_param", "alpha", "seed", "half_life_days",
-                                               "holdout", "holdout_share", "holdout_cutoff", "k")},
-              **{f"similarity_{k}": v for k, v in asdict(sp).items()}, "weights": weights}
     durations["total_s"] = time.time() - t_start
     metadata = {"model_version": model_version, "trained_at": now.isoformat(), "data_version": version,
                 "params": params, "metrics": all_metrics, "published": published, "reason": reason,
@@ -258,6 +272,52 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     for df in (events, all_aff, factors, unit, similar):
         df.unpersist()
     return TrainResult(model_version, version, published, reason, all_metrics, artifact, examples)
+
+
+MODEL_PARAMS = ("rank", "max_iter", "reg_param", "alpha", "seed", "half_life_days")  # with the weights: the model
+SPLIT_PARAMS = ("holdout", "holdout_share", "holdout_cutoff")  # with the data version: the evaluation's split
+
+
+def run_params(cfg: Config) -> dict:
+    """A run's parameters as ``model_runs.params`` and ``metadata.json`` keep them (JSON values)."""
+    tp = cfg.train
+    params = {**{k: getattr(tp, k) for k in (*MODEL_PARAMS, *SPLIT_PARAMS, "k")},
+              **{f"similarity_{k}": v for k, v in asdict(cfg.similarity).items()},
+              "weights": dict(cfg.interaction_types)}
+    return json.loads(json.dumps(params, default=str))
+
+
+def _published_ndcg(current: dict | None, params: dict, version: int, ndcg_key: str, ndcg: float,
+                    refit) -> tuple[float, str] | None:
+    """The published model's nDCG@k on this run's split, and how it was found (words for the gate's reason), or None
+    without a published model.
+
+    A run's metrics compare only with metrics measured on the same holdout: the published run's own figure when it
+    was evaluated on this data version with this split; otherwise (the data grew since, as every night) its figure
+    is of another holdout (more items or users make nDCG lower or higher whatever the model), so its parameters are
+    evaluated again on this split (``refit(recipe)``), which gives this run's own nDCG when they are this run's: a
+    gate on the stored figure refused every later model of a lakehouse whose data changed, and kept publishing none.
+    A parameter the published run did not record (an older version's run) is taken as this run's."""
+    if current is None:
+        return None
+    try:
+        stored = json.loads(current.get("params") or "{}")
+    except ValueError:
+        stored = {}
+    stored = stored if isinstance(stored, dict) else {}
+    recipe = {k: stored.get(k, params[k]) for k in (*MODEL_PARAMS, *SPLIT_PARAMS)}
+    # the weights of today's vocabulary; a type the published run did not weigh has today's weight
+    recipe["weights"] = {t: float((stored.get("weights") or {}).get(t, w)) for t, w in params["weights"].items()}
+    same_split = current.get("data_version") == version and all(recipe[k] == params[k] for k in SPLIT_PARAMS)
+    measured = (current.get("metrics") or {}).get(ndcg_key)
+    if same_split and measured is not None:
+        return measured, ""
+    if all(recipe[k] == params[k] for k in (*MODEL_PARAMS, "weights")):
+        log.info("the published %s was scored on the holdout of interactions version %s; its parameters are this "
+                 "run's, so on this run's holdout it scores this run's %s", current["model_version"],
+                 current.get("data_version"), ndcg_key)
+        return ndcg, ""
+    return refit(recipe), ", its parameters on this run's holdout"
 
 
 def publish(spark: SparkSession, cfg: Config, name: str, ddl: str, df: DataFrame) -> None:
