@@ -72,6 +72,8 @@ def test_artifacts_and_model_runs(spark, trained):
     runs = spark.read.format("delta").load(cfg.table_path(T.MODEL_RUNS)).where(
         F.col("model_version") == result.model_version).first()
     assert runs.published and runs.metrics["lsh_recall@10"] >= 0.8
+    # ALS's checkpoints are the training's scratch space: each training used to leave its last ones there for good
+    assert not os.path.exists(os.path.join(cfg.lakehouse, "_checkpoints", "als"))
 
 
 def test_gate_refuses_a_worse_model_and_force_overrides(spark, trained, capsys):
@@ -133,7 +135,11 @@ def test_the_gate_compares_with_the_published_model_on_this_run_s_holdout(spark,
 
     # the same parameters on grown data: the earlier 0.99 was another holdout's; published
     published_earlier("m-earlier", run_params(cfg))
+    dead = lake / "_checkpoints/als/0d7a78d3/rdd-818"  # ALS checkpoints left by a training that was killed
+    dead.mkdir(parents=True)
+    (dead / "part-00000").write_bytes(b"factors")
     grown = train(spark, cfg)
+    assert not (lake / "_checkpoints/als").exists()  # neither those nor this training's own are left
     assert (grown.published, grown.reason) == (True, "passed the gate")
     assert recommended_by() == {grown.model_version}
     # other parameters: the published model's (rank 16) are trained and scored on this run's split, which gives the

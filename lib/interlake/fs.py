@@ -33,6 +33,13 @@ def subfolders(spark: SparkSession, uri: str) -> list[str]:
     return sorted(st.getPath().getName() for st in fs.listStatus(path) if st.isDirectory())
 
 
+def delete_tree(spark: SparkSession, uri: str) -> bool:
+    """Delete ``uri`` and everything under it, on any Hadoop filesystem; False when there was nothing."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True))
+
+
 def read_text(spark: SparkSession, uri: str) -> str:
     row = spark.read.format("binaryFile").load(uri).select("content").first()
     return bytes(row["content"]).decode("utf-8") if row else ""

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from pyspark.sql import functions as F
 import interlake
 from interlake.config import Config
 from interlake.errors import TrainingError
-from interlake.fs import exists, write_text
+from interlake.fs import delete_tree, exists, write_text
 from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
@@ -107,7 +108,20 @@ def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, 
     once could leave the gold tables from different models (one's similarity, the other's recommendations); a second
     one waits for the first (interlake.locks), up to ``train.lock_timeout``."""
     with exclusive(cfg.lakehouse, "train", wait=cfg.train.lock_timeout, setting="train.lock_timeout", what="train"):
-        return _train(spark, cfg, data_version=data_version, force=force, now=now)
+        # ALS checkpoints its factors under a folder of its own per process (SparkContext.setCheckpointDir) and
+        # Spark deletes none of them: each training left its last ones for good. They are needed only while the
+        # training runs; one found here is a dead training's (this one holds the lock).
+        checkpoints = _checkpoint_root(cfg)
+        delete_tree(spark, checkpoints)
+        try:
+            return _train(spark, cfg, data_version=data_version, force=force, now=now)
+        finally:
+            with contextlib.suppress(Exception):  # a JVM that died under the training: its error is the one to say
+                delete_tree(spark, checkpoints)
+
+
+def _checkpoint_root(cfg: Config) -> str:
+    return f"{cfg.lakehouse.rstrip('/')}/_checkpoints/als"
 
 
 def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force: bool,
@@ -139,7 +153,7 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
             f"{tp.min_items} items "
             "(train.min_users / train.min_items): ingest more data first")
     as_of = stats["as_of"]
-    spark.sparkContext.setCheckpointDir(f"{cfg.lakehouse.rstrip('/')}/_checkpoints/als")
+    spark.sparkContext.setCheckpointDir(_checkpoint_root(cfg))
     weights = dict(cfg.interaction_types)
     aff_kwargs = dict(weights=weights, half_life_days=tp.half_life_days, as_of=as_of)
     als_kwargs = dict(rank=tp.rank, max_iter=tp.max_iter, reg_param=tp.reg_param, alpha=tp.alpha, seed=tp.seed,
