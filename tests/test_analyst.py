@@ -1,6 +1,7 @@
 """Analysts and operators: reads without Spark, SQL/tables, maintenance, the cluster config, run-job."""
 
 import datetime as dt
+import os
 import signal
 import subprocess
 import sys
@@ -592,6 +593,31 @@ def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_n
     assert [r.ingested_at for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [recent]
     assert any("source q: folder" in r.getMessage() and "its ledger rows are kept" in r.getMessage()
                for r in caplog.records)
+
+
+def test_retention_deletes_old_model_artifacts_but_the_published_one_s_and_old_quality_reports(
+        spark, make_config, tmp_path):
+    """Each training writes its ALS, LSH and index models under _models/ (for a million users, ~130 MB of user factors
+    at rank 32) and each ingest run its gate's reports under _quality/; nothing deleted them, so a nightly schedule
+    kept every one for good. The published model's folder is kept whatever its age; a folder whose name is not a
+    model version or a run id is not the jobs' and is left."""
+    cfg = make_config(maintenance={"model_retention_days": 30, "quarantine_retention_days": 10})
+    lake = tmp_path / "lake"
+    names = {"_models": ["m20260901000000", "m20261001000000", "m20261115000000", "notes"],
+             "_quality": ["20261101T000000Z-0a1b2c3d", "20261125T120000Z-4e5f6a7b", "manual"]}
+    for folder, subs in names.items():
+        for name in subs:
+            (lake / folder / name).mkdir(parents=True)
+            (lake / folder / name / "metadata.json").write_text("{}")
+    published = [("m20260901000000", dt.datetime(2026, 9, 1), 3, "{}", {"ndcg@10": 0.2}, "x", True, "passed the gate"),
+                 ("m20261001000000", dt.datetime(2026, 10, 1), 4, "{}", {"ndcg@10": 0.1}, "x", False, "worse")]
+    spark.createDataFrame(published, T.MODEL_RUNS_DDL).write.format("delta").save(cfg.table_path(T.MODEL_RUNS))
+    summary = {s["table"]: s["detail"] for s in maintain(spark, cfg, now=dt.datetime(2026, 11, 30))
+               if s["action"] == "trim"}
+    assert summary == {"_models": "1 model folders older than 2026-10-31 (not the published m20260901000000)",
+                       "_quality": "1 ingest runs' reports older than 2026-11-20"}
+    assert sorted(os.listdir(lake / "_models")) == ["m20260901000000", "m20261115000000", "notes"]
+    assert sorted(os.listdir(lake / "_quality")) == ["20261125T120000Z-4e5f6a7b", "manual"]
 
 
 def test_vacuum_below_the_safety_default_is_refused(spark, make_config):

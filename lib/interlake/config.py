@@ -422,6 +422,7 @@ class MaintenanceSettings:
     vacuum_retention_hours: float = 168.0
     quarantine_retention_days: float = 90.0
     ledger_retention_days: float = 365.0
+    model_retention_days: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -616,6 +617,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         vacuum_retention_hours=mt.positive("vacuum_retention_hours", float, m.vacuum_retention_hours),
         quarantine_retention_days=mt.positive("quarantine_retention_days", float, m.quarantine_retention_days),
         ledger_retention_days=mt.positive("ledger_retention_days", float, m.ledger_retention_days),
+        model_retention_days=mt.positive("model_retention_days", float, m.model_retention_days),
     )
 
     return Config(

@@ -1,5 +1,6 @@
 """``interlake maintain``: OPTIMIZE (Z-order on the columns readers filter by), VACUUM with the configured retention
-(never below Delta's 7-day safety default unless ``--force``), and retention trimming of quarantine and ledger rows.
+(never below Delta's 7-day safety default unless ``--force``), and retention trimming of quarantine and ledger rows,
+of model artifacts and of ingest runs' quality reports.
 Safe to run twice: a second run finds nothing to compact, vacuum or trim. Safe next to running jobs: its commits and
 theirs retry a Delta conflict."""
 
@@ -18,12 +19,14 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config
 from interlake.errors import ConfigError, one_line
+from interlake.fs import delete_tree, exists, subfolders
 from interlake.ingest.files import list_files
 from interlake.log import progress
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.quoting import sql_string
+from interlake.train.registry import current_published
 
 log = logging.getLogger(__name__)
 SAFE_RETENTION_HOURS = 168.0
@@ -41,6 +44,7 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
     now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = []
     summary += _trim(spark, cfg, now)
+    summary += _trim_folders(spark, cfg, now)
     for name, path in lakehouse_tables(cfg.lakehouse, spark, cfg.database).items():
         m = optimize_table(spark, cfg, name, path)
         table = DeltaTable.forPath(spark, path)
@@ -210,6 +214,48 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
                                 cfg.ingest.conflict_retries, "trim ledger")
         out.append({"table": T.LEDGER, "action": "trim",
                     "detail": f"{len(gone)} files older than {cutoff:%Y-%m-%d} and gone from their source"})
+    return out
+
+
+MODEL_FOLDER = re.compile(r"m(\d{14})")  # _models/m20261122081907: the model version, its training's time
+REPORT_FOLDER = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]+")  # _quality/20261122T081735Z-ebecb91c: an ingest run's id
+
+
+def _trim_folders(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
+    """Delete model artifacts (``_models/<version>/``) older than ``maintenance.model_retention_days``, never the
+    published model's, and ingest runs' quality reports (``_quality/<run_id>/``) older than
+    ``maintenance.quarantine_retention_days``, the age at which the quarantine rows they report on go. The age is the
+    one the folder's name says (object stores keep no folder times); other folders are left alone. A training or an
+    ingest running meanwhile writes a folder of now, which no retention reaches."""
+    root, out = cfg.lakehouse.rstrip("/"), []
+
+    def old_folders(folder: str, pattern: re.Pattern, fmt: str, cutoff: datetime) -> list[str]:
+        names = []
+        for name in subfolders(spark, f"{root}/{folder}"):
+            found = pattern.fullmatch(name)
+            if found and datetime.strptime(found.group(1), fmt) < cutoff:
+                names.append(name)
+        return names
+
+    if exists(spark, f"{root}/_models"):
+        cutoff = now - timedelta(days=cfg.maintenance.model_retention_days)
+        live = current_published(spark, cfg)
+        live = live["model_version"] if live else None
+        old = old_folders("_models", MODEL_FOLDER, "%Y%m%d%H%M%S", cutoff)
+        for name in old:
+            if name != live:
+                delete_tree(spark, f"{root}/_models/{name}")
+        kept = live in old
+        out.append({"table": "_models", "action": "trim",
+                    "detail": f"{len(old) - kept} model folders older than {cutoff:%Y-%m-%d}"
+                              + (f" (not the published {live})" if kept else "")})
+    if exists(spark, f"{root}/_quality"):
+        cutoff = now - timedelta(days=cfg.maintenance.quarantine_retention_days)
+        old = old_folders("_quality", REPORT_FOLDER, "%Y%m%dT%H%M%SZ", cutoff)
+        for name in old:
+            delete_tree(spark, f"{root}/_quality/{name}")
+        out.append({"table": "_quality", "action": "trim",
+                    "detail": f"{len(old)} ingest runs' reports older than {cutoff:%Y-%m-%d}"})
     return out
 
 
