@@ -1,6 +1,7 @@
 """The trending stream on real Delta tables: counts, watermark, scoring, batching independence, crash restart."""
 
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -192,6 +193,42 @@ def test_maintenance_next_to_the_query_does_not_stop_it(spark, one_batch, tmp_pa
     assert result.batches == 4
     assert sum(1 for n in removed if n > 0) >= 2  # it really rewrote the tables' files while the batches ran
     assert items_table(spark, many) == items_table(spark, cfg)
+
+
+def test_maintain_trims_the_batch_counts_the_query_reads_no_more_and_its_tables_stay_the_same(spark, one_batch,
+                                                                                             tmp_path):
+    """trending_batch_counts gets a row per window, item and micro-batch, ~60 for each trending_items row with a
+    1-minute trigger, and nothing deleted them. maintain deletes the rows of windows the next batches cannot touch
+    (before the newest event counted, minus the watermark, a window and two days); the query goes on to the same
+    tables as one uninterrupted run."""
+    from interlake.analyst.maintain import maintain
+
+    root, cfg, _ = one_batch
+    (tmp_path / "in").mkdir()
+    for d in range(3):
+        shutil.copy2(root / f"in/day{d}.jsonl", tmp_path / "in")
+    # the last day in two parts cut at 10:30, so that the second run counts the 10:00 window further
+    cut = (DAY0 + 3 * 86400 + 10 * 3600 + 1800) * 1000
+    day3 = (root / "in/day3.jsonl").read_text().splitlines()
+    before = [line for line in day3 if json.loads(line)["timestamp"] < cut]
+    write(tmp_path / "in/day3a.jsonl", "\n".join(before) + "\n", mtime=1_700_000_400)
+    later = config(tmp_path / "in", tmp_path / "lake")
+    run_trending(spark, later, once=True)
+    counts = spark.read.format("delta").load(later.table_path(T.TRENDING_BATCH_COUNTS))
+    newest = spark.read.format("delta").load(later.table_path(T.STREAM_PROGRESS)).agg(F.max("max_event_ts")).first()[0]
+    cutoff = newest - dt.timedelta(hours=2 + 1, days=2)
+    kept = sorted(map(tuple, counts.where(F.col("window_start") >= F.lit(cutoff)).collect()))
+    old = counts.where(F.col("window_start") < F.lit(cutoff)).count()
+    assert old > 0
+    [trim] = [s["detail"] for s in maintain(spark, later)
+              if (s["table"], s["action"]) == (T.TRENDING_BATCH_COUNTS, "trim")]
+    assert trim == f"{old:,} rows of windows before {cutoff:%Y-%m-%d %H:%M} (no longer read by the trending query)"
+    assert sorted(map(tuple, spark.read.format("delta").load(later.table_path(T.TRENDING_BATCH_COUNTS))
+                      .collect())) == kept
+    after = [line for line in day3 if json.loads(line)["timestamp"] >= cut]
+    write(tmp_path / "in/day3b.jsonl", "\n".join(after) + "\n", mtime=1_700_000_500)
+    run_trending(spark, later, once=True)
+    assert items_table(spark, later) == items_table(spark, cfg)
 
 
 def test_the_interactions_table_as_the_source(spark, tmp_path):

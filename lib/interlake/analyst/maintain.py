@@ -17,7 +17,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from interlake.config import Config
+from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError, one_line
 from interlake.fs import delete_tree, exists, subfolders
 from interlake.ingest.files import list_files
@@ -193,7 +193,7 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         if old:
             with_conflict_retry(lambda: table.delete(F.col("ingested_at") < F.lit(cutoff)),
                                 cfg.ingest.conflict_retries, "trim quarantine")
-        out.append({"table": T.QUARANTINE, "action": "trim", "detail": f"{old} rows older than {cutoff:%Y-%m-%d}"})
+        out.append({"table": T.QUARANTINE, "action": "trim", "detail": f"{old:,} rows older than {cutoff:%Y-%m-%d}"})
     if T.LEDGER in tables:
         # a ledger row is what keeps its file from being taken again: only rows of files gone from the source go
         cutoff = now - timedelta(days=cfg.maintenance.ledger_retention_days)
@@ -213,8 +213,33 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
             with_conflict_retry(lambda: table.delete((F.col("ingested_at") < F.lit(cutoff)) & F.col("file").isin(gone)),
                                 cfg.ingest.conflict_retries, "trim ledger")
         out.append({"table": T.LEDGER, "action": "trim",
-                    "detail": f"{len(gone)} files older than {cutoff:%Y-%m-%d} and gone from their source"})
+                    "detail": f"{len(gone):,} files older than {cutoff:%Y-%m-%d} and gone from their source"})
+    if T.TRENDING_BATCH_COUNTS in tables and T.STREAM_PROGRESS in tables:
+        out += _trim_batch_counts(spark, cfg, tables)
     return out
+
+
+def _trim_batch_counts(spark: SparkSession, cfg: Config, tables: dict[str, str]) -> list[dict]:
+    """``trending_batch_counts`` gets a row per window, item and micro-batch (a 1-minute trigger: ~60 rows for each
+    row of ``trending_items``), which the query reads only for the windows its next batch can touch: a batch's
+    on-time events are after its watermark, the newest event counted so far minus ``trending.watermark``, and it reads
+    the counts of windows from a window and a day before its earliest one. Rows of windows that started before the
+    newest counted event minus the watermark, a window and two days are read no more: deleted (a day of margin)."""
+    newest = spark.read.format("delta").load(tables[T.STREAM_PROGRESS]).agg(F.max("max_event_ts")).first()[0]
+    if newest is None:
+        return []
+    tr = cfg.trending
+    keep = (duration_seconds(tr.watermark, "trending.watermark") + duration_seconds(tr.window, "trending.window")
+            + 2 * 86400)
+    cutoff = newest - timedelta(seconds=keep)
+    table = DeltaTable.forPath(spark, tables[T.TRENDING_BATCH_COUNTS])
+    old = table.toDF().where(F.col("window_start") < F.lit(cutoff)).count()
+    if old:
+        with_conflict_retry(lambda: table.delete(F.col("window_start") < F.lit(cutoff)), cfg.ingest.conflict_retries,
+                            "trim trending_batch_counts")
+    return [{"table": T.TRENDING_BATCH_COUNTS, "action": "trim",
+             "detail": f"{old:,} rows of windows before {cutoff:%Y-%m-%d %H:%M} "
+                       "(no longer read by the trending query)"}]
 
 
 MODEL_FOLDER = re.compile(r"m(\d{14})")  # _models/m20261122081907: the model version, its training's time
