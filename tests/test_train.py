@@ -142,6 +142,13 @@ def test_the_gate_compares_with_the_published_model_on_this_run_s_holdout(spark,
     assert not (lake / "_checkpoints/als").exists()  # neither those nor this training's own are left
     assert (grown.published, grown.reason) == (True, "passed the gate")
     assert recommended_by() == {grown.model_version}
+    # `--data-version` reproduces an older run: the same parameters, but a model of older data than the published
+    # one's is not published in its place (before, it was whenever its nDCG was not worse)
+    older = train(spark, cfg, data_version=latest - 1)
+    assert (older.published, older.reason) == (False, f"trained on interactions version {latest - 1} (--data-version), "
+                                                      f"older than the published {grown.model_version}'s version "
+                                                      f"{latest}")
+    assert recommended_by() == {grown.model_version}
     # other parameters: the published model's (rank 16) are trained and scored on this run's split, which gives the
     # nDCG the run above measured on it (same data version, same seed); rank 1 falls short of it and is refused
     published_earlier("m-rank16", run_params(cfg))

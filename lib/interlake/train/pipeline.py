@@ -244,6 +244,10 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     if metrics[ndcg_key] <= baseline[ndcg_key]:
         reasons.append(f"{ndcg_key} {metrics[ndcg_key]:.4f} does not beat the popularity baseline "
                        f"{baseline[ndcg_key]:.4f}")
+    if data_version is not None and current is not None and version < (current.get("data_version") or 0):
+        # --data-version reproduces an old run; publishing it would put a model of older data in place of the live one
+        reasons.append(f"trained on interactions version {version} (--data-version), older than the published "
+                       f"{current['model_version']}'s version {current['data_version']}")
     if published_ndcg is not None:
         cur, how = published_ndcg
         if metrics[ndcg_key] < cur - tp.promotion_tolerance:
