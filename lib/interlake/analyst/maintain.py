@@ -222,17 +222,21 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
 def _trim_batch_counts(spark: SparkSession, cfg: Config, tables: dict[str, str]) -> list[dict]:
     """``trending_batch_counts`` gets a row per window, item and micro-batch (a 1-minute trigger: ~60 rows for each
     row of ``trending_items``), which the query reads only for the windows its next batch can touch: a batch's
-    on-time events are after its watermark, the newest event counted so far minus ``trending.watermark``, and it reads
-    the counts of windows from a window and a day before its earliest one. Rows of windows that started before the
-    newest counted event minus the watermark, a window and two days are read no more: deleted (a day of margin)."""
-    newest = spark.read.format("delta").load(tables[T.STREAM_PROGRESS]).agg(F.max("max_event_ts")).first()[0]
-    if newest is None:
-        return []
-    tr = cfg.trending
-    keep = (duration_seconds(tr.watermark, "trending.watermark") + duration_seconds(tr.window, "trending.window")
-            + 2 * 86400)
-    cutoff = newest - timedelta(seconds=keep)
+    on-time events are after its watermark, which is never before the last one ``stream_progress`` recorded (the
+    newest event counted minus ``trending.watermark``), and it reads the counts of windows from a window and a day
+    before its earliest one. Rows of windows that started before that watermark minus a window and two days are
+    read no more: deleted (a day of margin). Both are the query's own (its recorded watermark, the length of its
+    windows in the table), not this config's: a nightly job may run with a config of its own."""
+    last = spark.read.format("delta").load(tables[T.STREAM_PROGRESS]).agg(
+        F.max("watermark").alias("watermark"), F.max("max_event_ts").alias("newest")).first()
     table = DeltaTable.forPath(spark, tables[T.TRENDING_BATCH_COUNTS])
+    window = table.toDF().select(F.col("window_end").cast("long") - F.col("window_start").cast("long")).limit(1) \
+        .collect()  # every window of the table has the query's length (trending.check_query_shape)
+    if last["newest"] is None or not window:
+        return []
+    watermark = last["watermark"] or last["newest"] - timedelta(
+        seconds=duration_seconds(cfg.trending.watermark, "trending.watermark"))
+    cutoff = watermark - timedelta(seconds=window[0][0], days=2)
     old = table.toDF().where(F.col("window_start") < F.lit(cutoff)).count()
     if old:
         with_conflict_retry(lambda: table.delete(F.col("window_start") < F.lit(cutoff)), cfg.ingest.conflict_retries,
