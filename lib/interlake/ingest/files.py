@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -71,13 +72,35 @@ def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
             else:
                 folders.append(name)
 
+    listed = []
     for status in top:
         visit(status)
     while todo:
-        for status in fs.listStatus(todo.pop()):
+        listed.append(todo.pop())
+        for status in fs.listStatus(listed[-1]):
             visit(status)
     warn_subfolders(folder, folders)
+    if fs.getScheme() == "file":
+        warn_broken_links(folder, [p.toUri().getPath() for p in listed],
+                          glob_pattern=path.toUri().getPath() if is_glob(folder) else None)
     return sorted(found, key=lambda f: f.file)
+
+
+def warn_broken_links(folder: str, local_folders: list[str], glob_pattern: str | None = None) -> None:
+    """Hadoop's local listing leaves out a symbolic link whose target is missing (an export linked from a share that
+    is not mounted, a file moved away): say so, naming each, since its records would otherwise be missed without a
+    word. Such a file is not taken, so a run after the link is fixed takes it."""
+    broken = []
+    for local in local_folders:
+        with contextlib.suppress(OSError), os.scandir(local) as entries:
+            broken += [e.path for e in entries
+                       if e.is_symlink() and _candidate(e.name, 1) and not os.path.exists(e.path)]
+    if glob_pattern and not any(c in glob_pattern for c in "{}\\") and "[^" not in glob_pattern:
+        broken += [m for m in glob.glob(glob_pattern) if os.path.islink(m) and _candidate(os.path.basename(m), 1)
+                   and not os.path.exists(m) and m not in broken]
+    for link in sorted(broken):
+        log.warning("source %s: %s is a symbolic link to %s, which does not exist: it is not read; fix or remove the "
+                    "link (the run after the fix takes its file)", folder, link, os.readlink(link))
 
 
 def warn_subfolders(folder: str, names: list[str]) -> None:
