@@ -619,8 +619,9 @@ def test_a_csv_header_padded_with_spaces_matches_its_fields(spark, make_config, 
     result = ingest(spark, cfg, now=NOW)
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
         ("u1", "i1", "view")]
-    assert result.sources[1].message == ("source bad: fields not found in the CSV header: item_id -> 'sku'. The files "
-                                         "have: customer, ' product', ' event ', time. Fix sources.bad.fields")
+    assert result.sources[1].message == (
+        "source bad: fields not found in the CSV header of a.csv: item_id -> 'sku'. "
+        "The files have: customer, ' product', ' event ', time. Fix sources.bad.fields")
 
 
 def test_a_field_spelt_in_another_case_says_the_files_spelling(spark, make_config, tmp_path):
@@ -633,8 +634,8 @@ def test_a_field_spelt_in_another_case_says_the_files_spelling(spark, make_confi
     cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}, "app": app})
     result = ingest(spark, cfg, now=NOW)
     assert [s.message for s in result.sources] == [
-        "source shop: fields not found in the CSV header: user_id -> 'customer' (the files spell it 'Customer'). "
-        "The files have: Customer, product, event, time. Fix sources.shop.fields",
+        "source shop: fields not found in the CSV header of a.csv: user_id -> 'customer' "
+        "(the files spell it 'Customer'). The files have: Customer, product, event, time. Fix sources.shop.fields",
         "source app: fields not found in the JSON records: item_id -> 'sku' (the files spell it 'SKU'). "
         "The files have: SKU, ts, type, uid. Fix sources.app.fields"]
 
@@ -729,7 +730,7 @@ def test_a_timestamp_kept_in_a_date_and_a_time_field_is_read_as_one(spark, make_
         ("u3", ["timestamp '21.09.2026 <missing>' cannot be parsed as dd.MM.yyyy HH:mm"]),
         ("u4", ["timestamp is missing or empty"])]
     assert result.sources[2].message == (
-        "source bad: fields not found in the CSV header: timestamp -> 'time'. "
+        "source bad: fields not found in the CSV header of a.csv: timestamp -> 'time'. "
         "The files have: customer, product, event, sale_date, sale_time. Fix sources.bad.fields")
 
 
@@ -1032,19 +1033,22 @@ def test_files_modified_less_than_min_file_age_ago_are_left_for_the_next_run(spa
 
 
 def test_config_naming_a_field_the_files_lack_fails_before_writing(spark, make_config, tmp_path):
-    write(tmp_path / "in/shop/a.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
+    """The line names a file with the header (before 2026-12-04 only when the files had more than one header: one new
+    file among a folder's thousands was not named) and how many more have it."""
+    for name in ("a", "b", "c"):
+        write(tmp_path / f"in/shop/{name}.csv", f"customer,sku,event,time\nu1,i1,VIEW,{T0}\n")
     write(tmp_path / "in/twice/a.csv", f"customer,product,event,time,product\nu1,i1,VIEW,{T0},i9\n")
     cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
                                "twice": {**CSV_SOURCE, "path": str(tmp_path / "in/twice")}})
     result = ingest(spark, cfg, now=NOW)
     assert [s.status for s in result.sources] == ["failed", "failed"]
     assert result.sources[0].message == (
-        "source shop: fields not found in the CSV header: item_id -> 'product'. "
-        "The files have: customer, sku, event, time. Fix sources.shop.fields")
+        "source shop: fields not found in the CSV header of a.csv (and 2 more files with that header): "
+        "item_id -> 'product'. The files have: customer, sku, event, time. Fix sources.shop.fields")
     assert result.sources[1].message == (  # a name the header has twice: Spark numbers the columns
-        "source twice: fields not found in the CSV header: item_id -> 'product'. The files have: customer, product1, "
-        "event, time, product4. Fix sources.twice.fields. The header names 'product' more than once; Spark numbers "
-        "those columns by position (product1, product4): map the one meant")
+        "source twice: fields not found in the CSV header of a.csv: item_id -> 'product'. "
+        "The files have: customer, product1, event, time, product4. Fix sources.twice.fields. The header names "
+        "'product' more than once; Spark numbers those columns by position (product1, product4): map the one meant")
     assert spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count() == 0
 
 

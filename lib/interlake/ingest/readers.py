@@ -325,9 +325,9 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
         groups.setdefault(line, []).append(f)
     parts = []
     for group in groups.values():
-        what = "CSV header" if len(groups) == 1 else (
-            f"CSV header of {literal_path(group[0]).rsplit('/', 1)[-1]}"
-            + (f" (and {len(group) - 1} more files with that header)" if len(group) > 1 else ""))
+        what = (f"CSV header of {literal_path(group[0]).rsplit('/', 1)[-1]}"
+                + (f" (and {len(group) - 1:,} more {'file' if len(group) == 2 else 'files'} with that header)"
+                   if len(group) > 1 else ""))
         parts.append(_read_csv_group(spark, src, options, group, what))
     return reduce(DataFrame.unionByName, parts)
 
