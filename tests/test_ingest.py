@@ -640,6 +640,27 @@ def test_a_field_spelt_in_another_case_says_the_files_spelling(spark, make_confi
         "The files have: SKU, ts, type, uid. Fix sources.app.fields"]
 
 
+def test_a_line_that_repeats_the_header_is_not_a_record(spark, make_config, tmp_path):
+    """Exports concatenated with ``cat`` (or written in chunks, each with its header) have the header again inside the
+    file: before 2026-12-04 each such line was quarantined as a type outside the vocabulary and a timestamp that
+    cannot be parsed (and a small file failed the gate). Matched as Spark parses the first line: with a byte-order
+    mark, a padded name and an empty one; each header group by its own first line. A line that only looks like the
+    header (padded differently) is still a record, and quarantined."""
+    write(tmp_path / "in/shop/a.csv", "\ufeffcustomer, product,event,,time\n"
+          f"u1, i1,VIEW,,{T0}\ncustomer, product,event,,time\nu2, i2,BUY,x,{T0}\n")
+    write(tmp_path / "in/shop/b.csv", f"time,event,product,customer\n{T0},VIEW,i3,u3\ntime,event,product,customer\n"
+          f"time,event,product,customer\n{T0},VIEW,i4,u4\n time,event,product,customer\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+                      ingest={"max_quarantine_share": 0.5})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("u1", "i1", "view"), ("u2", "i2", "purchase"), ("u3", "i3", "view"), ("u4", "i4", "view")]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw",)) == [
+        ('{"time":" time","event":"event","product":"product","customer":"customer"}',)]
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("shop", "a.csv", 2, 2, 0, 0, "committed"), ("shop", "b.csv", 3, 2, 0, 1, "committed")]
+
+
 def test_csv_files_whose_columns_changed_between_exports_each_read_by_their_own_header(spark, make_config,
                                                                                       tmp_path):
     """An export that reorders its columns or adds one: before, the first file's header was applied to every file, so

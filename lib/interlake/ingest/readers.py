@@ -366,7 +366,22 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
             "malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set "
             f'sources.{src.name}.options.multiLine: "true")')).otherwise(error)
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
+    if str(options["header"]).lower() == "true":
+        df = df.where(~_repeats_header(spark, options, files[0], header))
     return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
+
+
+def _repeats_header(spark: SparkSession, options: dict, first_file: str, header: list[str]) -> Column:
+    """A line that is the header again, as exports concatenated with ``cat`` (or written in chunks, each with its
+    header) have: it is not a record, as the first line is not (it was quarantined as a type outside the vocabulary
+    and a timestamp that cannot be parsed, and failed the gate of a small file). Matched by the values Spark parses
+    from the first line, so padded, empty and repeated names (which Spark renames) match too."""
+    first = spark.read.options(**{**options, "header": "false"}).csv(first_file).first()
+    values = [None if v is None else v.lstrip("\ufeff") if i == 0 else v for i, v in enumerate(first or [])]
+    if len(values) != len(header):
+        return F.lit(False)
+    same = [F.col(identifier(c)).eqNullSafe(F.lit(v)) for c, v in zip(header, values, strict=True)]
+    return F.col(CORRUPT).isNull() & reduce(lambda a, b: a & b, same)
 
 
 def row_json(columns: list[str]) -> Column:
