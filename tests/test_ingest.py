@@ -699,6 +699,13 @@ def test_a_csv_without_a_header_maps_spark_column_names(spark, make_config, tmp_
         ("u1", "view"), ("u4", "add_to_cart")]
     assert result.sources[1].message == ("source bad: fields not found in the CSV columns: user_id -> 'customer'. "
                                          "The files have: _c0, _c1, _c2, _c3. Fix sources.bad.fields")
+    # the option in another case, as Spark takes it: `Header: "false"` went to Spark beside the default `header`, and
+    # a file's first record was taken for the header line repeated
+    write(tmp_path / "in/other/a.csv", f"u5,i5,VIEW,{T0}\nu6,i6,VIEW,{T0}\n")
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"other": {
+        **CSV_SOURCE, "path": str(tmp_path / "in/other"), "fields": fields, "options": {"Header": "false"}}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u5",), ("u6",)]
 
 
 def test_a_source_in_local_time_lands_as_utc_and_meets_the_same_event_from_the_queue(spark, make_config, tmp_path):

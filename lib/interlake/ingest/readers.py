@@ -332,11 +332,17 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
     return reduce(DataFrame.unionByName, parts)
 
 
+CSV_OPTION_NAMES = {k.lower(): k for k in ("header", "multiLine", "sep", "delimiter", "encoding", "charset")}
+
+
 def csv_options(src: SourceConfig) -> dict[str, str]:
     """The source's reader options with the defaults: a header line, and whole-file parsing (``multiLine``) for text
     in UTF-16 or UTF-32 (Excel's "Unicode Text" export): Spark splits lines on the byte ``\\n`` otherwise, which cuts
     those characters in half, and every line came out as garbage, quarantined."""
-    options = {"header": "true", **src.options}
+    # Spark takes option names in any case; spelled as here, so the lookups below see the user's `Header: "false"`
+    # (with the default `header` beside it Spark took one of the two, and this code the other)
+    options = {CSV_OPTION_NAMES.get(k.lower(), k): v for k, v in src.options.items()}
+    options = {"header": "true", **options}
     encoding = next((v for k, v in options.items() if k.lower() in ("encoding", "charset")), "")
     if re.match(r"(?i)^utf-?(16|32)", str(encoding)):
         multiline = next((k for k in options if k.lower() == "multiline"), None)
