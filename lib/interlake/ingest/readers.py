@@ -382,7 +382,8 @@ def _repeats_header(spark: SparkSession, options: dict, first_file: str, header:
     header) have: it is not a record, as the first line is not (it was quarantined as a type outside the vocabulary
     and a timestamp that cannot be parsed, and failed the gate of a small file). Matched by the values Spark parses
     from the first line, so padded, empty and repeated names (which Spark renames) match too."""
-    first = spark.read.options(**{**options, "header": "false"}).csv(first_file).first()
+    positional = ", ".join(f"_c{i} STRING" for i in range(len(header)))  # the header's width: no inference job
+    first = spark.read.options(**{**options, "header": "false"}).schema(positional).csv(first_file).first()
     values = [None if v is None else v.lstrip("\ufeff") if i == 0 else v for i, v in enumerate(first or [])]
     if len(values) != len(header):
         return F.lit(False)
