@@ -448,7 +448,7 @@ def test_sql_reads_its_statement_from_a_file_or_standard_input(full_lake, tmp_pa
         assert exit_.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == f"interlake sql: error: {message}"
 
 
-def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, make_config, tmp_path):
+def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, make_config, tmp_path, capsys):
     from interlake.analyst.duck import run_sql_duckdb
 
     cfg = full_lake
@@ -460,6 +460,34 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
         run_sql_duckdb(cfg, "SELECT 1; SELECT 2")
     with pytest.raises(InterlakeError, match=r"^query failed: Parser Error: syntax error at or near \"FROM\"$"):
         run_sql_duckdb(cfg, "SELECT count(* FROM interactions")
+    # Spark SQL that DuckDB does not parse (Delta's time travel, DESCRIBE HISTORY) was DuckDB's "syntax error" alone;
+    # a string or a comment holding those words is not taken for them
+    time_travel = ("`VERSION AS OF` is Spark SQL (Delta's time travel; DuckDB reads each table's current version): "
+                   "run it without --engine")
+    for query, advice in (
+            ("SELECT count(*) FROM interactions VERSION AS OF 1", time_travel),
+            ("select count(*) from interactions timestamp as of '2026-01-01'", time_travel.replace("VERSION",
+                                                                                                   "TIMESTAMP")),
+            ("-- the table's commits\n DESCRIBE HISTORY interactions", "`DESCRIBE HISTORY` is Spark SQL (a Delta "
+             "command; `interlake tables` prints each table's version and last operation without Spark): run it "
+             "without --engine"),
+            ("desc extended interactions", "`DESC EXTENDED` is Spark SQL (DuckDB's `DESCRIBE <table>` lists the "
+             "columns): run it without --engine"),
+            ("SHOW TBLPROPERTIES interactions", "`SHOW TBLPROPERTIES` is Spark SQL: run it without --engine")):
+        with pytest.raises(InterlakeError) as err:
+            run_sql_duckdb(cfg, query)
+        assert str(err.value).startswith("query failed: Parser Error: syntax error at or near ") and \
+            str(err.value).endswith(f"\": {advice}"), str(err.value)
+    with pytest.raises(InterlakeError, match=r"^query failed: Parser Error: syntax error at or near \"x\"$"):
+        run_sql_duckdb(cfg, "SELECT 'VERSION AS OF' /* DESCRIBE HISTORY */ FROM interactions w x")
+    # and the advice holds: the Spark engine answers them
+    from interlake.analyst.sql import run_sql
+
+    run_sql(spark, "SELECT count(*) AS n FROM interactions VERSION AS OF 0", database=cfg.database)
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()[-2:]] == ["0", "(1 row)"]  # created empty
+    run_sql(spark, "DESCRIBE HISTORY interactions", database=cfg.database, limit=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["version", "timestamp"] and out[-1].startswith("(1 row; more not shown")
     # a table made in DuckDB's memory answered "Count 1" (exit 0) and was gone when the command ended
     with pytest.raises(InterlakeError, match=r"^--engine duckdb answers queries and keeps nothing: what CREATE makes "
                                              r"lives in DuckDB's memory and is gone when the command ends; run it "

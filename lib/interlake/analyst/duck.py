@@ -111,7 +111,7 @@ def run_sql_duckdb(cfg: Config, query: str, *, out: str | None = None, limit: in
                 return
             rows = relation.limit(limit + 1).fetchall()
         except duckdb.Error as exc:
-            raise InterlakeError(f"query failed: {_message(exc, cfg, con, skipped)}") from None
+            raise InterlakeError(f"query failed: {_message(exc, cfg, con, skipped, query)}") from None
     finally:
         con.close()
     print_rows(columns, [[_value(v) for v in r] for r in rows], limit)
@@ -132,10 +132,39 @@ def _json_default(value):
     return str(value)
 
 
-def _message(exc: Exception, cfg: Config, con, skipped: dict[str, str]) -> str:
+# Spark SQL, Delta's among it, that DuckDB's parser refuses ("syntax error at or near ..."): (words, what to know)
+_TIME_TRAVEL = "Delta's time travel; DuckDB reads each table's current version"
+_SPARK_ONLY = ((("VERSION", "AS", "OF"), _TIME_TRAVEL), (("TIMESTAMP", "AS", "OF"), _TIME_TRAVEL),
+               *(((describe, kind), "a Delta command; `interlake tables` prints each table's version and last "
+                                    "operation without Spark")
+                 for describe in ("DESCRIBE", "DESC") for kind in ("HISTORY", "DETAIL")),
+               *(((describe, kind), "DuckDB's `DESCRIBE <table>` lists the columns")
+                 for describe in ("DESCRIBE", "DESC") for kind in ("EXTENDED", "FORMATTED")),
+               (("SHOW", "TBLPROPERTIES"), ""))
+
+
+def _spark_only(query: str) -> str:
+    """The advice for a statement with Spark SQL that DuckDB does not parse (``VERSION AS OF``, ``DESCRIBE
+    HISTORY`` ...), found among its words outside strings and comments; ``""`` when it has none."""
+    import duckdb
+
+    tokens = duckdb.tokenize(query)
+    ends = [pos for pos, _ in tokens[1:]] + [len(query)]
+    words = [query[pos:end].strip().upper() for (pos, kind), end in zip(tokens, ends, strict=True)
+             if kind in (duckdb.token_type.keyword, duckdb.token_type.identifier)]
+    for spelled, what in _SPARK_ONLY:
+        starts = range(len(words) - len(spelled) + 1) if spelled[-1] == "OF" else range(min(1, len(words)))
+        if any(tuple(words[i:i + len(spelled)]) == spelled for i in starts):
+            return f"`{' '.join(spelled)}` is Spark SQL{f' ({what})' if what else ''}: run it without --engine"
+    return ""
+
+
+def _message(exc: Exception, cfg: Config, con, skipped: dict[str, str], query: str = "") -> str:
     """DuckDB's first line; for a table not found, why it is not there or the tables there are (instead of DuckDB's
-    guess, "Did you mean pg_enum?")."""
+    guess, "Did you mean pg_enum?"); for Spark SQL that DuckDB cannot parse, to run it through Spark."""
     first = str(exc).strip().splitlines()[0].rstrip("!.")
+    if first.startswith("Parser Error") and (advice := _spark_only(query)):
+        return f"{first}: {advice}"
     if "does not exist" not in first or "Catalog Error" not in first:
         return first
     schema = duck_schema(cfg.database)
