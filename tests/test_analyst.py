@@ -462,8 +462,8 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
         run_sql_duckdb(cfg, "SELECT count(* FROM interactions")
     # Spark SQL that DuckDB does not parse (Delta's time travel, DESCRIBE HISTORY) was DuckDB's "syntax error" alone;
     # a string or a comment holding those words is not taken for them
-    time_travel = ("`VERSION AS OF` is Spark SQL (Delta's time travel; DuckDB reads each table's current version): "
-                   "run it without --engine")
+    time_travel = ("`VERSION AS OF` is Spark SQL (Delta's time travel; DuckDB reads each table's current version, "
+                   "`interlake.read_table(name, version=N)` another without Spark): run it without --engine")
     for query, advice in (
             ("SELECT count(*) FROM interactions VERSION AS OF 1", time_travel),
             ("select count(*) from interactions timestamp as of '2026-01-01'", time_travel.replace("VERSION",

@@ -133,7 +133,8 @@ def _json_default(value):
 
 
 # Spark SQL, Delta's among it, that DuckDB's parser refuses ("syntax error at or near ..."): (words, what to know)
-_TIME_TRAVEL = "Delta's time travel; DuckDB reads each table's current version"
+_TIME_TRAVEL = ("Delta's time travel; DuckDB reads each table's current version, "
+                "`interlake.read_table(name, version=N)` another without Spark")
 _SPARK_ONLY = ((("VERSION", "AS", "OF"), _TIME_TRAVEL), (("TIMESTAMP", "AS", "OF"), _TIME_TRAVEL),
                *(((describe, kind), "a Delta command; `interlake tables` prints each table's version and last "
                                     "operation without Spark")
