@@ -1148,6 +1148,59 @@ def test_a_mapped_field_that_is_an_object_is_a_one_line_error_naming_its_fields(
         "fields: who.id, who.name). Map a value inside it; fix sources.pq.fields")
 
 
+def test_an_id_that_is_an_object_or_a_list_in_some_records_only_is_quarantined_with_its_reason(spark, make_config,
+                                                                                                tmp_path):
+    """Before 2026-12-04 an id that was an object or a list in some records only (strings elsewhere) was stored as its
+    JSON text: the user ``{"id":"u3"}``. Now such a record is quarantined, with every reason that applies; a string id
+    that starts with a brace or a bracket still lands. A nested field whose parent is an object in some records and a
+    list or a string in others was "not found" (the sample merged the records' schemas), failing the source for them:
+    the objects' records now land and the others are quarantined; a path inside a list says so."""
+    def line(uid, sku, ts=T0 * 1000, **more):
+        return json.dumps({"uid": uid, "sku": sku, "action": "view", "ts": ts, **more})
+
+    write(tmp_path / "in/app/a.jsonl", "\n".join([
+        line("u1", "i1"), line("u2", "{3F2504E0-4F89}"), line("[u5]", "i5"),  # strings: they land
+        line({"id": "u3"}, "i3"), line(["u4"], ["i4"], ts="x")]) + "\n")
+    write(tmp_path / "in/q/d.jsonl", "\n".join([
+        queue_line("u6", "i6", "view", T0 * 1000),
+        queue_line({"id": "u7"}, "i7", "view", T0 * 1000),                # the value an object
+        queue_line("u8", ["i8", "i9"], "view", T0 * 1000, as_string=True)])  # the value a string holding JSON
+        + "\n")
+    nested = {"user_id": "uid", "item_id": "items.sku", "interaction_type": "action", "timestamp": "ts"}
+    write(tmp_path / "in/cart/c.jsonl", "\n".join([
+        line("u10", None, items={"sku": "i10"}), line("u11", None, items=[{"sku": "i11"}]),
+        line("u12", None, items="i12")]) + "\n")
+    write(tmp_path / "in/lists/l.jsonl", line("u13", None, items=[{"sku": "i13"}]) + "\n")
+    cfg = make_config(sources={"app": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/app")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")},
+                               "cart": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/cart"),
+                                        "fields": nested},
+                               "lists": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/lists"),
+                                         "fields": nested}},
+                      ingest={"max_quarantine_share": 0.7})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status, [(f.rows_read, f.rows_accepted, f.rows_quarantined) for f in s.files])
+            for s in result.sources] == [("app", "ok", [(5, 3, 2)]), ("q", "ok", [(3, 1, 2)]),
+                                         ("cart", "ok", [(3, 1, 2)]), ("lists", "failed", [])]
+    assert result.sources[3].message == (
+        "source lists: fields not found in the JSON records: item_id -> 'items.sku' ('items' is a list in the files: "
+        "fields inside a list are not read, a record is one interaction). The files have: action, items, sku, ts, "
+        "uid. Fix sources.lists.fields")
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "source")) == [
+        ("[u5]", "i5", "app"), ("u1", "i1", "app"), ("u10", "i10", "cart"), ("u2", "{3F2504E0-4F89}", "app"),
+        ("u6", "i6", "q")]
+    quarantined = sorted((r.source, tuple(r.reasons)) for r in spark.read.format("delta")
+                         .load(cfg.table_path(T.QUARANTINE)).select("source", "reasons").collect())
+    assert quarantined == [
+        ("app", ("user_id '[\"u4\"]' is a JSON list, not a single value",
+                 "item_id '[\"i4\"]' is a JSON list, not a single value",
+                 "timestamp 'x' cannot be parsed as epoch_ms")),
+        ("app", ("user_id '{\"id\":\"u3\"}' is a JSON object, not a single value",)),
+        ("cart", ("item_id is missing or empty",)), ("cart", ("item_id is missing or empty",)),
+        ("q", ("item_id '[\"i8\",\"i9\"]' is a JSON list, not a single value",)),
+        ("q", ("user_id '{\"id\":\"u7\"}' is a JSON object, not a single value",))]
+
+
 def test_unknown_source_name_is_a_config_error(spark, make_config, tmp_path):
     cfg = csv_cfg(make_config, tmp_path)
     with pytest.raises(ConfigError, match="no source named 'nope'; configured sources are shop"):

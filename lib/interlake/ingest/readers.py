@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import reduce
 from urllib.parse import unquote
 
@@ -27,7 +27,9 @@ from interlake.fs import first_bytes, first_line
 from interlake.ingest.standardize import WHITE_SPACE, strip
 from interlake.tables.quoting import identifier
 
-RAW_COLUMNS = ("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
+ID_FIELDS = ("user_id", "item_id")
+RAW_COLUMNS = (("source", "file", "raw", "parse_error") + tuple(f"{f}_raw" for f in STANDARD_FIELDS)
+               + tuple(f"{f}_error" for f in ID_FIELDS))
 log = logging.getLogger(__name__)
 
 CORRUPT = "_corrupt_record"
@@ -105,7 +107,10 @@ def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
     return {std: _struct_field(rec, path) for std, path in src.read_fields.items()}
 
 
-def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> DataFrame:
+def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
+            value_at: Callable[[str], Column] | None = None) -> DataFrame:
+    """The reader's output (``RAW_COLUMNS``). ``value_at``: for a JSON record, a mapped path's VARIANT value, which
+    says whether an id is an object or a list (:func:`container_id`)."""
     cols = [F.lit(src.name).alias("source"), F.col("file"), F.col("raw"), F.col("parse_error")]
     for std in STANDARD_FIELDS:
         if std in src.constants:
@@ -115,7 +120,23 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column]) -> Data
                         .alias(f"{std}_raw"))
         else:
             cols.append(values[std].alias(f"{std}_raw"))
+    for std in ID_FIELDS:
+        error = (container_id(std, values[std], value_at(src.read_fields[std]))
+                 if value_at is not None and std not in src.constants else F.lit(None).cast("string"))
+        cols.append(error.alias(f"{std}_error"))
     return df.select(*cols)
+
+
+def container_id(std: str, text: Column, value: Column) -> Column:
+    """The reason a record's id is a JSON object or list, or NULL: read as a STRING such a value is its JSON text,
+    which would be stored as the id. Only a ``text`` starting with ``{`` or ``[`` is looked at again, in the record's
+    ``value`` (every other record pays one character's comparison), so a string id such as ``{3F2504E0-4F89}``
+    passes. Before 2026-12-04 an id that was an object or a list in some records only was stored as its JSON text."""
+    kind = F.schema_of_variant(value)
+    shown = F.concat(F.lit(f"{std} '"), F.substring(text, 1, 64), F.lit("' is a JSON "))
+    return F.when(F.substring(text, 1, 1).isin("{", "["),
+                  F.when(kind.startswith("OBJECT"), F.concat(shown, F.lit("object, not a single value")))
+                  .when(kind.startswith("ARRAY"), F.concat(shown, F.lit("list, not a single value"))))
 
 
 def joined_timestamp(parts: list[Column]) -> Column:
@@ -202,8 +223,15 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
         other = by_case.get(canonical(path).lower())
         return f" (the files spell it {other!r})" if other else ""
 
-    missing = [f"{base_field(std)} -> {src.read_fields[std]!r}{spelled(path)}" for std, path in fields.items()
-               if canonical(path) not in available]
+    def in_list(path: str) -> str:  # `items.sku` where `items` is a list (of objects with sku): say so
+        parts = path_parts(path) if nested else [path]
+        lists = [name for name in (path_name(parts[:i]) for i in range(1, len(parts)))
+                 if (kinds or {}).get(name) == "array"]
+        return (f" ({lists[0]!r} is a list in the files: fields inside a list are not read, a record is one "
+                "interaction)" if lists else "")
+
+    missing = [f"{base_field(std)} -> {src.read_fields[std]!r}{spelled(path)}{in_list(path)}"
+               for std, path in fields.items() if canonical(path) not in available]
     flat = [path for path in fields.values()
             if nested and canonical(path) not in available and path_name([path]) in available]
     if flat:  # `user.id` mapped as a nested path while the files have one key with a dot in its name
@@ -508,10 +536,21 @@ def is_object(variant: Column) -> Column:
 
 def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None = None) -> list[str]:
     """The field paths of the first records that are objects (an array or a number among them would merge every
-    schema into VARIANT: no fields at all, and the source failed for one odd record)."""
-    schemas = (df.where(is_object(F.col(variant_col))).limit(SAMPLE_RECORDS)
-               .select(F.schema_of_variant_agg(variant_col).alias("s")).first())
-    return _flatten_schema(schemas["s"], kinds) if schemas and schemas["s"] else []
+    schema into VARIANT: no fields at all, and the source failed for one odd record). Each distinct record
+    schema is read on its own and the paths joined: merged into one (``schema_of_variant_agg``), a field that is an
+    object in some records and a list or a string in others became VARIANT, the fields inside it were "not found"
+    and the source failed for the odd records (before 2026-12-04). ``kinds`` gets each path's kind, ``mixed`` where
+    the records differ (the readers then judge each record's id: :func:`container_id`)."""
+    row = (df.where(is_object(F.col(variant_col))).limit(SAMPLE_RECORDS)
+           .select(F.collect_set(F.schema_of_variant(variant_col)).alias("s")).first())
+    seen: dict[str, set[str]] = {}
+    for schema in (row["s"] or []) if row else []:
+        record: dict[str, str] = {}
+        for path in _flatten_schema(schema, record):
+            seen.setdefault(path, set()).add(record[path])
+    if kinds is not None:
+        kinds.update({path: next(iter(found)) if len(found) == 1 else "mixed" for path, found in seen.items()})
+    return list(seen)  # in the order of the first schema that has each path, as Spark spells the schema
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
@@ -538,7 +577,8 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
     _check_fields(src, available, what, kinds, hint=(
         f" If the records are the items of the list {lists[0]!r}, set sources.{src.name}.record_path: {lists[0]}"
         if lists else ""))
-    return _finish(df, src, _record_values(F.col("rec"), src))
+    return _finish(df, src, _record_values(F.col("rec"), src),
+                   lambda path: F.try_variant_get(F.col("rec"), variant_path(path), "variant"))
 
 
 TEXT_AFTER_LINE = "line has more after its JSON object (two records on one line?)"
@@ -694,7 +734,9 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
              .when(~is_object(F.col("rec")), F.lit("queue record value is not a JSON object"))
              .when(~one_json_value(value_text), F.lit("queue record value has more after its JSON object")))
     df = df.withColumn("parse_error", error)
-    return _finish(df, src, values)
+    return _finish(df, src, values, lambda path: F.when(
+        F.col("_obj").isNotNull(), F.try_variant_get(F.col("env"), value + variant_path(path)[1:], "variant"))
+        .otherwise(F.try_variant_get(F.col("rec"), variant_path(path), "variant")))
 
 
 def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:

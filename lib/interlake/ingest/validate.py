@@ -76,10 +76,14 @@ def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | 
     noise. ``raw`` comes out as valid UTF-8 (invalid bytes replaced by U+FFFD), so every reader of the quarantine
     can read it."""
     encoding = check_encoding()
+
+    def not_single(col: str) -> list[Column]:  # a JSON record's id that is an object or a list (the readers say)
+        return [F.col(f"{col}_error")] if f"{col}_error" in df.columns else []
+
     checks = [
         encoding,
-        _missing(C.USER_ID, "user_id"), _too_long(C.USER_ID, "user_id", max_id_length),
-        _missing(C.ITEM_ID, "item_id"), _too_long(C.ITEM_ID, "item_id", max_id_length),
+        _missing(C.USER_ID, "user_id"), *not_single(C.USER_ID), _too_long(C.USER_ID, "user_id", max_id_length),
+        _missing(C.ITEM_ID, "item_id"), *not_single(C.ITEM_ID), _too_long(C.ITEM_ID, "item_id", max_id_length),
         check_vocabulary(vocabulary),
         check_timestamp(timestamp_format),
         check_time_range(now, max_future_seconds, min_timestamp),
