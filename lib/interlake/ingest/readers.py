@@ -550,7 +550,7 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
             seen.setdefault(path, set()).add(record[path])
     if kinds is not None:
         kinds.update({path: next(iter(found)) if len(found) == 1 else "mixed" for path, found in seen.items()})
-    return list(seen)  # in the order of the first schema that has each path, as Spark spells the schema
+    return sorted(seen, key=path_parts)  # by key names, as one merged schema lists them (not by the quoted path)
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
