@@ -11,7 +11,7 @@ from interlake.config import SparkSettings
 from interlake.errors import ConfigError
 from interlake.session import build_session
 
-from tests.conftest import BASE, ROOT, TEST_SPARK_CONF
+from tests.conftest import BASE, PROCESS_SPARK_CONF, ROOT, TEST_SPARK_CONF
 
 
 def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail_it(spark, tmp_path, caplog):
@@ -55,13 +55,13 @@ def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_pat
         return subprocess.run([sys.executable, "-m", "interlake", "sql", sql, "--conf", path],
                               capture_output=True, text=True, timeout=180)
 
-    bad = run({**TEST_SPARK_CONF, "spark.sql.shuffle.partitions": "eight"}, "SELECT 1")
+    bad = run({**PROCESS_SPARK_CONF, "spark.sql.shuffle.partitions": "eight"}, "SELECT 1")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith(
         "interlake sql: error: spark.conf.spark.sql.shuffle.partitions: [INVALID_CONF_VALUE.TYPE_MISMATCH] The value "
         "'eight' in the config \"spark.sql.shuffle.partitions\" is invalid. It should be a/an 'int' value.")
     assert "Traceback" not in bad.stderr
-    good = run({**TEST_SPARK_CONF, "spark.sql.codegen.cache.maxEntries": 321,
+    good = run({**PROCESS_SPARK_CONF, "spark.sql.codegen.cache.maxEntries": 321,
                 "spark.sql.adaptive.skewJoin.enabled": "off"},
                "SELECT '${spark.sql.codegen.cache.maxEntries}' AS cache, "
                "'${spark.sql.adaptive.skewJoin.enabled}' AS skew")
@@ -120,7 +120,7 @@ def test_a_lakehouse_whose_path_has_spaces_quotes_and_a_hash_works_in_new_proces
 
     lake = tmp_path / "My Drive" / "it's #1 lake"
     write(tmp_path / "in put/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0}\n")
-    conf = {k: v for k, v in TEST_SPARK_CONF.items() if k != "spark.sql.catalogImplementation"}  # Derby, as shipped
+    conf = {k: v for k, v in PROCESS_SPARK_CONF.items() if k != "spark.sql.catalogImplementation"}  # Derby, as shipped
     path = write_yaml({**BASE, "lakehouse": str(lake), "spark": {"master": "local[1]", "conf": conf},
                        "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in put/shop")}}})
 
@@ -165,7 +165,7 @@ def test_a_host_whose_time_zone_is_not_utc_writes_and_shows_utc_times(spark, wri
     modified = 1_789_000_000  # 2026-09-10 00:26:40 UTC
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n", mtime=modified)
     lake = tmp_path / "lake"
-    path = write_yaml({**BASE, "lakehouse": str(lake), "spark": {"master": "local[1]", "conf": TEST_SPARK_CONF},
+    path = write_yaml({**BASE, "lakehouse": str(lake), "spark": {"master": "local[1]", "conf": PROCESS_SPARK_CONF},
                        "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}}})
 
     def cli(*args: str) -> subprocess.CompletedProcess:
