@@ -23,15 +23,10 @@ TEST_SPARK_CONF = {
     "spark.sql.catalogImplementation": "in-memory",
     "spark.driver.memory": "3g",
     "spark.databricks.delta.snapshotPartitions": "2",
-    # Spark's interpreted evaluation, not generated Java code: on test-sized data compiling the code cost more than
-    # running it (the suite ~17% faster, measured side by side). Results are the same by Spark's contract; the jobs,
-    # `make demo`, bench/ and the cluster test run with code generation, as users do.
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
-# The jobs the tests start as new processes (the CLI, spark-submit) live seconds on little data: the JIT's first tier
-# only (C1) starts them faster (a two-process test 166 s -> 111 s); the in-process session keeps the full JIT, which
-# the ALS training tests need (they were ~30% slower on C1 alone).
+# The jobs the tests start as new processes (the CLI) live seconds on little data: the JIT's first tier only (C1)
+# runs them faster (a test of two concurrent ingest processes: 166-208 s without, 111-143 s with, bench/RESULTS.md
+# session 38); the in-process session keeps the full JIT, which the ALS training tests need (slower on C1 alone).
 PROCESS_SPARK_CONF = {**TEST_SPARK_CONF, "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
 
 
