@@ -1,6 +1,7 @@
-"""One-line messages for errors no check foresaw (without Spark, but for a JVM that dies under the CLI; the other JVM
-cases are in test_ingest and test_trending)."""
+"""One-line messages for errors no check foresaw (mostly without Spark: but a JVM that dies under the CLI, and py4j's
+text of a real JVM error; the other JVM cases are in test_ingest and test_trending)."""
 
+import pytest
 from interlake.errors import lost_jvm, one_line
 
 from tests.conftest import BASE, run_cli
@@ -61,3 +62,59 @@ def test_an_error_whose_text_cannot_be_read_is_still_one_line():
             raise ConnectionRefusedError(111, "Connection refused")
 
     assert one_line(AsksTheJvm()) == "AsksTheJvm: (no message)"
+
+
+def test_an_error_whose_text_went_with_the_jvm_says_the_jvm_stopped():
+    """The JVM may end after its error reached Python and before py4j fetched the error's text: the CLI then says
+    the JVM stopped (its own error is in the log), not ``Py4JJavaError: (no message)``."""
+    from interlake.errors import failure_line, stopped_jvm
+    from py4j.protocol import Py4JNetworkError
+
+    class AsksTheGoneJvm(Exception):
+        def __str__(self):
+            raise Py4JNetworkError("Answer from Java side is empty")
+
+    class AsksForNothing(Exception):
+        def __str__(self):
+            raise ValueError("not the JVM")
+
+    assert failure_line(AsksTheGoneJvm()) == stopped_jvm()
+    assert failure_line(AsksForNothing()) == "AsksForNothing: (no message)"
+
+
+def test_a_jvm_error_whose_chain_cannot_be_read_is_told_from_py4j_s_text_of_it(spark):
+    """The JVM may end after py4j gave an error's text and before its chain of causes is read: in CI on 2026-12-05
+    ``interlake sql`` then said ``failed: Py4JJavaError: An error occurred while calling o78.collectToPython.``, and
+    nothing of the OutOfMemoryError that text held. The error is read from that text as from the chain."""
+    from interlake.errors import MORE_MEMORY, failure_line
+    from py4j.protocol import Py4JJavaError
+
+    with pytest.raises(Py4JJavaError) as raised:  # a real error of Spark's JVM, in py4j's own text
+        spark._jvm.java.net.URI("a b")
+    real = raised.value
+    said = str(real)
+    reason = "java.net.URISyntaxException: Illegal character in path at index 1: a b"
+    assert one_line(real) == reason  # its chain, read in the JVM
+
+    class Gone:  # the JVM is gone: asking it for the exception's chain fails
+        def toString(self):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    class Ended(Exception):
+        def __init__(self, text):
+            super().__init__(text)
+            self.java_exception = Gone()
+
+    assert one_line(Ended(said)) == reason
+    oom = ("An error occurred while calling o78.collectToPython.\n: java.lang.OutOfMemoryError: Java heap space\n"
+           "\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)\n\tat org.apache.spark.Foo.bar(Foo.scala:1)\n")
+    said_of_oom = f"java.lang.OutOfMemoryError: Java heap space; Spark ran out of memory: {MORE_MEMORY}"
+    assert failure_line(Ended(oom)) == said_of_oom
+    caused = ("An error occurred while calling o9.save.\n: org.apache.spark.SparkException: Job aborted.\n\tat x.y(z)\n"
+              "Caused by: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:/in/a.csv.gz. SQLSTATE\n"
+              "\tat a.b(c)\nCaused by: java.io.EOFException: Unexpected end of input stream\n"
+              "\tat d.e(f)\n\t... 3 more\n")
+    assert one_line(Ended(caused)) == ("[FAILED_READ_FILE.NO_HINT] Encountered error while reading file "
+                                       "file:/in/a.csv.gz. SQLSTATE ... caused by java.io.EOFException: Unexpected end "
+                                       "of input stream")
+    assert one_line(Ended("An error occurred while calling o1.x.")) == "Ended: An error occurred while calling o1.x."

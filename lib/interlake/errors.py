@@ -65,12 +65,22 @@ def stopped_jvm(more: str = MORE_MEMORY, during: str = "") -> str:
             f"Spark ran out of memory: {more})")
 
 
+def unreadable(exc: BaseException) -> bool:
+    """True when ``exc``'s own text cannot be had because Spark's JVM is gone (a ``Py4JJavaError`` asks the JVM for
+    it): the JVM ended after the error reached Python."""
+    try:
+        str(exc)
+    except Exception as error:  # noqa: BLE001
+        return lost_jvm(error)
+    return False
+
+
 def failure_line(exc: BaseException) -> str:
     """``one_line``, saying what gives Spark more memory when it ran out, and that its JVM stopped when the error
-    is the lost connection to it (``lost_jvm``) or a job cancelled because the SparkContext was stopped (an
-    OutOfMemoryError in one of its threads stops it)."""
+    is the lost connection to it (``lost_jvm``), an error whose text went with the JVM (``unreadable``) or a job
+    cancelled because the SparkContext was stopped (an OutOfMemoryError in one of its threads stops it)."""
     message = one_line(exc)
-    if lost_jvm(exc) or "because SparkContext was shut down" in message:  # an OutOfMemoryError stopped it
+    if lost_jvm(exc) or unreadable(exc) or "because SparkContext was shut down" in message:  # OutOfMemoryError
         return stopped_jvm()
     return f"{message}; Spark ran out of memory: {MORE_MEMORY}" if "OutOfMemoryError" in message else message
 
@@ -91,6 +101,14 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     def names_file(message: str) -> bool:
         return "file:" in message or "://" in message
 
+    def thrown(text: str) -> list[str]:
+        """The Java exceptions in py4j's text of a ``Py4JJavaError`` (``An error occurred while calling o78.x.``, then
+        ``: java.lang.OutOfMemoryError: Java heap space``, its stack and each ``Caused by: ...``), outermost first:
+        read when the JVM ended between giving that text and being asked for the exception's chain."""
+        lines = [line.strip() for line in text.splitlines()[1:]]
+        head = [line[2:] for line in lines[:1] if line.startswith(": ")]
+        return head + [line[len("Caused by: "):] for line in lines if line.startswith("Caused by: ")] if head else []
+
     try:
         said = str(exc)
     except Exception:  # noqa: BLE001  (a Py4JJavaError asks the JVM for its text: when the JVM is gone, that fails)
@@ -104,11 +122,11 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
                 chain.append(node.toString())
                 cause = node.getCause()
                 node = None if cause is None or cause.equals(node) else cause
-        except Exception:  # noqa: BLE001  (the JVM is gone: its message cannot be read)
-            chain = []
+        except Exception:  # noqa: BLE001  (the JVM is gone: its message cannot be read, but py4j's text may hold it)
+            chain = thrown(said)
         if chain:
             root = first(chain[-1])
-            full = "\n".join([str(exc), *chain])
+            full = "\n".join([said, *chain])
             named = re.search(r"\[[A-Z][A-Z0-9_.]*\][^\n]*(?:file:|://)[^\n]*", full)
             causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)\b[^\n]*)", full)
             cause = causes[-1].strip() if causes else root
