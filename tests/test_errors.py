@@ -1,5 +1,5 @@
-"""One-line messages for errors no check foresaw (mostly without Spark: but a JVM that dies under the CLI, and py4j's
-text of a real JVM error; the other JVM cases are in test_ingest and test_trending)."""
+"""One-line messages for errors no check foresaw (mostly without Spark; with it: a JVM that dies under the CLI, and
+py4j's text of a real JVM error; the other JVM cases are in test_ingest and test_trending)."""
 
 import pytest
 from interlake.errors import lost_jvm, one_line
