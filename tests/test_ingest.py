@@ -919,6 +919,55 @@ def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make
     assert reasons[f"u3,i3,VIEW,{T0},x,EXTRA"] == ["malformed CSV line (wrong number of fields or broken quoting)"]
 
 
+def test_csv_values_whose_quoting_spark_did_not_read_are_quarantined_with_the_option_to_set(spark, make_config,
+                                                                                             tmp_path):
+    """Spark keeps the quotes of a value it cannot unquote, and reads the end of a quoted first value broken across
+    lines as a line of its own. Before 2026-12-05 such values were stored: ids ``"5"" tv"`` (quotes doubled, as Excel
+    and pandas write them), `` "i3"`` (a space before the quote) and ``1"`` (the end of ``"u\n1"``). Each is
+    quarantined with the reader option that reads it; with those options the same files store the right ids. A
+    broken first column that is not mapped (a note) leaves the record's values whole: stored."""
+    write(tmp_path / "in/shop/a.csv", (f'customer,product,event,time\n"u\n1",i1,VIEW,{T0}\n"5"" tv",i2,VIEW,{T0}\n'
+                                       f'u3, "i3",VIEW,{T0}\n"u4"x,i4,VIEW,{T0}\nu5,i5,VIEW,{T0}\n'))
+    write(tmp_path / "in/shop/b.csv", f'note,customer,product,event,time\n"two\nlines",u6,i6,VIEW,{T0}\n')
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+                      ingest={"max_quarantine_share": 0.9})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [("u5", "i5"), ("u6", "i6")]
+    reasons = {r.raw: r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()}
+
+    def line(user, item):  # the raw text of a line Spark parsed: its values as JSON
+        return json.dumps({"customer": user, "product": item, "event": "VIEW", "time": str(T0)}, separators=(",", ":"))
+
+    assert reasons == {
+        '"u': ['malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set '
+               'sources.shop.options.multiLine: "true")'],
+        '"two': ['malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set '
+                 'sources.shop.options.multiLine: "true")'],
+        line('1"', "i1"): [
+            "malformed CSV line (value '1\"' of column `customer`: it ends with a quote that opens nowhere on its "
+            "line, as the end of a quoted value broken across lines does; if quoted values hold line breaks, set "
+            'sources.shop.options.multiLine: "true")'],
+        line('"5"" tv"', "i2"): [
+            "malformed CSV line (value '\"5\"\" tv\"' of column `customer`: a quoted value with doubled quotes "
+            "inside, which Spark read as text; set sources.shop.options.escape: \"\\\"\" (Spark's default escape "
+            "is a backslash))"],
+        line("u3", ' "i3"'): [
+            "malformed CSV line (value ' \"i3\"' of column `product`: white space before its opening quote, and "
+            'Spark read the quotes as text; set sources.shop.options.ignoreLeadingWhiteSpace: "true")'],
+        line('"u4"x', "i4"): [
+            "malformed CSV line (value '\"u4\"x' of column `customer`: a quote that does not close right before a "
+            "separator, and Spark read the quotes as text)"]}
+    options = {"header": "true", "multiLine": "true", "escape": '"', "ignoreLeadingWhiteSpace": "true"}
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), ingest={"max_quarantine_share": 0.9},
+                      sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "options": options}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [
+        ('5" tv', "i2"), ("u\n1", "i1"), ("u3", "i3"), ("u5", "i5"), ("u6", "i6")]
+    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ["malformed CSV line (value '\"u4\"x' of column `customer`: a quote that does not close right before a "
+         "separator, and Spark read the quotes as text)"]]
+
+
 def test_files_in_subfolders_are_not_taken_and_the_run_says_so(spark, make_config, tmp_path, caplog):
     """A source is one folder. Date-partitioned exports (``shop/2026-11-08/export.csv``) would otherwise be missed
     without a word: the run names the subfolders it does not read."""

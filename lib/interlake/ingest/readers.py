@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -399,10 +400,59 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
         error = F.when(F.col(CORRUPT).isNotNull() & (quotes % 2 == 1), F.lit(
             "malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set "
             f'sources.{src.name}.options.multiLine: "true")')).otherwise(error)
+    error = F.coalesce(error, quoting_error(src.name, options, header, list(dict.fromkeys(columns.values()))))
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     if str(options["header"]).lower() == "true":
         df = df.where(~_repeats_header(spark, options, files[0], header))
     return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
+
+
+def quoting_error(source: str, options: Mapping[str, str], header: list[str], mapped: list[str]) -> Column:
+    """The reason a line Spark parsed holds a mapped value whose quoting it did not read, or NULL. Such a value would
+    be stored with its quotes, as an id no other source has, or cut from a record it does not belong to:
+
+    - a value that starts with the quote character: Spark keeps the quotes of a quoted value it cannot unquote, as a
+      value whose quotes are doubled inside (``"5"" screen"``, RFC 4180, as Excel, pandas and PostgreSQL write them;
+      Spark's default escape is a backslash) or a quote after white space (``u1, "i1"``);
+    - read line by line (no ``multiLine``), a first value that ends with a quote opening nowhere on its line
+      (``x",i13,view,...``): the end of a quoted value broken across lines, whose earlier lines are quarantined as
+      not closing their quote. Only the first value: a break in any other one leaves a line of too few fields.
+    Each test starts with a ``contains``, so a value without the quote character costs one scan."""
+    named = {k.lower(): str(v) for k, v in options.items()}
+    quote = named.get("quote", '"')
+    if len(quote) != 1 or quote == "\u0000":  # no quoting (Spark's quote: "")
+        return F.lit(None).cast("string")
+    escape = named.get("escape", "\\")
+    checks = []
+
+    def reason(column: str, why: Column | str) -> Column:
+        value = F.substring(F.col(identifier(column)), 1, 64)
+        return F.concat(F.lit("malformed CSV line (value '"), value, F.lit(f"' of column {identifier(column)}: "),
+                        F.lit(why) if isinstance(why, str) else why, F.lit(")"))
+
+    for column in mapped:
+        value = F.col(identifier(column))
+        lead = F.ltrim(value, F.lit(WHITE_SPACE))
+        why = F.when(lead != value, F.lit(
+            "white space before its opening quote, and Spark read the quotes as text; set "
+            f'sources.{source}.options.ignoreLeadingWhiteSpace: "true"'))
+        if escape != quote:
+            why = F.when(value.contains(quote * 2), F.lit(
+                "a quoted value with doubled quotes inside, which Spark read as text; set "
+                f"sources.{source}.options.escape: {json.dumps(quote)} (Spark's default escape is a backslash)"
+            )).otherwise(why)
+        why = F.coalesce(why, F.lit("a quote that does not close right before a separator, and Spark read the "
+                                    "quotes as text"))
+        checks.append(F.when(value.contains(quote) & lead.startswith(quote), reason(column, why)))
+    if named.get("multiline", "false").lower() != "true" and header and header[0] in mapped:
+        first = F.col(identifier(header[0]))
+        quotes = F.length(first) - F.length(F.replace(first, F.lit(quote), F.lit("")))
+        checks.append(F.when(
+            first.contains(quote) & F.rtrim(first, F.lit(WHITE_SPACE)).endswith(quote) & (quotes % 2 == 1),
+            reason(header[0], "it ends with a quote that opens nowhere on its line, as the end of a quoted value "
+                              "broken across lines does; if quoted values hold line breaks, set "
+                              f'sources.{source}.options.multiLine: "true"')))
+    return F.coalesce(*checks) if checks else F.lit(None).cast("string")
 
 
 def _repeats_header(spark: SparkSession, options: dict, first_file: str, header: list[str]) -> Column:
