@@ -394,27 +394,34 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
           .withColumn("file", F.col("_metadata.file_path")))
     raw = F.coalesce(F.col(CORRUPT), row_json([identifier(c) for c in header]))
     error = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields or broken quoting)"))
-    if str(options.get("multiLine", "false")).lower() != "true":
+    line_by_line = str(options.get("multiLine", "false")).lower() != "true"
+    if line_by_line:
         # an odd number of quotes: most often a quoted value with a line break in it, which Spark reads line by line
-        quotes = F.length(F.col(CORRUPT)) - F.length(F.replace(F.col(CORRUPT), F.lit('"'), F.lit("")))
-        error = F.when(F.col(CORRUPT).isNotNull() & (quotes % 2 == 1), F.lit(
+        error = F.when(F.col(CORRUPT).isNotNull() & (occurrences(F.col(CORRUPT), '"') % 2 == 1), F.lit(
             "malformed CSV line (a quote is not closed on its line: if quoted values hold line breaks, set "
             f'sources.{src.name}.options.multiLine: "true")')).otherwise(error)
-    error = F.coalesce(error, quoting_error(src.name, options, header, list(dict.fromkeys(columns.values()))))
+    error = F.coalesce(error, quoting_error(src.name, options, header, list(dict.fromkeys(columns.values())),
+                                            line_by_line=line_by_line))
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     if str(options["header"]).lower() == "true":
         df = df.where(~_repeats_header(spark, options, files[0], header))
     return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
 
 
-def quoting_error(source: str, options: Mapping[str, str], header: list[str], mapped: list[str]) -> Column:
+def occurrences(text: Column, char: str) -> Column:
+    """How many times ``char`` is in ``text``."""
+    return F.length(text) - F.length(F.replace(text, F.lit(char), F.lit("")))
+
+
+def quoting_error(source: str, options: Mapping[str, str], header: list[str], mapped: list[str], *,
+                  line_by_line: bool) -> Column:
     """The reason a line Spark parsed holds a mapped value whose quoting it did not read, or NULL. Such a value would
     be stored with its quotes, as an id no other source has, or cut from a record it does not belong to:
 
     - a value that starts with the quote character: Spark keeps the quotes of a quoted value it cannot unquote, as a
       value whose quotes are doubled inside (``"5"" screen"``, RFC 4180, as Excel, pandas and PostgreSQL write them;
       Spark's default escape is a backslash) or a quote after white space (``u1, "i1"``);
-    - read line by line (no ``multiLine``), a first value that ends with a quote opening nowhere on its line
+    - ``line_by_line`` (no ``multiLine``), a first value that ends with a quote opening nowhere on its line
       (``x",i13,view,...``): the end of a quoted value broken across lines, whose earlier lines are quarantined as
       not closing their quote. Only the first value: a break in any other one leaves a line of too few fields.
     Each test starts with a ``contains``, so a value without the quote character costs one scan."""
@@ -444,11 +451,11 @@ def quoting_error(source: str, options: Mapping[str, str], header: list[str], ma
         why = F.coalesce(why, F.lit("a quote that does not close right before a separator, and Spark read the "
                                     "quotes as text"))
         checks.append(F.when(value.contains(quote) & lead.startswith(quote), reason(column, why)))
-    if named.get("multiline", "false").lower() != "true" and header and header[0] in mapped:
+    if line_by_line and header and header[0] in mapped:
         first = F.col(identifier(header[0]))
-        quotes = F.length(first) - F.length(F.replace(first, F.lit(quote), F.lit("")))
         checks.append(F.when(
-            first.contains(quote) & F.rtrim(first, F.lit(WHITE_SPACE)).endswith(quote) & (quotes % 2 == 1),
+            first.contains(quote) & F.rtrim(first, F.lit(WHITE_SPACE)).endswith(quote)
+            & (occurrences(first, quote) % 2 == 1),
             reason(header[0], "it ends with a quote that opens nowhere on its line, as the end of a quoted value "
                               "broken across lines does; if quoted values hold line breaks, set "
                               f'sources.{source}.options.multiLine: "true"')))
