@@ -217,6 +217,30 @@ def test_a_json_export_written_by_pandas_has_the_same_users_as_a_csv_export(spar
         ("pj", "a.jsonl", 3, 2, 0, 1, "committed"), ("shop", "a.csv", 1, 0, 1, 0, "committed")]
 
 
+def test_json_number_ids_in_exponent_notation_are_the_same_users_and_items_as_a_csv_export_s(spark, make_config,
+                                                                                                tmp_path):
+    """A JSON number id in exponent notation (``1e3``; ``1e+16`` as Python's ``json`` writes a float from 1e16) is
+    parsed as a DOUBLE and was stored as its text, ``1000.0`` and ``1.0E16``: other users and items than a CSV
+    export's ``1000`` and ``10000000000000000`` (before 2026-12-05). A whole number is now its digits, in a queue
+    record's value that is an object or a string alike; a string id and a fraction stay as written."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\n1000,150,VIEW,{T0}\n"
+                                      f"10000000000000000,i9,BUY,{T0 + 1}\n")
+    as_object = queue_line(0, 0, "view", T0 * 1000, offset=1).replace('"uid": 0', '"uid": 1e3').replace(
+        '"sku": 0', '"sku": 1.5E2')
+    as_string = queue_line(1e16, "i9", "purchase", (T0 + 1) * 1000, offset=2, as_string=True)
+    assert '\\"uid\\": 1e+16' in as_string
+    kept = queue_line("7.0", 0, "view", (T0 + 2) * 1000, offset=3).replace('"sku": 0', '"sku": 2.5E-1')
+    write(tmp_path / "in/q/a.jsonl", "\n".join([as_object, as_string, kept]) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("1000", "150", "view", ts(T0), "shop"), ("10000000000000000", "i9", "purchase", ts(T0 + 1), "shop"),
+        ("7.0", "0.25", "view", ts(T0 + 2), "q")]
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("q", "a.jsonl", 3, 1, 2, 0, "committed"), ("shop", "a.csv", 2, 2, 0, 0, "committed")]
+
+
 def test_queue_dump_value_as_object_and_as_string(spark, make_config, tmp_path):
     # Windows line ends and blank lines (a dump tool's separators) are neither records nor quarantined
     write(tmp_path / "in/q/dump.jsonl", "\r\n\r\n".join([

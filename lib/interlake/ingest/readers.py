@@ -111,7 +111,11 @@ def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
 def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
             value_at: Callable[[str], Column] | None = None) -> DataFrame:
     """The reader's output (``RAW_COLUMNS``). ``value_at``: for a JSON record, a mapped path's VARIANT value, which
-    says whether an id is an object or a list (:func:`container_id`)."""
+    says whether an id is an object or a list (:func:`container_id`) or a number in exponent notation
+    (:func:`number_id`)."""
+    if value_at is not None:
+        values = {**values, **{std: number_id(values[std], value_at(src.read_fields[std]))
+                               for std in ID_FIELDS if std not in src.constants}}
     cols = [F.lit(src.name).alias("source"), F.col("file"), F.col("raw"), F.col("parse_error")]
     for std in STANDARD_FIELDS:
         if std in src.constants:
@@ -126,6 +130,19 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
                  if value_at is not None and std not in src.constants else F.lit(None).cast("string"))
         cols.append(error.alias(f"{std}_error"))
     return df.select(*cols)
+
+
+def number_id(text: Column, value: Column) -> Column:
+    """A JSON number id that is whole as its digits, as a Parquet float id is (:func:`_read_parquet`): ``1e3``,
+    ``1.5e2`` and ``1e+16`` (as Python's ``json`` writes a float from 1e16) are parsed as DOUBLEs, whose text is
+    ``1000.0``, ``150.0`` and ``1.0E16``; they are ``1000``, ``150`` and ``10000000000000000``, the same users as a
+    CSV export's. (``123.0`` is a DECIMAL, already ``123``.) Only a ``text`` ending in ``.0`` or holding an ``E`` is
+    looked at again, in the record's ``value``; a string id such as ``"7.0"`` stays as written, and a number beyond
+    DECIMAL(38,0) keeps its text. Before 2026-12-05 such ids kept the DOUBLE's text."""
+    number = F.try_variant_get(value, "$", "double")
+    return (F.when((text.endswith(".0") | text.contains("E")) & (F.schema_of_variant(value) == "DOUBLE")
+                   & (number % 1 == 0), F.coalesce(number.try_cast("decimal(38,0)").cast("string"), text))
+            .otherwise(text))
 
 
 def container_id(std: str, text: Column, value: Column) -> Column:
