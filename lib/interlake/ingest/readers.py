@@ -113,9 +113,9 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
     """The reader's output (``RAW_COLUMNS``). ``value_at``: for a JSON record, a mapped path's VARIANT value, which
     says whether an id is an object or a list (:func:`container_id`) or a number in exponent notation
     (:func:`number_id`)."""
-    if value_at is not None:
-        values = {**values, **{std: number_id(values[std], value_at(src.read_fields[std]))
-                               for std in ID_FIELDS if std not in src.constants}}
+    at = ({std: value_at(src.read_fields[std]) for std in ID_FIELDS if std not in src.constants}
+          if value_at is not None else {})
+    values = {**values, **{std: number_id(values[std], value) for std, value in at.items()}}
     cols = [F.lit(src.name).alias("source"), F.col("file"), F.col("raw"), F.col("parse_error")]
     for std in STANDARD_FIELDS:
         if std in src.constants:
@@ -126,22 +126,26 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
         else:
             cols.append(values[std].alias(f"{std}_raw"))
     for std in ID_FIELDS:
-        error = (container_id(std, values[std], value_at(src.read_fields[std]))
-                 if value_at is not None and std not in src.constants else F.lit(None).cast("string"))
+        error = container_id(std, values[std], at[std]) if std in at else F.lit(None).cast("string")
         cols.append(error.alias(f"{std}_error"))
     return df.select(*cols)
 
 
+def whole_digits(number: Column, text: Column) -> Column:
+    """The ``text`` of a FLOAT or DOUBLE ``number`` id, as its digits when it is a whole number (``123.0`` is ``123``,
+    the same user as a CSV export's); a fraction, and a number beyond DECIMAL(38,0) (``1e40``), as written."""
+    return F.when(number % 1 == 0, F.coalesce(number.try_cast("decimal(38,0)").cast("string"), text)).otherwise(text)
+
+
 def number_id(text: Column, value: Column) -> Column:
-    """A JSON number id that is whole as its digits, as a Parquet float id is (:func:`_read_parquet`): ``1e3``,
+    """A JSON number id that is a whole number as its digits (:func:`whole_digits`, as a Parquet float id): ``1e3``,
     ``1.5e2`` and ``1e+16`` (as Python's ``json`` writes a float from 1e16) are parsed as DOUBLEs, whose text is
     ``1000.0``, ``150.0`` and ``1.0E16``; they are ``1000``, ``150`` and ``10000000000000000``, the same users as a
     CSV export's. (``123.0`` is a DECIMAL, already ``123``.) Only a ``text`` ending in ``.0`` or holding an ``E`` is
     looked at again, in the record's ``value``; a string id such as ``"7.0"`` stays as written, and a number beyond
     DECIMAL(38,0) keeps its text. Before 2026-12-05 such ids kept the DOUBLE's text."""
-    number = F.try_variant_get(value, "$", "double")
-    return (F.when((text.endswith(".0") | text.contains("E")) & (F.schema_of_variant(value) == "DOUBLE")
-                   & (number % 1 == 0), F.coalesce(number.try_cast("decimal(38,0)").cast("string"), text))
+    return (F.when((text.endswith(".0") | text.contains("E")) & (F.schema_of_variant(value) == "DOUBLE"),
+                   whole_digits(F.try_variant_get(value, "$", "double"), text))
             .otherwise(text))
 
 
@@ -549,11 +553,8 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
         kind = df.select(column).schema[0].dataType
         values[std] = column.try_cast("string")
         if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType):
-            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0, and "123.0"
-            # would be another user than the CSV export's "123". A whole number is its digits; a fraction stays
-            # (beyond DECIMAL(38,0), 1e40, as written)
-            values[std] = F.when(column % 1 == 0, F.coalesce(column.try_cast("decimal(38,0)").cast("string"),
-                                                             values[std])).otherwise(values[std])
+            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0
+            values[std] = whole_digits(column, values[std])
         if base_field(std) == "timestamp" and isinstance(kind, NumericType) and src.timestamp_format == "iso8601":
             # (a pattern may read digits: an INT 20261120 with yyyyMMdd)
             raise SourceError(
