@@ -1274,10 +1274,17 @@ def test_an_id_that_is_an_object_or_a_list_in_some_records_only_is_quarantined_w
         ("q", ("user_id '{\"id\":\"u7\"}' is a JSON object, not a single value",))]
 
 
-def test_unknown_source_name_is_a_config_error(spark, make_config, tmp_path):
+def test_an_unknown_source_name_is_a_config_error_and_a_name_given_twice_is_taken_once(spark, make_config, tmp_path):
+    """``--source shop shop`` (or ``--source shop --source shop`` from a schedule's template) takes ``shop`` once:
+    before 2026-12-05 the report gave its new file and then ``shop: no new files`` as a second source."""
     cfg = csv_cfg(make_config, tmp_path)
     with pytest.raises(ConfigError, match="no source named 'nope'; configured sources are shop"):
         ingest(spark, cfg, ["nope"])
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    result = ingest(spark, cfg, ["shop", "shop"], now=NOW)
+    assert [(s.source, s.status, [f.rows_read for f in s.files]) for s in result.sources] == [("shop", "ok", [1])]
+    from interlake.ingest.noop import nothing_new
+    assert noop_statuses(nothing_new(cfg, ["shop", "shop"])) == [("shop", "no new files")]
 
 
 def test_missing_source_folder_fails_that_source_only(spark, make_config, tmp_path):

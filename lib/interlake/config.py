@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -454,6 +454,14 @@ class Config:
             known = ", ".join(self.sources) or "none"
             raise ConfigError(f"sources: no source named {name!r}; configured sources are {known}")
         return self.sources[name]
+
+    def selected_sources(self, names: Iterable[str] | None = None) -> list[SourceConfig]:
+        """The sources a run takes: ``names`` in their order, each once (``--source a a`` takes ``a`` once), or every
+        configured one when empty. A name the config does not have, or a config without sources, is a
+        :class:`ConfigError`."""
+        if not self.sources:
+            raise ConfigError("sources: none configured; add one under `sources:` in the config (see conf/local.yaml)")
+        return [self.source(n) for n in dict.fromkeys(names or self.sources)]
 
 
 _TOP = ("lakehouse", "database", "spark", "interaction_types", "sources", "ingest", "train", "similarity",

@@ -45,7 +45,7 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     """The result of a run that finds no new or changed file in any selected source (with ``retake_quarantined``,
     nor a file whose latest take quarantined records), if that is certain without Spark; otherwise None. Unknown
     source names raise the job's ConfigError."""
-    selected = [cfg.source(n) for n in (list(sources) if sources else list(cfg.sources))]
+    selected = cfg.selected_sources(sources)
     if not selected:
         return None
     rows = ledger_rows(cfg.table_path(T.LEDGER))
@@ -75,7 +75,7 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
     mounted, the packaged config run from another folder), said without Spark: the job took ~20 s to start Spark and
     created the empty ingest tables before saying so. None (run the job) when any selected folder exists or is a
     URI or glob, or when a selected source has a run left pending (its recovery needs Spark)."""
-    selected = [cfg.source(n) for n in (list(sources) if sources else list(cfg.sources))]
+    selected = cfg.selected_sources(sources)
     if not selected or any("://" in s.path or is_glob(s.path) or os.path.exists(s.path) for s in selected):
         return None
     ledger = cfg.table_path(T.LEDGER)

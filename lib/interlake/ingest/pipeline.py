@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import MORE_MEMORY, ConfigError, InterlakeError, one_line, stopped_jvm
+from interlake.errors import MORE_MEMORY, InterlakeError, one_line, stopped_jvm
 from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -158,11 +158,10 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
 
 
 def selected_sources(cfg: Config, names: list[str] | None = None) -> list[SourceConfig]:
-    """The sources a run takes: ``names`` (every configured one when empty). A name the config does not have, or a
-    config without sources, is a :class:`ConfigError` (exit 2, said before Spark starts)."""
-    if not cfg.sources:
-        raise ConfigError("sources: none configured; add one under `sources:` in the config (see conf/local.yaml)")
-    return [cfg.source(n) for n in (names or cfg.sources)]
+    """The sources a run takes (:meth:`Config.selected_sources`): ``names``, each once, or every configured one when
+    empty. A name the config does not have, or a config without sources, is a :class:`ConfigError` (exit 2, said
+    before Spark starts)."""
+    return cfg.selected_sources(names)
 
 
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
