@@ -100,9 +100,9 @@ def run_cli(args, env_extra=None, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def started_with_stderr(args):
+def started_with_stderr(args, **kw):
     """A CLI process whose stderr lines are collected as they come (``lines``), for waiting on a log line."""
-    proc = run_cli(args)
+    proc = run_cli(args, **kw)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()

@@ -1,5 +1,6 @@
 """Ingestion across real processes: a run killed (SIGKILL) at each step then re-run, and two runs at once."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -201,26 +202,33 @@ def test_two_runs_of_the_same_source_at_once_take_its_files_once(spark, referenc
     assert snapshot(spark, cfg) == expected
 
 
-def test_ctrl_c_stops_the_run_in_one_line_and_the_next_run_completes_it(spark, reference, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm-to-the-group"])
+def test_ctrl_c_or_sigterm_stops_the_run_in_one_line_and_the_next_run_completes_it(spark, reference, tmp_path,
+                                                                                  signum):
     """Ctrl-C (SIGINT) while the first source's Spark jobs run: the run stops there, exit 130, one line; the next
     source does not start; the next run gives the uninterrupted run's tables. Before, PySpark's own handler
     re-entered py4j from inside the signal handler: two ``reentrant call`` tracebacks, the first source "failed"
-    with ``Py4JError`` and advice to fix or move a file, and the run went on with the next source, exit 1."""
+    with ``Py4JError`` and advice to fix or move a file, and the run went on with the next source, exit 1.
+    SIGTERM as a scheduler sends it (``timeout``: to the process, then to its whole process group, the JVM
+    included) stops it the same way, exit 143; before 2026-12-05 the process ended without a line (exit -15)."""
     root, expected = reference
     import yaml
 
     conf = tmp_path / "ctrl-c.yaml"
     conf.write_text(yaml.safe_dump(conf_doc(tmp_path / "lake", root / "in")))
-    proc, lines, reader = started_with_stderr(["ingest", "--conf", str(conf)])
+    proc, lines, reader = started_with_stderr(["ingest", "--conf", str(conf)], start_new_session=True)
     wait_for_line(proc, lines, "reading  source=q")  # the first (the YAML's keys are sorted)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
+    if signum == signal.SIGTERM:
+        os.killpg(proc.pid, signum)
     out = proc.stdout.read()
     proc.wait(timeout=300)
     reader.join(timeout=60)
     err = "".join(lines)
-    assert proc.returncode == 130, err[-3000:]
+    assert proc.returncode == 128 + signum, err[-3000:]
     assert err.splitlines()[-1] == "interlake ingest: interrupted" and out == "", err[-5000:]
-    assert "interrupted: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)" in err
+    said = "interrupted" if signum == signal.SIGINT else "SIGTERM"
+    assert err.count(f"{said}: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)") == 1, err
     assert "source=shop" not in err and "Traceback" not in err and "Py4J" not in err and "\tat " not in err, err
     cfg = load_config(str(conf))
     assert ingest(spark, cfg).ok

@@ -288,19 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     from interlake.log import setup_logging
 
     setup_logging(args.log_format, args.debug)
-    from interlake.interrupts import interrupted, settle
+    from interlake.interrupts import exit_code, interrupted, settle
 
     try:
         return run(args)
     except KeyboardInterrupt:
         settle()
         print(f"interlake {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return exit_code()
     except Exception as exc:
         if interrupted():  # a Spark job cancelled by Ctrl-C fails as it must; that is the interruption, not an error
             settle()
             print(f"interlake {args.command}: interrupted", file=sys.stderr)
-            return 130
+            return exit_code()
         if isinstance(exc, InterlakeError):
             print(f"interlake {args.command}: error: {exc}", file=sys.stderr)
             return exc.exit_code

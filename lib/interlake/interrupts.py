@@ -13,6 +13,13 @@ connection) and keeps cancelling any job started after it, so the job stops at i
 recognized by :func:`interrupted`; :func:`settle` lets the cancelled jobs end and stops Spark before the process
 exits. A second Ctrl-C ends the process at once; every job is safe to stop anywhere (ingest and trending redo or
 undo what a run left unfinished). The trending query handles Ctrl-C itself, as SIGTERM: after the batch in progress.
+
+SIGTERM (a scheduler stopping the job: Airflow, ``timeout``, ``docker stop``, ``run-job`` passing it on) is taken
+as Ctrl-C, with exit code 143 instead of 130; a second SIGTERM changes nothing (only Ctrl-C again stops at once;
+schedulers that will not wait follow SIGTERM with SIGKILL). Before 2026-12-05 it ended the process where it stood,
+without a line. A local session's JVM ignores SIGTERM (``interlake.session``), so a signal sent to the whole process
+group reaches the jobs' own handling, not a JVM that dies under it; the JVM still ends with the process, when its
+standard input closes.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 _interrupted = threading.Event()
 _settling = threading.Event()
 _spark: list[SparkSession] = []  # the session install() was given
+_signals: list[int] = []  # the stop signals received, in order
 AT_ONCE = "interrupted again: stopping at once; the next run finishes or undoes what this one left"
 
 
@@ -56,9 +64,15 @@ def in_py4j_call(frame) -> bool:
     return False
 
 
+def exit_code() -> int:
+    """The exit code of a command stopped on request: 130 for Ctrl-C (SIGINT), 143 for SIGTERM (128 + the signal's
+    number, as a shell gives for a process a signal ended)."""
+    return 128 + (_signals[0] if _signals else signal.SIGINT)
+
+
 def stop_at_once() -> None:
     print(AT_ONCE, file=sys.stderr, flush=True)
-    os._exit(130)  # the JVM, a child reading our pipe, ends with us
+    os._exit(exit_code())  # the JVM, a child reading our pipe, ends with us
 
 
 def quiet_spark_log(sc) -> None:
@@ -92,14 +106,19 @@ def install(spark: SparkSession) -> None:
 
     def on_interrupt(signum, frame) -> None:
         if _interrupted.is_set():
-            stop_at_once()
+            if signum == signal.SIGINT:  # Ctrl-C again: at once
+                stop_at_once()
+            return  # SIGTERM again (`timeout` sends it to the process and then to its group): stopping already
+        _signals.append(signum)
         _interrupted.set()
-        log.warning("interrupted: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)")
+        log.warning("%s: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)",
+                    "SIGTERM" if signum == signal.SIGTERM else "interrupted")
         threading.Thread(target=cancel_until_exit, name="interlake-cancel", daemon=True).start()
         if not in_py4j_call(frame):
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGTERM, on_interrupt)
 
 
 def settle(timeout_s: float = 10.0) -> None:

@@ -279,7 +279,7 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         if key != "spark.driver.extraJavaOptions" and _at_launch(key):
             builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        spark = builder.getOrCreate()
     except PySparkRuntimeError as exc:
         if exc.getCondition() != "JAVA_GATEWAY_EXITED":
             raise
@@ -289,3 +289,18 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
                               "spark.conf: " + ", ".join(f"{k}={v}" for k, v in jvm.items())) from None
         raise SetupError("the Spark JVM did not start (its own message is above); check that JDK 17 is installed "
                          "(`java -version`) and run `make setup`") from None
+    _jvm_ignores_sigterm(spark)
+    return spark
+
+
+def _jvm_ignores_sigterm(spark: SparkSession) -> None:
+    """Make the JVM this process launched ignore SIGTERM, as PySpark makes it ignore Ctrl-C. A scheduler that stops a
+    job with SIGTERM to its process group (``timeout``, Airflow, ``kill -- -PGID``) reached the JVM too, which shut
+    down under the job: the trending query, told to stop after its batch in progress, failed with ``Spark's JVM
+    stopped`` and a Python traceback instead. The job now stops as asked (``interlake.interrupts``); the JVM still
+    ends with the process, when its standard input closes (PySpark's gateway exits then)."""
+    jvm = spark.sparkContext._jvm
+    try:
+        jvm.sun.misc.Signal.handle(jvm.sun.misc.Signal("TERM"), jvm.sun.misc.SignalHandler.SIG_IGN)
+    except Exception as exc:  # noqa: BLE001  (a JVM without sun.misc: SIGTERM ends it, as before)
+        log.debug("the JVM keeps its SIGTERM handling: %s", exc)

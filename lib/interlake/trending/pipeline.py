@@ -470,6 +470,8 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
     def on_signal(signum, frame):
         if signum == signal.SIGINT and terminated.is_set():
             stop_at_once()
+        if signum == signal.SIGTERM and terminated.is_set():
+            return  # again (`timeout` sends it to the process and then to its group): stopping already
         log.info("%s: stopping the trending query after the current batch%s",
                  "SIGTERM" if signum == signal.SIGTERM else "interrupted",
                  " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")
@@ -488,7 +490,10 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
             return writer.totals
         query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
             "interlake_trending")
-        query = query.trigger(availableNow=True) if once else query.trigger(processingTime=cfg.trending.trigger)
+        # in milliseconds: Spark's own parse refuses a fraction of a minute or an hour ('1.5 minutes'), which the
+        # config takes as a duration as it takes every other one
+        every_ms = round(duration_seconds(cfg.trending.trigger, "trending.trigger") * 1000)
+        query = query.trigger(availableNow=True) if once else query.trigger(processingTime=f"{every_ms} milliseconds")
         running = query.start()
         try:
             deadline = time.time() + timeout_s if timeout_s else None
