@@ -81,6 +81,10 @@ def test_uri_lakehouse_is_kept_as_is():
      r"^trending\.slide: '2 hours' is longer than trending\.window \('1 hour'\); a window slides by at most"),
     ({"trending": {"slide": "0 minutes"}}, r"^trending\.slide: '0 minutes' must be longer than 0$"),
     ({"trending": {"window": "0 hours"}}, r"^trending\.window: '0 hours' must be longer than 0$"),
+    ({"trending": {"window": "90.5 seconds"}},  # the query took 90 seconds; '0.5 seconds' failed it once it started
+     r"^trending\.window: '90\.5 seconds' is not a whole number of seconds; give one, e\.g\. '90 seconds'$"),
+    ({"trending": {"slide": "0.5 seconds"}},
+     r"^trending\.slide: '0\.5 seconds' is not a whole number of seconds; give one, e\.g\. '1 second'$"),
     ({"ingest": {"max_quarantine_share": 2}}, r"ingest\.max_quarantine_share: 2\.0 must be a share between 0 and 1"),
     # were accepted, and training then failed saying the holdout had no user to predict for
     ({"train": {"holdout_share": 1}}, r"^train\.holdout_share: 1\.0 must be more than 0 and less than 1 \(the share of "

@@ -612,6 +612,10 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         seconds = duration_seconds(getattr(trending, name), f"trending.{name}")
         if seconds <= 0 and name in ("window", "slide", "baseline_half_life", "popularity_period"):
             raise ConfigError(f"trending.{name}: {getattr(trending, name)!r} must be longer than 0")
+        if name in ("window", "slide") and seconds != int(seconds):  # the query counts whole seconds
+            whole = max(1, round(seconds))
+            raise ConfigError(f"trending.{name}: {getattr(trending, name)!r} is not a whole number of seconds; "
+                              f"give one, e.g. '{whole} second{'s' if whole != 1 else ''}'")
     if trending.slide is not None and (duration_seconds(trending.slide, "trending.slide")
                                        > duration_seconds(trending.window, "trending.window")):
         raise ConfigError(f"trending.slide: {trending.slide!r} is longer than trending.window ({trending.window!r}); "
