@@ -180,9 +180,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.conf)
     if args.command == "ingest":
         from interlake.ingest.noop import no_source_folder, nothing_new
-        from interlake.ingest.pipeline import ingest, print_report, selected_sources
+        from interlake.ingest.pipeline import ingest, print_report
 
-        selected_sources(cfg, args.source)  # no source, or an unknown name: a config error before anything starts
+        cfg.selected_sources(args.source)  # no source, or an unknown name: a config error before anything starts
         # a re-run that finds nothing new is answered without starting Spark (see ingest/noop.py)
         result = (no_source_folder(cfg, args.source, dry_run=args.dry_run)
                   or nothing_new(cfg, args.source, retake_quarantined=args.retake_quarantined))

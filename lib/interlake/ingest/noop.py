@@ -46,8 +46,6 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     nor a file whose latest take quarantined records), if that is certain without Spark; otherwise None. Unknown
     source names raise the job's ConfigError."""
     selected = cfg.selected_sources(sources)
-    if not selected:
-        return None
     rows = ledger_rows(cfg.table_path(T.LEDGER))
     if rows is None:
         return None
@@ -76,7 +74,7 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
     created the empty ingest tables before saying so. None (run the job) when any selected folder exists or is a
     URI or glob, or when a selected source has a run left pending (its recovery needs Spark)."""
     selected = cfg.selected_sources(sources)
-    if not selected or any("://" in s.path or is_glob(s.path) or os.path.exists(s.path) for s in selected):
+    if any("://" in s.path or is_glob(s.path) or os.path.exists(s.path) for s in selected):
         return None
     ledger = cfg.table_path(T.LEDGER)
     if os.path.isdir(os.path.join(ledger, "_delta_log")):

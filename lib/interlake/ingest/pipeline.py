@@ -157,13 +157,6 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
     with_conflict_retry(create, cfg.ingest.conflict_retries, "create tables")
 
 
-def selected_sources(cfg: Config, names: list[str] | None = None) -> list[SourceConfig]:
-    """The sources a run takes (:meth:`Config.selected_sources`): ``names``, each once, or every configured one when
-    empty. A name the config does not have, or a config without sources, is a :class:`ConfigError` (exit 2, said
-    before Spark starts)."""
-    return cfg.selected_sources(names)
-
-
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
            now: datetime | None = None, dry_run: bool = False, retake_quarantined: bool = False) -> IngestResult:
     """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
@@ -171,7 +164,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     report says what a run would take, and each source's most common quarantine reasons. ``retake_quarantined``:
     also take again the unchanged files whose latest take quarantined records (after a config fix: the records
     valid now are added, the rest quarantined again in place of the file's earlier quarantine rows)."""
-    selected = selected_sources(cfg, sources)
+    selected = cfg.selected_sources(sources)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
     if not dry_run:
