@@ -20,7 +20,17 @@ from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DoubleType, FloatType, MapType, NumericType, StructType, TimestampType
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    MapType,
+    NumericType,
+    StructType,
+    TimestampType,
+)
 
 from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
 from interlake.errors import SourceError, one_line
@@ -109,10 +119,11 @@ def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
 
 
 def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
-            value_at: Callable[[str], Column] | None = None) -> DataFrame:
+            value_at: Callable[[str], Column] | None = None, errors: Mapping[str, Column] | None = None) -> DataFrame:
     """The reader's output (``RAW_COLUMNS``). ``value_at``: for a JSON record, a mapped path's VARIANT value, which
     says whether an id is an object or a list (:func:`container_id`) or a number in exponent notation
-    (:func:`number_id`)."""
+    (:func:`number_id`). ``errors``: an id's reason, or NULL, as the reader found it (a Parquet id of bytes that are
+    not UTF-8 text)."""
     at = ({std: value_at(src.read_fields[std]) for std in ID_FIELDS if std not in src.constants}
           if value_at is not None else {})
     values = {**values, **{std: number_id(values[std], value) for std, value in at.items()}}
@@ -126,14 +137,16 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
         else:
             cols.append(values[std].alias(f"{std}_raw"))
     for std in ID_FIELDS:
-        error = container_id(std, values[std], at[std]) if std in at else F.lit(None).cast("string")
+        error = (container_id(std, values[std], at[std]) if std in at
+                 else (errors or {}).get(std, F.lit(None).cast("string")))
         cols.append(error.alias(f"{std}_error"))
     return df.select(*cols)
 
 
 def whole_digits(number: Column, text: Column) -> Column:
-    """The ``text`` of a FLOAT or DOUBLE ``number`` id, as its digits when it is a whole number (``123.0`` is ``123``,
-    the same user as a CSV export's); a fraction, and a number beyond DECIMAL(38,0) (``1e40``), as written."""
+    """The ``text`` of a FLOAT, DOUBLE or DECIMAL ``number`` id, as its digits when it is a whole number (``123.0``
+    is ``123``, the same user as a CSV export's); a fraction, and a number beyond DECIMAL(38,0) (``1e40``), as
+    written."""
     return F.when(number % 1 == 0, F.coalesce(number.try_cast("decimal(38,0)").cast("string"), text)).otherwise(text)
 
 
@@ -497,11 +510,17 @@ def _repeats_header(spark: SparkSession, options: dict, first_file: str, header:
     return F.col(CORRUPT).isNull() & reduce(lambda a, b: a & b, same)
 
 
-def row_json(columns: list[str]) -> Column:
+def row_json(columns: list[str], binary: frozenset[str] = frozenset()) -> Column:
     """A parsed row as the JSON object of its columns, an empty (null) value written ``null``: Spark's ``to_json``
     leaves such keys out, and a quarantined CSV row without its user read ``{"product":"i2",…}``, the column it
-    lacks nowhere in it."""
-    return F.to_json(F.struct(*[F.col(c) for c in columns]), {"ignoreNullFields": "false"})
+    lacks nowhere in it. A ``binary`` column is its text where its bytes are UTF-8 (a Parquet BINARY column of ids:
+    ``u1``, which a search of the quarantine for the user finds), else base64 as ``to_json`` writes bytes."""
+    def value(c: str) -> Column:
+        if c not in binary:
+            return F.col(c)
+        text = F.col(c).cast("string")
+        return F.when(F.is_valid_utf8(text), text).otherwise(F.base64(F.col(c))).alias(c.strip("`"))
+    return F.to_json(F.struct(*[value(c) for c in columns]), {"ignoreNullFields": "false"})
 
 
 def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
@@ -545,16 +564,26 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
     available = _struct_paths(df.schema, kinds=kinds)
     _check_fields(src, available, "Parquet schema", kinds)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
-        "raw", row_json([identifier(c) for c in df.columns if c != "file"])
+        "raw", row_json([identifier(c) for c in df.columns if c != "file"],
+                        frozenset(identifier(f.name) for f in df.schema.fields if isinstance(f.dataType, BinaryType)))
     ).withColumn("parse_error", F.lit(None).cast("string"))
-    values = {}
+    values, errors = {}, {}
     for std, path in src.read_fields.items():
         column = F.expr(".".join(identifier(p) for p in path_parts(path)))
         kind = df.select(column).schema[0].dataType
         values[std] = column.try_cast("string")
-        if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType):
-            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0
+        if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType | DecimalType):
+            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0; a JDBC
+            # export of Oracle's NUMBER writes DECIMAL(38,10): 123.0000000000
             values[std] = whole_digits(column, values[std])
+        if isinstance(kind, BinaryType):
+            # BINARY (a BYTE_ARRAY without the UTF8 annotation, as some writers leave text): its bytes as text, which
+            # Spark's cast does not check; bytes that are not UTF-8 would be stored as an id no reader can read
+            values[std] = F.make_valid_utf8(values[std])
+            if std in ID_FIELDS:
+                errors[std] = F.when(~F.is_valid_utf8(column.cast("string")), F.concat(
+                    F.lit(f"{std} '0x"), F.substring(F.hex(column), 1, 64),
+                    F.lit(f"' is bytes that are not UTF-8 text (the Parquet BINARY column {path})")))
         if base_field(std) == "timestamp" and isinstance(kind, NumericType) and src.timestamp_format == "iso8601":
             # (a pattern may read digits: an INT 20261120 with yyyyMMdd)
             raise SourceError(
@@ -571,7 +600,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
                                   f"timestamp_format is a pattern; set sources.{src.name}.timestamp_format: iso8601 "
                                   f"or remove sources.{src.name}.timezone")
             values[std] = F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
-    return _finish(df, src, values)
+    return _finish(df, src, values, errors=errors)
 
 
 def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None) -> list[str]:
