@@ -195,9 +195,10 @@ def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
         "(BIGINT); set epoch_s, epoch_ms, epoch_us or epoch_ns")
 
 
-def test_a_parquet_export_with_decimal_ids_or_ids_as_bytes(spark, make_config, tmp_path):
+def test_a_parquet_export_with_decimal_ids_float_ratings_or_ids_as_bytes(spark, make_config, tmp_path):
     """A JDBC export of Oracle's NUMBER writes DECIMAL(38,10): user 123 arrived as the text 123.0000000000, another
-    user than a CSV export's "123". A BYTE_ARRAY column without the UTF8 annotation (Spark's BINARY) was cast to
+    user than a CSV export's "123"; a rating written by pandas as float64 (5.0) missed the type map's "5" (a JSON
+    record's 5.0 matched it). A BYTE_ARRAY column without the UTF8 annotation (Spark's BINARY) was cast to
     text unchecked: bytes that are not UTF-8 were stored as an id that DuckDB and delta-rs refuse to read (the
     whole table then failed: "Invalid unicode"), and a quarantined record's raw showed ids as base64. Before
     2026-12-06."""
@@ -211,10 +212,11 @@ def test_a_parquet_export_with_decimal_ids_or_ids_as_bytes(spark, make_config, t
         "uid": pa.array([decimal.Decimal(123), decimal.Decimal("4.5"), decimal.Decimal(7), decimal.Decimal(8)],
                         pa.decimal128(38, 10)),
         "sku": pa.array([b"i1", b"i2", b"\xff\xfe", b"i4"], pa.binary()),
-        "act": ["view", "view", "view", "LIKE"], "ts": [T0, T0 + 1, T0 + 2, T0 + 3]}), tmp_path / "in/ora/a.parquet")
+        "act": [5.0, 5.0, 5.0, 2.5], "ts": [T0, T0 + 1, T0 + 2, T0 + 3]}), tmp_path / "in/ora/a.parquet")
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\n123,i1,VIEW,{T0}\n")
     fields = {"user_id": "uid", "item_id": "sku", "interaction_type": "act", "timestamp": "ts"}
-    ora = {"format": "parquet", "path": str(tmp_path / "in/ora"), "fields": fields, "timestamp_format": "epoch_s"}
+    ora = {"format": "parquet", "path": str(tmp_path / "in/ora"), "fields": fields, "timestamp_format": "epoch_s",
+           "interaction_type_map": {"5": "view"}}
     cfg = make_config(sources={"ora": ora, "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
                       ingest={"max_quarantine_share": 0.5})
     result = ingest(spark, cfg, now=NOW)
@@ -223,10 +225,10 @@ def test_a_parquet_export_with_decimal_ids_or_ids_as_bytes(spark, make_config, t
         ("123", "i1", "view", ts(T0), "ora"), ("4.5000000000", "i2", "view", ts(T0 + 1), "ora")]
     quarantined = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).orderBy("raw").collect()
     assert [(r.raw, r.reasons) for r in quarantined] == [
-        ('{"uid":7.0000000000,"sku":"//4=","act":"view","ts":1790000002}',
+        ('{"uid":7.0000000000,"sku":"//4=","act":5.0,"ts":1790000002}',
          ["item_id '0xFFFE' is bytes that are not UTF-8 text (the Parquet BINARY column sku)"]),
-        ('{"uid":8.0000000000,"sku":"i4","act":"LIKE","ts":1790000003}',
-         ["interaction type 'LIKE' is not in the vocabulary (view, add_to_cart, purchase) after mapping"])]
+        ('{"uid":8.0000000000,"sku":"i4","act":2.5,"ts":1790000003}',
+         ["interaction type '2.5' is not in the vocabulary (view, add_to_cart, purchase) after mapping"])]
 
 
 def test_a_json_export_written_by_pandas_has_the_same_users_as_a_csv_export(spark, make_config, tmp_path):

@@ -572,9 +572,10 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
         column = F.expr(".".join(identifier(p) for p in path_parts(path)))
         kind = df.select(column).schema[0].dataType
         values[std] = column.try_cast("string")
-        if base_field(std) in ("user_id", "item_id") and isinstance(kind, FloatType | DoubleType | DecimalType):
-            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0; a JDBC
-            # export of Oracle's NUMBER writes DECIMAL(38,10): 123.0000000000
+        if base_field(std) != "timestamp" and isinstance(kind, FloatType | DoubleType | DecimalType):
+            # pandas writes an integer column with a missing value as float64: user 123 arrives as 123.0, a rating
+            # 5 as 5.0 (which a type map's "5" missed; a JSON record's 5.0 is "5"); a JDBC export of Oracle's NUMBER
+            # writes DECIMAL(38,10): 123.0000000000
             values[std] = whole_digits(column, values[std])
         if isinstance(kind, BinaryType):
             # BINARY (a BYTE_ARRAY without the UTF8 annotation, as some writers leave text): its bytes as text, which
