@@ -511,15 +511,17 @@ def _repeats_header(spark: SparkSession, options: dict, first_file: str, header:
 
 
 def row_json(columns: list[str], binary: frozenset[str] = frozenset()) -> Column:
-    """A parsed row as the JSON object of its columns, an empty (null) value written ``null``: Spark's ``to_json``
-    leaves such keys out, and a quarantined CSV row without its user read ``{"product":"i2",…}``, the column it
-    lacks nowhere in it. A ``binary`` column is its text where its bytes are UTF-8 (a Parquet BINARY column of ids:
-    ``u1``, which a search of the quarantine for the user finds), else base64 as ``to_json`` writes bytes."""
+    """A parsed row as the JSON object of its columns (quoted identifiers), an empty (null) value written ``null``:
+    Spark's ``to_json`` leaves such keys out, and a quarantined CSV row without its user read ``{"product":"i2",…}``,
+    the column it lacks nowhere in it. A ``binary`` column is its text where its bytes are UTF-8 (a Parquet BINARY
+    column of ids: ``u1``, which a search of the quarantine for the user finds), else base64 as ``to_json`` writes
+    bytes."""
     def value(c: str) -> Column:
         if c not in binary:
             return F.col(c)
         text = F.col(c).cast("string")
-        return F.when(F.is_valid_utf8(text), text).otherwise(F.base64(F.col(c))).alias(c.strip("`"))
+        name = c[1:-1].replace("``", "`")  # the column's name, unquoted (the struct's key)
+        return F.when(F.is_valid_utf8(text), text).otherwise(F.base64(F.col(c))).alias(name)
     return F.to_json(F.struct(*[value(c) for c in columns]), {"ignoreNullFields": "false"})
 
 
