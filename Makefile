@@ -45,7 +45,7 @@ demo: setup
 	$(VENV)/bin/interlake report --conf $(CONF) --out report
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 lint: setup
 	$(VENV)/bin/ruff check lib jobs tests bench schemas

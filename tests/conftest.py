@@ -24,16 +24,22 @@ TEST_SPARK_CONF = {
     "spark.driver.memory": "3g",
     "spark.databricks.delta.snapshotPartitions": "2",
 }
-# The jobs the tests start as new processes (the CLI) live seconds on little data: the JIT's first tier only (C1)
-# runs them faster (a test of two concurrent ingest processes: 166-208 s without, 111-143 s with, bench/RESULTS.md
-# session 38); the in-process session keeps the full JIT, which the ALS training tests need (slower on C1 alone).
-PROCESS_SPARK_CONF = {**TEST_SPARK_CONF, "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+# JVM options of the tests only (the jobs' results do not depend on them; bench/RESULTS.md has each measurement).
+# Every JVM gets the serial garbage collector: on two cores G1's concurrent threads compete with Spark's tasks (12 tests
+# of ingest, training and trending side by side: 285 s with G1, 220 s with it; session 46). The JVMs the tests start
+# as new processes (the CLI, spark-submit) live seconds on little data, so they also run on the JIT's first tier only
+# (C1: two concurrent ingest processes 166-208 s without, 111-143 s with; session 38). The in-process session keeps
+# the full JIT, which the ALS training tests need (slower on C1: the same 12 tests took 386 s).
+SERIAL_GC = "-XX:+UseSerialGC"
+PROCESS_JVM = f"-XX:TieredStopAtLevel=1 {SERIAL_GC}"
+PROCESS_SPARK_CONF = {**TEST_SPARK_CONF, "spark.driver.extraJavaOptions": PROCESS_JVM}
 
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     lake = tmp_path_factory.mktemp("session-lake")
-    session = build_session(SparkSettings(master="local[2]", conf=TEST_SPARK_CONF), str(lake), register=False)
+    conf = {**TEST_SPARK_CONF, "spark.driver.extraJavaOptions": SERIAL_GC}
+    session = build_session(SparkSettings(master="local[2]", conf=conf), str(lake), register=False)
     yield session
     session.stop()
 
