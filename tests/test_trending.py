@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from interlake.errors import ConfigError, SourceError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
-from interlake.trending.pipeline import print_trending_summary, run_trending, unfinished_batch
+from interlake.trending.pipeline import print_trending_summary, run_trending, stop_handler, unfinished_batch
 from pyspark import InheritableThread
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -630,6 +631,35 @@ def test_a_second_query_waits_for_the_running_one_then_goes_on_from_its_checkpoi
     assert out.startswith("trending: "), out
     run_trending(spark, second, once=True)
     assert items_table(spark, second) == items_table(spark, cfg)
+
+
+def test_a_sigterm_that_arrives_while_the_first_one_is_being_handled_changes_nothing(caplog):
+    """``timeout`` sends SIGTERM to the process and then to its group, microseconds apart. Python runs the second
+    signal's handler inside the first one's, between any two of its bytecodes: here it is sent from inside the first
+    one's log line, where the handler had not yet noted it (checked before, set after), and said its line twice
+    (the CI of 52fa8b2, in the test above). Real signals to this process; the query's handler alone."""
+    terminated = threading.Event()
+    sent = []
+
+    class SendAnother(logging.Handler):
+        def emit(self, record):
+            if not sent:
+                sent.append(record.getMessage())
+                os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler before os.kill returns
+
+    logger = logging.getLogger("interlake.trending.pipeline")
+    another = SendAnother()
+    logger.addHandler(another)
+    before = signal.signal(signal.SIGTERM, stop_handler(terminated))
+    try:
+        with caplog.at_level(logging.INFO, logger="interlake.trending.pipeline"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        logger.removeHandler(another)
+    said = [r.getMessage() for r in caplog.records if r.name == "interlake.trending.pipeline"]
+    assert said == ["SIGTERM: stopping the trending query after the current batch"], said
+    assert sent == said and terminated.is_set()
 
 
 def test_ctrl_c_stops_the_query_after_the_batch_in_progress_quietly(spark, one_batch, tmp_path):

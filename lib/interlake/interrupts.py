@@ -43,6 +43,23 @@ _signals: list[int] = []  # the stop signals received, in order
 AT_ONCE = "interrupted again: stopping at once; the next run finishes or undoes what this one left"
 
 
+class FirstSignal:
+    """``first()`` is True for the first call only. A handler asks it before it notes a signal: Python runs a
+    signal's handler between any two bytecodes of the main thread, also inside another handler still running, and
+    ``timeout`` sends SIGTERM to the process and then to its group microseconds apart. Checking an ``Event`` and
+    setting it after the log line let the second handler in between: the trending query logged its one stopping line
+    twice (the CI of 52fa8b2). A lock taken without blocking is one C call, which no handler interrupts."""
+
+    def __init__(self) -> None:
+        self._taken = threading.Lock()
+
+    def first(self) -> bool:
+        return self._taken.acquire(blocking=False)
+
+
+_first = FirstSignal()
+
+
 def interrupted() -> bool:
     """Whether Ctrl-C stopped this process's work (so a failure since is the interruption, not an error)."""
     return _interrupted.is_set()
@@ -105,7 +122,7 @@ def install(spark: SparkSession) -> None:
             time.sleep(0.2)
 
     def on_interrupt(signum, frame) -> None:
-        if _interrupted.is_set():
+        if not _first.first():
             if signum == signal.SIGINT:  # Ctrl-C again: at once
                 stop_at_once()
             return  # SIGTERM again (`timeout` sends it to the process and then to its group): stopping already

@@ -49,7 +49,7 @@ from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
-from interlake.interrupts import stop_at_once
+from interlake.interrupts import FirstSignal, stop_at_once
 from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
@@ -458,6 +458,25 @@ def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeou
         return _run_query(spark, cfg, once=once, timeout_s=timeout_s, stop_event=stop_event)
 
 
+def stop_handler(terminated: threading.Event) -> Callable[[int, object], None]:
+    """The trending query's SIGTERM and Ctrl-C handler: the first signal sets ``terminated`` (the query stops after
+    the batch in progress) and says so in one line; SIGTERM again changes nothing (``timeout`` sends it to the
+    process and then to its group), Ctrl-C again stops at once (the next run redoes that batch)."""
+    once = FirstSignal()
+
+    def on_signal(signum, frame):
+        if not once.first():
+            if signum == signal.SIGINT:
+                stop_at_once()
+            return
+        terminated.set()
+        log.info("%s: stopping the trending query after the current batch%s",
+                 "SIGTERM" if signum == signal.SIGTERM else "interrupted",
+                 " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")
+
+    return on_signal
+
+
 def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float | None,
                stop_event: threading.Event | None) -> TrendingResult:
     # SIGTERM and Ctrl-C stop the query cleanly from here on, after the batch in progress, also while it is being
@@ -467,18 +486,8 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
     main_thread = threading.current_thread() is threading.main_thread()  # signals can be caught there only
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
 
-    def on_signal(signum, frame):
-        if signum == signal.SIGINT and terminated.is_set():
-            stop_at_once()
-        if signum == signal.SIGTERM and terminated.is_set():
-            return  # again (`timeout` sends it to the process and then to its group): stopping already
-        log.info("%s: stopping the trending query after the current batch%s",
-                 "SIGTERM" if signum == signal.SIGTERM else "interrupted",
-                 " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")
-        terminated.set()
-
     for s in previous:
-        signal.signal(s, on_signal)
+        signal.signal(s, stop_handler(terminated))
     try:
         # quarantine, and interactions for the Delta source only: a queue source's query never reads it
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
