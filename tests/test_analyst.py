@@ -15,6 +15,7 @@ from interlake.analyst.maintain import maintain
 from interlake.analyst.sql import table_summaries, table_summaries_without_spark
 from interlake.config import load_config
 from interlake.errors import ConfigError, InterlakeError
+from interlake.scheduling import Forwarder
 from interlake.schemas import tables as T
 from interlake.tables.catalog import lakehouse_tables
 from interlake.trending.pipeline import run_trending
@@ -674,6 +675,46 @@ def test_bundle_jobs_are_ordered_and_point_at_real_entry_points():
     assert (ROOT / doc["resources"]["jobs"]["trending"]["tasks"][0]["spark_python_task"]["python_file"]).exists()
     with pytest.raises(ConfigError, match="no job named 'weekly'; jobs there: nightly, trending"):
         load_job(str(ROOT / "databricks.yml"), "weekly")
+
+
+def test_a_ctrl_c_that_arrives_as_a_task_starts_reaches_it_once(tmp_path):
+    """``run-job`` passes a signal on to the task running. Before 2026-12-06 one that arrived just after the task's
+    process had started was passed on by the handler and then again with those received while it started: a second
+    Ctrl-C, which stops a job at once. Real signals, a real task process; the Ctrl-C is sent as the task is noted.
+    The signals passed on are counted in this process: Linux delivered the two to the task as one, this time."""
+    ready = tmp_path / "ready"
+    task = ("import pathlib, signal, sys, time\n"
+            "got = []\n"
+            "signal.signal(signal.SIGINT, lambda s, f: got.append(s))\n"
+            f"pathlib.Path({str(ready)!r}).touch()\n"
+            "end = time.time() + 1.5\n"
+            "while time.time() < end:\n"
+            "    time.sleep(0.05)\n"
+            "sys.exit(len(got))\n")
+
+    class CtrlCAsTheTaskStarts(Forwarder):
+        _task = None
+
+        @property
+        def task(self):
+            return self._task
+
+        @task.setter
+        def task(self, value):
+            self._task = value
+            if value is not None:
+                passed_on = value.send_signal  # counted here: the task's OS merges a signal sent twice at once
+                value.send_signal = lambda signum: (sent.append(signum), passed_on(signum))
+                deadline = time.time() + 60
+                while not ready.exists():  # the task counts Ctrl-Cs from here on
+                    assert value.poll() is None and time.time() < deadline
+                    time.sleep(0.02)
+                os.kill(os.getpid(), signal.SIGINT)  # the handler runs before os.kill returns
+
+    sent = []
+    with CtrlCAsTheTaskStarts() as forwarder:
+        code = forwarder.run([sys.executable, "-c", task])
+    assert (code, forwarder.signals, sent) == (1, [signal.SIGINT], [signal.SIGINT])
 
 
 def test_run_job_runs_tasks_in_order_and_stops_at_the_first_failure(tmp_path, demo_lake):

@@ -70,6 +70,7 @@ class Forwarder:
 
     def __init__(self) -> None:
         self.signals: list[int] = []
+        self.unsent: list[int] = []  # received while no task ran
         self.task: subprocess.Popen | None = None
 
     def __enter__(self) -> Forwarder:
@@ -83,18 +84,24 @@ class Forwarder:
 
     def forward(self, signum, frame) -> None:
         self.signals.append(signum)
-        if self.task is not None:
-            try:
-                self.task.send_signal(signum)
-            except ProcessLookupError:  # it has ended meanwhile
-                pass
+        task = self.task
+        if task is None:  # between tasks (no task starts after one) or while one starts: run() passes it on
+            self.unsent.append(signum)
+            return
+        try:
+            task.send_signal(signum)
+        except ProcessLookupError:  # it has ended meanwhile
+            pass
 
     def run(self, cmd: list[str]) -> int:
         self.task = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True,
                                      preexec_fn=_interrupt_when_parent_dies(os.getpid()))
         try:
-            for signum in self.signals:  # received while it started (none before: no task starts after one)
-                self.task.send_signal(signum)
+            # each signal passed on once: those received while it started here, those from now on by forward().
+            # Before 2026-12-06 every signal received so far was sent here again, so a Ctrl-C that arrived just
+            # after the process had started reached the task twice: a second Ctrl-C, which stops a job at once.
+            while self.unsent:
+                self.task.send_signal(self.unsent.pop(0))
             return self.task.wait()
         finally:
             self.task = None
