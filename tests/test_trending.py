@@ -20,6 +20,7 @@ from interlake.analyst.maintain import optimize_table
 from interlake.config import parse_config
 from interlake.errors import ConfigError, SourceError
 from interlake.ingest.pipeline import ingest
+from interlake.interrupts import AT_ONCE
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
 from interlake.trending.pipeline import print_trending_summary, run_trending, stop_handler, unfinished_batch
@@ -660,6 +661,21 @@ def test_a_sigterm_that_arrives_while_the_first_one_is_being_handled_changes_not
     said = [r.getMessage() for r in caplog.records if r.name == "interlake.trending.pipeline"]
     assert said == ["SIGTERM: stopping the trending query after the current batch"], said
     assert sent == said and terminated.is_set()
+
+
+def test_a_second_ctrl_c_stops_at_once_with_one_line():
+    """Ctrl-C again while the query finishes its batch: the process ends at once, exit 130, with the line that says
+    the next run finishes what it left. A process of its own (it ends), no JVM: the query's handler alone."""
+    child = ("import os, signal, threading\n"
+             "from interlake.trending.pipeline import stop_handler\n"
+             "signal.signal(signal.SIGINT, stop_handler(threading.Event()))\n"
+             "os.kill(os.getpid(), signal.SIGINT)\n"
+             "print('after the first', flush=True)\n"
+             "os.kill(os.getpid(), signal.SIGINT)\n"
+             "print('after the second', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (130, "after the first\n"), done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == AT_ONCE, done.stderr[-2000:]
 
 
 def test_ctrl_c_stops_the_query_after_the_batch_in_progress_quietly(spark, one_batch, tmp_path):

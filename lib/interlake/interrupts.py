@@ -44,8 +44,8 @@ AT_ONCE = "interrupted again: stopping at once; the next run finishes or undoes 
 
 
 class FirstSignal:
-    """``first()`` is True for the first call only. A handler asks it before it notes a signal: Python runs a
-    signal's handler between any two bytecodes of the main thread, also inside another handler still running, and
+    """Tells a stop signal after the first apart. A handler asks :meth:`again` before it notes a signal: Python runs
+    a signal's handler between any two bytecodes of the main thread, also inside another handler still running, and
     ``timeout`` sends SIGTERM to the process and then to its group microseconds apart. Checking an ``Event`` and
     setting it after the log line let the second handler in between: the trending query logged its one stopping line
     twice (the CI of 52fa8b2). A lock taken without blocking is one C call, which no handler interrupts."""
@@ -53,8 +53,14 @@ class FirstSignal:
     def __init__(self) -> None:
         self._taken = threading.Lock()
 
-    def first(self) -> bool:
-        return self._taken.acquire(blocking=False)
+    def again(self, signum: int) -> bool:
+        """False for the first signal. True for any after it, handled as every job handles one: Ctrl-C again stops
+        at once (this does not return), SIGTERM again changes nothing."""
+        if self._taken.acquire(blocking=False):
+            return False
+        if signum == signal.SIGINT:
+            stop_at_once()
+        return True
 
 
 _first = FirstSignal()
@@ -122,10 +128,8 @@ def install(spark: SparkSession) -> None:
             time.sleep(0.2)
 
     def on_interrupt(signum, frame) -> None:
-        if not _first.first():
-            if signum == signal.SIGINT:  # Ctrl-C again: at once
-                stop_at_once()
-            return  # SIGTERM again (`timeout` sends it to the process and then to its group): stopping already
+        if _first.again(signum):
+            return
         _signals.append(signum)
         _interrupted.set()
         log.warning("%s: cancelling Spark's jobs, stopping (Ctrl-C again to stop at once)",

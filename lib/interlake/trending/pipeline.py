@@ -49,7 +49,7 @@ from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
-from interlake.interrupts import FirstSignal, stop_at_once
+from interlake.interrupts import FirstSignal
 from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
@@ -465,9 +465,7 @@ def stop_handler(terminated: threading.Event) -> Callable[[int, object], None]:
     once = FirstSignal()
 
     def on_signal(signum, frame):
-        if not once.first():
-            if signum == signal.SIGINT:
-                stop_at_once()
+        if once.again(signum):
             return
         terminated.set()
         log.info("%s: stopping the trending query after the current batch%s",
