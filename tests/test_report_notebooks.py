@@ -68,3 +68,40 @@ def test_report_out_naming_a_file_is_one_line_before_spark_starts(tmp_path, caps
     assert capsys.readouterr().err.strip() == (
         f"interlake report: error: --out {tmp_path / 'report.html'}: is a file; the report is a folder (index.html "
         "and its images): give a folder's name")
+
+
+def _timeline_rows(frame):
+    return [(str(r.window_start), r.item_id, r.interactions, None if r.expected != r.expected else r.expected,
+             bool(r.is_trending)) for r in frame.itertuples()]
+
+
+def test_the_timeline_of_every_window_shows_the_quiet_ones_as_zero(spark, make_config):
+    """Before 2026-12-06 the report's line joined an item's counted windows days apart as if it had been counted all
+    along (the table has no row for a window without interactions)."""
+    from datetime import datetime
+
+    from interlake.analyst import views
+
+    cfg = make_config(trending={"source": "interactions", "window": "1 hour"})
+    rows = [(datetime(2026, 12, 1, 10), "a", 1, 0.5, 2.0, False),
+            (datetime(2026, 12, 1, 12, 30), "a", 2, 0.7, 2.5, False),  # written under an earlier `window: 30 minutes`
+            (datetime(2026, 12, 1, 13), "a", 9, 1.0, 9.0, True),
+            (datetime(2026, 12, 1, 11), "b", 4, 3.0, 1.3, False)]
+    (spark.createDataFrame(rows, "window_start timestamp, item_id string, interactions long, expected double, "
+                                 "score double, is_trending boolean")
+     .write.format("delta").save(cfg.table_path("trending_items")))
+
+    assert _timeline_rows(views.trending_timeline(spark, cfg)) == [  # the top-scored item's rows, as they are
+        ("2026-12-01 10:00:00", "a", 1, 0.5, False), ("2026-12-01 12:30:00", "a", 2, 0.7, False),
+        ("2026-12-01 13:00:00", "a", 9, 1.0, True)]
+    assert _timeline_rows(views.trending_timeline(spark, cfg, every_window=True)) == [
+        ("2026-12-01 10:00:00", "a", 1, 0.5, False), ("2026-12-01 11:00:00", "a", 0, None, False),
+        ("2026-12-01 12:00:00", "a", 0, None, False), ("2026-12-01 12:30:00", "a", 2, 0.7, False),
+        ("2026-12-01 13:00:00", "a", 9, 1.0, True)]
+    sliding = make_config(trending={"source": "interactions", "window": "1 hour", "slide": "30 minutes"})
+    assert [r[:3] for r in _timeline_rows(views.trending_timeline(spark, sliding, "a", every_window=True))] == [
+        ("2026-12-01 10:00:00", "a", 1), ("2026-12-01 10:30:00", "a", 0), ("2026-12-01 11:00:00", "a", 0),
+        ("2026-12-01 11:30:00", "a", 0), ("2026-12-01 12:00:00", "a", 0), ("2026-12-01 12:30:00", "a", 2),
+        ("2026-12-01 13:00:00", "a", 9)]
+    assert _timeline_rows(views.trending_timeline(spark, cfg, "b", every_window=True)) == [
+        ("2026-12-01 11:00:00", "b", 4, 3.0, False)]  # one window: nothing to fill

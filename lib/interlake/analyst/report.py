@@ -56,11 +56,12 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     images.append(("Models", _save(fig, out, "models.png"),
                    "" if len(hist) else "No training run yet: run `interlake train`."))
 
-    tl = views.trending_timeline(spark, cfg)
+    tl = views.trending_timeline(spark, cfg, every_window=True)  # quiet windows as 0, not a line across them
     fig, ax = plt.subplots(figsize=(8, 3.2))
     if len(tl):
-        # markers: a line of one window (an item seen in one window so far) draws nothing
-        ax.plot(tl["window_start"], tl["interactions"], ".-", label="interactions")
+        # markers: a line of one window (an item seen in one window so far) draws nothing; `expected` is missing in
+        # the quiet windows, where its line breaks
+        ax.plot(tl["window_start"], tl["interactions"], ".-" if len(tl) <= 72 else "-", label="interactions")
         ax.plot(tl["window_start"], tl["expected"], ".-", label="expected")
         surge = tl[tl["is_trending"]]
         ax.scatter(surge["window_start"], surge["interactions"], color="red", zorder=3, label="trending")

@@ -6,7 +6,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from interlake.config import Config
+from interlake.config import Config, duration_seconds
 from interlake.fs import exists
 from interlake.ingest.validate import reason_kind
 from interlake.schemas import tables as T
@@ -26,7 +26,7 @@ def daily_volume(spark: SparkSession, cfg: Config) -> pd.DataFrame:
 
 
 def funnel(spark: SparkSession, cfg: Config) -> pd.DataFrame:
-    """Users reaching each step: viewed, added to cart, purchased."""
+    """Users reaching each step: each interaction type of the vocabulary, in the config's order."""
     df = _df(spark, cfg, T.INTERACTIONS)
     if df is None:
         return pd.DataFrame(columns=["step", "users"])
@@ -71,16 +71,36 @@ def similar_examples(spark: SparkSession, cfg: Config, n_items: int = 5) -> pd.D
     return df.where(F.col("item_id").isin(top) & (F.col("rank") <= 5)).orderBy("item_id", "rank").toPandas()
 
 
-def trending_timeline(spark: SparkSession, cfg: Config, item_id: str | None = None) -> pd.DataFrame:
-    """One item's windows (counts vs expected, surges marked): the item with the highest score by default."""
+def trending_timeline(spark: SparkSession, cfg: Config, item_id: str | None = None,
+                      every_window: bool = False) -> pd.DataFrame:
+    """One item's windows (counts vs expected, surges marked): the item with the highest score by default.
+
+    ``trending_items`` holds a row only for a window in which the item was counted, so a line drawn through its rows
+    joins two windows days apart as if the item had been counted all along. ``every_window=True`` gives every window
+    from the item's first to its last (``trending.slide`` apart, else ``trending.window``), a window without a row as
+    0 interactions, not trending, with ``expected`` and ``score`` missing (the query scores only counted windows), so
+    a plot shows the quiet hours as quiet and breaks the expected line there. The report and the notebook plot it so.
+    """
+    columns = ["window_start", "item_id", "interactions", "expected", "score", "is_trending"]
     df = _df(spark, cfg, T.TRENDING_ITEMS)
     if df is None:
-        return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
+        return pd.DataFrame(columns=columns)
     if item_id is None:
         top = df.orderBy(F.desc("score"), "item_id").select("item_id").first()  # ties: the same item each time
         if top is None:
-            return pd.DataFrame(columns=["window_start", "item_id", "interactions", "expected", "is_trending"])
+            return pd.DataFrame(columns=columns)
         item_id = top[0]
-    return (df.where(F.col("item_id") == item_id)
-            .select("window_start", "item_id", "interactions", "expected", "score", "is_trending")
-            .orderBy("window_start").toPandas())
+    rows = df.where(F.col("item_id") == item_id).select(*columns).orderBy("window_start").toPandas()
+    if not every_window or len(rows) < 2:
+        return rows
+    step = duration_seconds(cfg.trending.slide or cfg.trending.window, "trending.window")
+    grid = pd.date_range(rows["window_start"].iloc[0], rows["window_start"].iloc[-1], freq=pd.Timedelta(seconds=step))
+    # the rows' own starts too: windows of an earlier `trending.window` are not on today's grid, and none is dropped
+    starts = grid.union(pd.DatetimeIndex(rows["window_start"]))
+    full = rows.set_index("window_start").reindex(starts)
+    full.index.name = "window_start"
+    quiet = full["item_id"].isna()
+    full["item_id"] = item_id
+    full["interactions"] = full["interactions"].fillna(0).astype("int64")
+    full["is_trending"] = full["is_trending"].where(~quiet, False).astype(bool)
+    return full.reset_index()[columns]
