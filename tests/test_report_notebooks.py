@@ -105,3 +105,27 @@ def test_the_timeline_of_every_window_shows_the_quiet_ones_as_zero(spark, make_c
         ("2026-12-01 13:00:00", "a", 9)]
     assert _timeline_rows(views.trending_timeline(spark, cfg, "b", every_window=True)) == [
         ("2026-12-01 11:00:00", "b", 4, 3.0, False)]  # one window: nothing to fill
+
+
+def test_the_volume_of_every_day_shows_a_day_without_data_as_zero(spark, make_config):
+    """Before 2026-12-06 the report joined the days around a day without data (an export that never came) with a
+    line, so the gap did not show."""
+    from datetime import date
+
+    from interlake.analyst import views
+
+    cfg = make_config()
+    rows = [(date(2026, 12, 1), "view"), (date(2026, 12, 1), "view"), (date(2026, 12, 1), "purchase"),
+            (date(2026, 12, 3), "view"), (date(2026, 12, 3), "like")]  # `like`: a type no longer in the vocabulary
+    (spark.createDataFrame(rows, "event_date date, interaction_type string")
+     .write.format("delta").save(cfg.table_path("interactions")))
+
+    def listed(frame):
+        return [(str(r.event_date), r.interaction_type, r.n) for r in frame.itertuples()]
+
+    assert listed(views.daily_volume(spark, cfg)) == [
+        ("2026-12-01", "purchase", 1), ("2026-12-01", "view", 2), ("2026-12-03", "like", 1), ("2026-12-03", "view", 1)]
+    assert listed(views.daily_volume(spark, cfg, every_day=True)) == [
+        (day, kind, {("2026-12-01", "view"): 2, ("2026-12-01", "purchase"): 1, ("2026-12-03", "view"): 1,
+                     ("2026-12-03", "like"): 1}.get((day, kind), 0))
+        for day in ("2026-12-01", "2026-12-02", "2026-12-03") for kind in ("view", "add_to_cart", "purchase", "like")]

@@ -30,10 +30,11 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     os.makedirs(out, exist_ok=True)
     images, tables = [], []
 
-    vol = views.daily_volume(spark, cfg)
+    vol = views.daily_volume(spark, cfg, every_day=True)  # a day without data as 0, not a line across it
     fig, ax = plt.subplots(figsize=(8, 3.2))
     if len(vol):
-        vol.pivot(index="event_date", columns="interaction_type", values="n").fillna(0).plot(ax=ax)
+        (vol.pivot(index="event_date", columns="interaction_type", values="n")
+         [list(dict.fromkeys(vol["interaction_type"]))].plot(ax=ax))  # the legend in the vocabulary's order
     ax.set_title("Interactions per day and type")
     images.append(("Volume per day", _save(fig, out, "volume.png"),
                    "" if len(vol) else "No interactions yet: run `interlake ingest`."))

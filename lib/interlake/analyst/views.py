@@ -17,12 +17,26 @@ def _df(spark: SparkSession, cfg: Config, name: str):
     return spark.read.format("delta").load(path) if exists(spark, path + "/_delta_log") else None
 
 
-def daily_volume(spark: SparkSession, cfg: Config) -> pd.DataFrame:
+def daily_volume(spark: SparkSession, cfg: Config, every_day: bool = False) -> pd.DataFrame:
+    """Interactions per day and type: a row per (day, type) with interactions.
+
+    ``every_day=True``: every day from the first to the last and every type (the vocabulary's, in its order, then any
+    other the table holds), a day or type without interactions as ``n`` 0, so a plot shows a day without data (an
+    export that never came) as 0 rather than a line from the day before to the day after.
+    """
     df = _df(spark, cfg, T.INTERACTIONS)
     if df is None:
         return pd.DataFrame(columns=["event_date", "interaction_type", "n"])
-    return (df.groupBy("event_date", "interaction_type").agg(F.count(F.lit(1)).alias("n"))
-            .orderBy("event_date").toPandas())
+    rows = (df.groupBy("event_date", "interaction_type").agg(F.count(F.lit(1)).alias("n"))
+            .orderBy("event_date", "interaction_type").toPandas())
+    if not every_day or rows.empty:
+        return rows
+    days = pd.date_range(min(rows["event_date"]), max(rows["event_date"]), freq="D").date
+    types = list(cfg.interaction_types) + sorted(set(rows["interaction_type"]) - set(cfg.interaction_types))
+    every = pd.MultiIndex.from_product([days, types], names=["event_date", "interaction_type"])
+    full = rows.set_index(["event_date", "interaction_type"]).reindex(every, fill_value=0).reset_index()
+    full["n"] = full["n"].astype("int64")
+    return full
 
 
 def funnel(spark: SparkSession, cfg: Config) -> pd.DataFrame:
