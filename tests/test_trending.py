@@ -499,7 +499,7 @@ def test_a_queue_dump_whose_modification_time_is_weeks_old_is_still_read(spark, 
 
 
 @pytest.mark.parametrize("slide", ["30 minutes", "45 minutes"])
-def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_path, slide):
+def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_path, slide, caplog):
     t = (DAY0 + 10 * 3600) * 1000
     stamps = [t + m * 60_000 for m in (0, 10, 29, 30, 31, 44, 45, 59, 60, 95, 140)]  # minutes after 10:00
     write(tmp_path / "in/a.jsonl",
@@ -513,6 +513,19 @@ def test_sliding_windows_count_an_event_in_every_window_it_falls_in(spark, tmp_p
         "window_start", "window_end", "interactions").collect()
     assert sorted(map(tuple, got)) == sorted(map(tuple, expected))
     assert len(got) == (6 if slide == "30 minutes" else 4)  # 09:30, 10:00 ... 12:00; epoch-aligned 45-minute starts
+    # an item's popularity counts each event once (before 2026-12-06, the sum of every window: 22 with 30 minutes)
+    pop = spark.read.format("delta").load(cfg.table_path(T.ITEM_POPULARITY)).select(
+        "item_id", "interactions", "weighted_score").collect()
+    if slide == "30 minutes":  # the windows at 10:00, 11:00, 12:00 tile time
+        assert [tuple(r) for r in pop] == [("i1", 11, 11.0)]
+    else:  # no set of 45-minute-apart windows tiles time: their sum times 45/60, an estimate
+        in_windows = sum(r["count"] for r in expected)
+        assert in_windows == 14 and [tuple(r) for r in pop] == [("i1", 11, 10.5)]  # 10.5 rounded half up
+    warned = [r.getMessage() for r in caplog.records if "does not divide trending.window" in r.getMessage()]
+    assert warned == ([] if slide == "30 minutes" else [
+        "trending.slide 45 minutes does not divide trending.window 1 hour: no set of the windows tiles time, so "
+        "item_popularity's counts are estimates (the windows' sums times slide/window); a slide that divides the "
+        "window gives each event counted once"])
 
 
 def test_every_copy_of_a_repeated_bad_line_is_quarantined(spark, tmp_path):
