@@ -135,10 +135,39 @@ def test_uri_lakehouse_is_kept_as_is():
      r"is csv\)$"),
     ({"sources": {"s": {**SHOP, "format": "queue_dump", "value_encoding": "hex"}}},
      r"^sources\.s\.value_encoding: 'hex' is not an encoding; expected none or base64$"),
+    # Spark's cast took `tomorrow` (every nightly holdout empty) and `yesterday`; `2001-02-30` failed every source
+    ({"train": {"holdout": "cutoff", "holdout_cutoff": "tomorrow"}},
+     r"^train\.holdout_cutoff: 'tomorrow' is not a date or time; expected e\.g\. 2026-11-01 or 2026-11-01 18:00 \(UTC "
+     r"unless it has an offset: 2026-11-01T18:00\+01:00\)$"),
+    ({"train": {"holdout": "cutoff", "holdout_cutoff": "20261101"}}, r"^train\.holdout_cutoff: '20261101' is not a"),
+    ({"ingest": {"min_timestamp": "yesterday"}}, r"^ingest\.min_timestamp: 'yesterday' is not a date or time; "),
+    ({"ingest": {"min_timestamp": "2001-02-30"}}, r"^ingest\.min_timestamp: '2001-02-30' is not a date or time; "),
+    # was ignored: the holdout stayed each user's latest share
+    ({"train": {"holdout_cutoff": "2026-12-04"}},
+     r"^train\.holdout_cutoff: '2026-12-04' is set, but train\.holdout is 'last_share', which does not use it: set "
+     r"train\.holdout: cutoff to hold out everything from that time on, or remove train\.holdout_cutoff$"),
 ])
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(doc(**change))
+
+
+def test_a_date_in_the_yaml_is_the_text_written_and_checked_by_its_key(tmp_path):
+    """Before 2026-12-06 an unquoted `2026-13-04` was a ValueError out of the YAML loader (`interlake train: failed:
+    ValueError: month must be in 1..12`), and `2026-11-01T18:00:00Z` came back as another text."""
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({**doc(), "ingest": {"min_timestamp": "MIN"},
+                                    "train": {"holdout": "cutoff", "holdout_cutoff": "CUT"}}))
+    text = conf.read_text()
+    conf.write_text(text.replace("MIN", "2001-01-01").replace("CUT", "2026-11-01T18:00+01:00"))
+    cfg = load_config(str(conf))
+    assert (cfg.ingest.min_timestamp, cfg.train.holdout_cutoff) == ("2001-01-01", "2026-11-01T18:00+01:00")
+    assert cfg.train.holdout_cutoff_utc == "2026-11-01 17:00:00.000000+00:00"  # what the split casts, any zone
+    conf.write_text(text.replace("MIN", "2001-01-01").replace("CUT", "2026-13-04"))
+    with pytest.raises(ConfigError) as err:
+        load_config(str(conf))
+    assert str(err.value) == (f"{conf}: train.holdout_cutoff: '2026-13-04' is not a date or time; expected e.g. "
+                              "2026-11-01 or 2026-11-01 18:00 (UTC unless it has an offset: 2026-11-01T18:00+01:00)")
 
 
 @pytest.mark.parametrize("pattern", ["dd.MM.yyyy HH:mm", "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX", "M/d/yy h:mm a",

@@ -203,6 +203,26 @@ def test_the_train_command_without_interactions_says_so_before_spark_starts(tmp_
                                        "interactions: run `interlake ingest` first\n")
 
 
+def test_a_holdout_cutoff_outside_the_data_says_which_way_to_move_it(spark, trained):
+    """Before 2026-12-06 a cutoff before every interaction said to set an earlier one, as one after them all did."""
+    cfg, _, _ = trained
+    oldest, newest = spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).agg(
+        F.min("event_ts"), F.max("event_ts")).first()
+
+    def cut(at):
+        return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, holdout="cutoff", holdout_cutoff=at))
+
+    with pytest.raises(TrainingError) as err:
+        train(spark, cut("2099-01-01T00:00Z"))
+    assert str(err.value) == ("no interaction is at or after train.holdout_cutoff '2099-01-01T00:00Z' (the newest is "
+                              f"{newest:%Y-%m-%d %H:%M:%S} UTC), so nothing is held out to evaluate on: set an earlier "
+                              "cutoff")
+    with pytest.raises(TrainingError) as err:
+        train(spark, cut("2000-01-01"))
+    assert str(err.value) == ("every interaction is at or after train.holdout_cutoff '2000-01-01' (the oldest is "
+                              f"{oldest:%Y-%m-%d %H:%M:%S} UTC), so there is nothing to train on: set a later cutoff")
+
+
 def test_tiny_input_is_a_clear_error(spark, make_config, tmp_path):
     from tests.ingest_helpers import CSV_SOURCE, T0, write
 

@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -80,6 +81,9 @@ _Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:t
 _Yaml12Loader.add_implicit_resolver(_YAML11_WORD, re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"),
                                     list("yYnNoO"))
 _Yaml12Loader.add_constructor(_YAML11_WORD, lambda loader, node: _Yaml11Word(loader.construct_scalar(node)))
+# YAML 1.2 has no timestamps either: a date stays the text written (`2026-13-01` was a ValueError out of the YAML
+# loader, `2026-11-01T18:00:00Z` came back as `2026-11-01 18:00:00+00:00`); the key that takes one checks it
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 def _text(value: Any, *, for_spark: bool = False) -> str:
@@ -89,6 +93,29 @@ def _text(value: Any, *, for_spark: bool = False) -> str:
     if isinstance(value, _Yaml11Word) and for_spark:
         value = value.as_bool()
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def instant_utc(text: str, key: str) -> datetime:
+    """``"2026-11-01"``, ``"2026-11-01 18:00"``, ``"2026-11-01T18:00:00+01:00"`` -> an aware UTC datetime (UTC when
+    the text has no offset); a one-line ConfigError naming ``key`` otherwise. Spark's cast alone took ``tomorrow``
+    (a cutoff that moves every day) and returned nothing for ``2026-11-01T18:00Z``."""
+    value = str(text).strip()
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00")) if _INSTANT.fullmatch(value) else None
+    except ValueError:
+        at = None
+    if at is None:
+        raise ConfigError(f"{key}: {text!r} is not a date or time; expected e.g. 2026-11-01 or 2026-11-01 18:00 "
+                          "(UTC unless it has an offset: 2026-11-01T18:00+01:00)")
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def spark_instant(text: str, key: str) -> str:
+    """An ``instant_utc`` text as Spark casts it to the same instant whatever the session's time zone."""
+    return f"{instant_utc(text, key):%Y-%m-%d %H:%M:%S.%f}+00:00"
 
 
 def duration_seconds(text: str, key: str) -> float:
@@ -381,13 +408,20 @@ class TrainSettings:
     half_life_days: float = 30.0
     holdout: str = "last_share"  # last_share | cutoff
     holdout_share: float = 0.2
-    holdout_cutoff: str | None = None
+    holdout_cutoff: str | None = None  # as written; holdout_cutoff_utc is the instant Spark compares
     k: int = 10
     promotion_tolerance: float = 0.02
     min_users: int = 10
     min_items: int = 10
     checkpoint_interval: int = 5
     lock_timeout: str = "1 hour"  # how long a training waits for another one of the lakehouse (interlake.locks)
+
+    @property
+    def holdout_cutoff_utc(self) -> str | None:
+        """The cutoff as text Spark casts to the same instant whatever the session's time zone."""
+        if self.holdout_cutoff is None:
+            return None
+        return spark_instant(self.holdout_cutoff, "train.holdout_cutoff")
 
 
 @dataclass(frozen=True)
@@ -559,6 +593,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         conflict_retries=ing.positive("conflict_retries", int, IngestSettings.conflict_retries),
         lock_timeout=ing.get("lock_timeout", str, IngestSettings.lock_timeout),
     )
+    instant_utc(ingest.min_timestamp, "ingest.min_timestamp")  # Spark's cast took `yesterday`, failed every source
     duration_seconds(ingest.lock_timeout, "ingest.lock_timeout")
 
     tr = top.section("train", tuple(TrainSettings.__dataclass_fields__))
@@ -580,6 +615,12 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     duration_seconds(train.lock_timeout, "train.lock_timeout")
     if train.holdout == "cutoff" and not train.holdout_cutoff:
         raise ConfigError("train.holdout_cutoff: required when train.holdout is 'cutoff' (a date, e.g. 2026-11-01)")
+    if train.holdout_cutoff is not None:
+        instant_utc(train.holdout_cutoff, "train.holdout_cutoff")
+        if train.holdout != "cutoff":  # was ignored without a word: the holdout stayed each user's latest share
+            raise ConfigError(f"train.holdout_cutoff: {train.holdout_cutoff!r} is set, but train.holdout is "
+                              f"{train.holdout!r}, which does not use it: set train.holdout: cutoff to hold out "
+                              "everything from that time on, or remove train.holdout_cutoff")
 
     si = top.section("similarity", tuple(SimilaritySettings.__dataclass_fields__))
     s = SimilaritySettings()

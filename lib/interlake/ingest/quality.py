@@ -14,6 +14,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from interlake.config import instant_utc
 from interlake.ingest.validate import describe_reason
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def run_quality_gate(spark: SparkSession, accepted: DataFrame, *, source: str, v
     into the failure line when the share is too high: nothing is written then, so the line is where a person learns
     what to fix. ``share_setting`` is the key the maximum share came from (a source may set its own)."""
     rows = load_suite("interactions_accepted", {"vocabulary": list(vocabulary),
-                                                "min_timestamp": datetime.fromisoformat(min_timestamp),
+                                                "min_timestamp": instant_utc(min_timestamp, "ingest.min_timestamp")
+                                                .replace(tzinfo=None),
                                                 "max_timestamp": max_timestamp})
     share = rows_quarantined / rows_read if rows_read else 0.0
     import pandas as pd

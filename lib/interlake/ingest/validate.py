@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from interlake.config import EPOCH_UNITS
+from interlake.config import EPOCH_UNITS, spark_instant
 from interlake.ingest.standardize import strip
 from interlake.schemas import columns as C
 
@@ -46,7 +46,7 @@ def check_time_range(now: datetime | Column, max_future_seconds: float, min_time
     return (F.when(F.col(C.EVENT_TS) > latest,
                    F.concat(F.lit("timestamp "), F.date_format(C.EVENT_TS, "yyyy-MM-dd HH:mm:ss"),
                             F.lit(f" UTC is more than {horizon} in the future")))
-            .when(F.col(C.EVENT_TS) < F.lit(min_timestamp).cast("timestamp"),
+            .when(F.col(C.EVENT_TS) < F.lit(spark_instant(min_timestamp, "ingest.min_timestamp")).cast("timestamp"),
                   F.concat(F.lit("timestamp "), F.date_format(C.EVENT_TS, "yyyy-MM-dd HH:mm:ss"),
                            F.lit(f" UTC is before {min_timestamp}"))))
 

@@ -165,7 +165,7 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
     t = time.time()
     progress(log, "evaluating on a time holdout", data_version=version, interactions=stats["n"])
     train_ev, test_ev = time_holdout(events, share=tp.holdout_share if tp.holdout == "last_share" else None,
-                                     cutoff=tp.holdout_cutoff if tp.holdout == "cutoff" else None)
+                                     cutoff=tp.holdout_cutoff_utc if tp.holdout == "cutoff" else None)
     train_aff = index(train_ev.transform(affinity, **aff_kwargs), users_ix, items_ix).persist()
     seen = train_aff.select(USER_IDX, ITEM_IDX)
     relevant = (index(test_ev, users_ix, items_ix).select(USER_IDX, ITEM_IDX).distinct()
@@ -173,8 +173,7 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
                 .groupBy(USER_IDX).agg(F.collect_set(F.col(ITEM_IDX).cast("string")).alias("relevant")))
     relevant = relevant.join(seen.select(USER_IDX).distinct(), USER_IDX).persist()  # users the model knows
     if relevant.limit(1).count() == 0:
-        raise TrainingError("the holdout has no user with new items to predict: more history per user is needed "
-                            "(or set train.holdout: cutoff with an earlier train.holdout_cutoff)")
+        raise TrainingError(_empty_holdout(tp, train_ev, test_ev))
     max_seen = seen.groupBy(USER_IDX).count().agg(F.max("count")).first()[0] or 0
     extra = min(MAX_EXTRA, int(max_seen))
     catalog = len(items_ix.labels)
@@ -294,6 +293,24 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
 
 MODEL_PARAMS = ("rank", "max_iter", "reg_param", "alpha", "seed", "half_life_days")  # with the weights: the model
 SPLIT_PARAMS = ("holdout", "holdout_share", "holdout_cutoff")  # with the data version: the evaluation's split
+
+
+def _empty_holdout(tp, train_ev: DataFrame, test_ev: DataFrame) -> str:
+    """Why no user of the holdout has new items to predict, and what to change (runs only when none has)."""
+    if tp.holdout == "cutoff":  # before 2026-12-06 a cutoff after the data said to set an earlier cutoff, as now,
+        # and one before it the same, where only a later one could help
+        if test_ev.limit(1).count() == 0:
+            newest = train_ev.agg(F.max(C.EVENT_TS)).first()[0]
+            return (f"no interaction is at or after train.holdout_cutoff {tp.holdout_cutoff!r} (the newest is "
+                    f"{newest:%Y-%m-%d %H:%M:%S} UTC), so nothing is held out to evaluate on: set an earlier cutoff")
+        if train_ev.limit(1).count() == 0:
+            oldest = test_ev.agg(F.min(C.EVENT_TS)).first()[0]
+            return (f"every interaction is at or after train.holdout_cutoff {tp.holdout_cutoff!r} (the oldest is "
+                    f"{oldest:%Y-%m-%d %H:%M:%S} UTC), so there is nothing to train on: set a later cutoff")
+        return (f"no user with interactions before train.holdout_cutoff {tp.holdout_cutoff!r} has new items after "
+                "it to predict: set an earlier cutoff, or more history per user is needed")
+    return ("the holdout has no user with new items to predict: more history per user is needed "
+            "(or set train.holdout: cutoff with an earlier train.holdout_cutoff)")
 
 
 def run_params(cfg: Config) -> dict:
