@@ -114,6 +114,7 @@ def test_duplicates_and_malformed_records_exist(sample):
     ({"users": 0}, "--users 0: too few for a sample (at least 2)"),
     ({"days": -1}, "--days -1: too few for a sample (at least 1)"),
     ({"start": "yesterday"}, "--start 'yesterday': expected a date as YYYY-MM-DD"),
+    ({"seed": -1}, "--seed -1: a seed is a whole number of 0 or more"),  # was numpy's ValueError
 ])
 def test_sample_sizes_it_cannot_make_are_one_line_errors(tmp_path, kwargs, message):
     """They used to end in numpy's IndexError or ValueError ('lam < 0 or lam contains NaNs')."""

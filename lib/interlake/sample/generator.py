@@ -65,6 +65,8 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
     for name, value, least in (("users", users, 2), ("items", items, 6), ("days", days, 1)):
         if value < least:  # the surges pick items outside the top 5, users interact with each other's items
             raise ConfigError(f"--{name} {value}: too few for a sample (at least {least})")
+    if seed < 0:  # numpy's generator takes none: `failed: ValueError: expected non-negative integer`
+        raise ConfigError(f"--seed {seed}: a seed is a whole number of 0 or more")
     if start is not None:
         try:
             datetime.fromisoformat(start)
