@@ -677,6 +677,57 @@ def test_bundle_jobs_are_ordered_and_point_at_real_entry_points():
         load_job(str(ROOT / "databricks.yml"), "weekly")
 
 
+BUNDLE_TASK = "      - task_key: first\n        spark_python_task: {python_file: first.py}\n"
+
+
+@pytest.mark.parametrize(("tasks", "error"), [
+    ("  tasks: [\n", "not valid YAML at line 11, column 1: expected the node content, but found '<stream end>'"),
+    ("      - spark_python_task: {python_file: first.py}\n",
+     "resources.jobs.j.tasks[1]: a task needs a task_key (its name)"),
+    ("      - task_key: nb\n        notebook_task: {notebook_path: ./x}\n",
+     "task 'nb' of job 'j': run-job runs spark_python_task tasks (python_file, parameters); this one has "
+     "notebook_task"),
+    ("      - task_key: b\n        spark_python_task: {python_file: jobs/nope.py}\n",
+     "task 'b' of job 'j': python_file jobs/nope.py does not exist (paths are relative to the bundle's folder, "),
+    ("      - task_key: b\n        depends_on: [first]\n        spark_python_task: {python_file: first.py}\n",
+     "resources.jobs.j.tasks[1] (b).depends_on: expected a list of {task_key: <name>}"),
+    ("      - task_key: first\n        spark_python_task: {python_file: first.py}\n",
+     "resources.jobs.j.tasks: task_key 'first' is given to more than one task"),
+    ("      - task_key: b\n        spark_python_task: {python_file: first.py, parameters: [--conf, '${var.cnf}']}\n",
+     "task 'b' of job 'j': parameter '${var.cnf}': the bundle declares no variable 'cnf' (variables: conf, day)"),
+    ("      - task_key: b\n        spark_python_task: {python_file: first.py, parameters: [--day, '${var.day}']}\n",
+     "task 'b' of job 'j': parameter '${var.day}': variable 'day' has no default; give it a default in the bundle"),
+    ("      - task_key: b\n        spark_python_task: {python_file: first.py, parameters: ['${bundle.name}']}\n",
+     "task 'b' of job 'j': parameter '${bundle.name}': run-job replaces only ${var.NAME}, not ${bundle.name}"),
+])
+def test_a_bundle_mistake_is_one_line_before_any_task_runs(tmp_path, capsys, tasks, error):
+    """A job whose bundle has a mistake anywhere (a task run-job cannot run, a script that is not there, a parameter
+    it cannot fill) fails in one line naming it before its first task starts: before 2026-12-06 a YAML or shape
+    mistake was ``failed: AttributeError``/``KeyError``/``TypeError``, a task without ``spark_python_task`` ran
+    ``python <folder>``, a missing script or an unknown ``${var.x}`` (passed on as its text) failed only when its
+    task's turn came, after the tasks before it had run."""
+    from interlake.cli import main
+
+    (tmp_path / "first.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    bundle = tmp_path / "b.yml"
+    bundle.write_text("variables:\n  conf: {default: conf.yaml}\n  day: {description: which day}\n"
+                      "resources:\n  jobs:\n    j:\n      tasks:\n" + BUNDLE_TASK + tasks)
+    assert main(["run-job", "j", "--bundle", str(bundle)]) == 2
+    assert capsys.readouterr().err.startswith(f"interlake run-job: error: {bundle}: {error}")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_file_that_is_not_a_bundle_says_so(tmp_path, capsys):
+    from interlake.cli import main
+
+    for text, found in (("", "nothing"), ("- a\n- b\n", "a list")):
+        (tmp_path / "b.yml").write_text(text)
+        assert main(["run-job", "j", "--bundle", str(tmp_path / "b.yml")]) == 2
+        assert capsys.readouterr().err == (
+            f"interlake run-job: error: {tmp_path / 'b.yml'}: is not a bundle: expected a mapping with "
+            f"resources.jobs.<name>.tasks (as databricks.yml has), found {found}\n")
+
+
 def test_a_ctrl_c_that_arrives_as_a_task_starts_reaches_it_once(tmp_path):
     """``run-job`` passes a signal on to the task running. Before 2026-12-06 one that arrived just after the task's
     process had started was passed on by the handler and then again with those received while it started: a second

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,15 +27,75 @@ from interlake.errors import ConfigError
 
 
 def load_job(bundle: str, name: str) -> tuple[list[dict], dict]:
+    """The job's tasks and the bundle's variables (their defaults), the bundle's shape checked: each mistake is one
+    line naming where it is in the file, as a config's are."""
     try:
-        doc = yaml.safe_load(Path(bundle).read_text())
+        text = Path(bundle).read_text()
     except OSError as exc:
         raise ConfigError(f"--bundle {bundle}: cannot read it ({exc.strerror})") from None
-    jobs = (doc.get("resources") or {}).get("jobs") or {}
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{bundle}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{bundle}: is not a bundle: expected a mapping with resources.jobs.<name>.tasks (as "
+                          "databricks.yml has), found " + ("nothing" if doc is None else f"a {type(doc).__name__}"))
+    resources = doc.get("resources") or {}
+    jobs = resources.get("jobs") if isinstance(resources, dict) else None
+    jobs = jobs if isinstance(jobs, dict) else {}
     if name not in jobs:
-        raise ConfigError(f"{bundle}: no job named {name!r}; jobs there: {', '.join(jobs) or 'none'}")
-    variables = {k: (v or {}).get("default") for k, v in (doc.get("variables") or {}).items()}
-    return jobs[name].get("tasks") or [], variables
+        raise ConfigError(f"{bundle}: no job named {name!r}; jobs there: {', '.join(map(str, jobs)) or 'none'}")
+    job = jobs[name] if isinstance(jobs[name], dict) else {}
+    tasks = job.get("tasks") or []
+    where = f"{bundle}: resources.jobs.{name}.tasks"
+    if not isinstance(tasks, list) or not tasks:
+        raise ConfigError(f"{where}: expected a list of tasks (each with task_key and spark_python_task)")
+    for i, task in enumerate(tasks):
+        if not isinstance(task, dict) or not isinstance(task.get("task_key"), str) or not task["task_key"]:
+            raise ConfigError(f"{where}[{i}]: a task needs a task_key (its name)")
+        deps = task.get("depends_on") or []
+        if not isinstance(deps, list) or not all(isinstance(d, dict) and isinstance(d.get("task_key"), str)
+                                                 for d in deps):
+            raise ConfigError(f"{where}[{i}] ({task['task_key']}).depends_on: expected a list of "
+                              "{task_key: <name>}, as in depends_on: [{task_key: ingest}]")
+    keys = [t["task_key"] for t in tasks]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ConfigError(f"{where}: task_key {twice[0]!r} is given to more than one task")
+    declared = doc.get("variables") or {}
+    if not isinstance(declared, dict):
+        raise ConfigError(f"{bundle}: variables: expected a mapping of name: {{default: ...}}")
+    variables = {k: (v.get("default") if isinstance(v, dict) else None) for k, v in declared.items()}
+    return tasks, variables
+
+
+def plan_tasks(bundle: str, name: str, tasks: list[dict], variables: dict, base: Path) -> list[tuple[str, Path, list]]:
+    """(task, script, parameters) of each task in running order, everything a task needs checked before the first
+    starts: a job must not stop half-way on a mistake its bundle had from the start."""
+    try:
+        ordered = task_order(tasks)
+    except ConfigError as exc:
+        raise ConfigError(f"{bundle}: job {name!r}: {exc}") from None
+    planned = []
+    for task in ordered:
+        key = task["task_key"]
+        where = f"{bundle}: task {key!r} of job {name!r}"
+        spec = task.get("spark_python_task")
+        if not isinstance(spec, dict) or not spec.get("python_file"):
+            kinds = [k for k in task if k.endswith("_task")]
+            raise ConfigError(f"{where}: run-job runs spark_python_task tasks (python_file, parameters); this one "
+                              + (f"has {kinds[0]}" if kinds else "has no spark_python_task with a python_file"))
+        script = base / str(spec["python_file"])
+        if not script.is_file():
+            raise ConfigError(f"{where}: python_file {spec['python_file']} does not exist (paths are relative to the "
+                              f"bundle's folder, {base})")
+        params = spec.get("parameters") or []
+        if not isinstance(params, list):
+            raise ConfigError(f"{where}: parameters: expected a list, as in [\"--conf\", \"${{var.conf}}\"]")
+        planned.append((key, script, [_substitute(str(p), variables, where) for p in params]))
+    return planned
 
 
 def task_order(tasks: list[dict]) -> list[dict]:
@@ -55,10 +116,26 @@ def task_order(tasks: list[dict]) -> list[dict]:
     return order
 
 
-def _substitute(value: str, variables: dict) -> str:
-    for k, v in variables.items():
-        value = value.replace("${var." + k + "}", str(v))
-    return value
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _substitute(value: str, variables: dict, where: str = "") -> str:
+    """``${var.NAME}`` replaced by the variable's value; any other reference (``${bundle.name}``, a variable the bundle
+    does not declare or gives no value) is an error, not passed on as its text."""
+    def one(m: re.Match) -> str:
+        ref = m.group(1)
+        if not ref.startswith("var."):
+            raise ConfigError(f"{where}: parameter {value!r}: run-job replaces only ${{var.NAME}}, not ${{{ref}}}")
+        var = ref[len("var."):]
+        if var not in variables:
+            raise ConfigError(f"{where}: parameter {value!r}: the bundle declares no variable {var!r} (variables: "
+                              f"{', '.join(variables) or 'none'})")
+        if variables[var] is None:
+            raise ConfigError(f"{where}: parameter {value!r}: variable {var!r} has no default"
+                              + ("; pass --conf PATH" if var == "conf" else "; give it a default in the bundle"))
+        return str(variables[var])
+
+    return _REFERENCE.sub(one, value)
 
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -124,20 +201,17 @@ def _interrupt_when_parent_dies(parent: int):
     return preexec
 
 
-def _run_tasks(name: str, tasks: list[dict], variables: dict, base: Path, forwarder: Forwarder) -> list[tuple]:
+def _run_tasks(name: str, planned: list[tuple[str, Path, list]], base: Path, forwarder: Forwarder) -> list[tuple]:
     """(task, exit code, seconds) of each task run: up to the first that fails or is interrupted."""
     results = []
-    for task in tasks:
+    for key, script, params in planned:
         if forwarder.signals:  # received between two tasks
             break
-        spec = task.get("spark_python_task") or {}
-        script = base / spec.get("python_file", "")
-        params = [_substitute(str(p), variables) for p in spec.get("parameters") or []]
         params = [p for p in params if p not in ("--log-format", "json")] if sys.stderr.isatty() else params
-        print(f"[{name}] task {task['task_key']}: python {script.relative_to(base)} {' '.join(params)}", flush=True)
+        print(f"[{name}] task {key}: python {os.path.relpath(script, base)} {' '.join(params)}", flush=True)
         started = time.time()
         code = forwarder.run([sys.executable, str(script), *params])
-        results.append((task["task_key"], code, time.time() - started))
+        results.append((key, code, time.time() - started))
         if code != 0 or forwarder.signals:
             break
     return results
@@ -150,11 +224,11 @@ def run_job(name: str, *, conf: str | None = None, bundle: str | None = None) ->
     if conf:
         variables["conf"] = conf
     base = Path(bundle).resolve().parent
-    ordered = task_order(tasks)
+    planned = plan_tasks(bundle, name, tasks, variables, base)
     with Forwarder() as forwarder:
-        results = _run_tasks(name, ordered, variables, base, forwarder)
+        results = _run_tasks(name, planned, base, forwarder)
     signals = forwarder.signals
-    skipped = [t["task_key"] for t in ordered][len(results):]
+    skipped = [key for key, _, _ in planned][len(results):]
     for key, code, secs in results:
         status = "ok" if code == 0 else f"interrupted (exit {code})" if signals else f"FAILED (exit {code})"
         print(f"[{name}] {key:<12} {status:<16} {secs:6.1f}s")
