@@ -1133,6 +1133,54 @@ def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(s
     assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i1", 1), ("i2", 1)]
 
 
+def test_a_mapped_field_kept_in_name_value_folders_is_read_from_them(spark, make_config, tmp_path):
+    """Exports written by Spark's ``partitionBy`` (or Hive) keep a field in ``name=value`` folders, not in the files:
+    mapped by its name, it is read from the folder a file is in (unescaped, ``__HIVE_DEFAULT_PARTITION__`` missing),
+    in every format, by ingestion and the trending stream; as with Spark's partition discovery the folder's value is
+    taken over a field of the same name in the file; folders above the source's folder are not looked at; a field in
+    neither is an error naming the folders."""
+    from interlake.trending.pipeline import run_trending
+
+    rows = [("u1", "i1", "view", "2026-09-21 10:00:00"), ("u2", "i2", "purchase", "2026-09-21 10:00:00"),
+            ("u3", "i3", None, "2026-09-21 11:30:00")]
+    (spark.createDataFrame(rows, "uid STRING, sku STRING, type STRING, hour STRING").write
+     .partitionBy("type", "hour").parquet(str(tmp_path / "in/pq")))
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/dt=2026-09-22/event=BUY/a.csv", f"{header}u4,i4,VIEW,10:00:00\n")
+    write(tmp_path / "in/event=BUY/flat/a.csv", f"{header}u5,i5,VIEW,{T0}\n")  # event=BUY is above its folder
+    write(tmp_path / "in/q/action=view/a.jsonl", queue_line("q1", "i6", None, T0 * 1000).replace(', "action": null', "")
+          + "\n")
+    recursive = {"recursiveFileLookup": "true"}
+    cfg = make_config(sources={
+        "pq": {"format": "parquet", "path": str(tmp_path / "in/pq"), "options": recursive,
+               "timestamp_format": "yyyy-MM-dd HH:mm:ss",
+               "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "type", "timestamp": "hour"}},
+        "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "options": {"header": "true", **recursive},
+                 "fields": {**CSV_SOURCE["fields"], "timestamp": ["dt", "time"]},
+                 "timestamp_format": "yyyy-MM-dd HH:mm:ss"},
+        "flat": {**CSV_SOURCE, "path": str(tmp_path / "in/event=BUY/flat")},
+        "pixel_queue": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q"), "options": recursive},
+        "typo": {"format": "parquet", "path": str(tmp_path / "in/pq"), "options": recursive,
+                 "fields": {"user_id": "uid", "item_id": "sku", "interaction_type": "types", "timestamp": "hour"}},
+    }, ingest={"max_quarantine_share": 0.5}, trending={"source": "pixel_queue"})
+    result = ingest(spark, cfg, now=NOW)
+    assert [s.status for s in result.sources] == ["ok", "ok", "ok", "ok", "failed"]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS)) == [
+        ("q1", "i6", "view", ts(T0), "pixel_queue"),
+        ("u1", "i1", "view", dt.datetime(2026, 9, 21, 10), "pq"),
+        ("u2", "i2", "purchase", dt.datetime(2026, 9, 21, 10), "pq"),
+        ("u4", "i4", "purchase", dt.datetime(2026, 9, 22, 10), "shop"),
+        ("u5", "i5", "view", ts(T0), "flat")]
+    quarantined = spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).select(
+        F.get_json_object("raw", "$.uid").alias("user"), "reasons").collect()
+    assert [(r.user, list(r.reasons)) for r in quarantined] == [("u3", ["interaction type is missing or empty"])]
+    assert result.sources[4].message == (
+        "source typo: fields not found in the Parquet schema: interaction_type -> 'types'. The files have: uid, sku; "
+        "their folders name hour, type (name=value folders). Fix sources.typo.fields")
+    run_trending(spark, cfg, once=True)
+    assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i6", 1)]
+
+
 def test_files_modified_less_than_min_file_age_ago_are_left_for_the_next_run(spark, make_config, tmp_path, caplog):
     """A legacy writer appending to a file in place: before 2026-12-03 a run took it cut short, its half last line
     quarantined as broken JSON for good (the complete line landed later, the quarantine row stayed), and took it

@@ -36,6 +36,19 @@ def is_glob(path: str) -> bool:
     return any(c in path for c in GLOB_CHARS)
 
 
+def source_root(spark: SparkSession, path: str) -> str:
+    """The URI of the folder a source's files are found under, spelled as ``_metadata.file_path`` spells a file's:
+    the source's folder, or a glob's folder before its first glob character (``in/*/a.json`` -> ``in``). A file's
+    ``name=value`` folders count from there (:class:`interlake.ingest.readers.Folders`)."""
+    if is_glob(path):
+        head = path[:min(path.index(c) for c in GLOB_CHARS if c in path)]
+        path = (head.rsplit("/", 1)[0] or "/") if "/" in head else "."
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return normalize_uri(fs.makeQualified(hpath).toUri().toString()).rstrip("/")
+
+
 def missing_folder(folder: str, setting: str) -> str:
     """What is said of a source folder that does not exist (by the job, and before Spark by ``noop``)."""
     return f"source folder {folder} does not exist; create it or fix {setting}"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from functools import reduce
 from urllib.parse import unquote
 
@@ -35,6 +36,7 @@ from pyspark.sql.types import (
 from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
 from interlake.errors import SourceError, one_line
 from interlake.fs import first_bytes, first_line
+from interlake.ingest.files import source_root
 from interlake.ingest.standardize import WHITE_SPACE, strip
 from interlake.tables.quoting import identifier
 
@@ -99,6 +101,57 @@ def record_type(paths: list[str]) -> str | None:
     return render(tree)
 
 
+FOLDER_NAME = re.compile(r"[A-Za-z0-9_-]+")
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder Hive and Spark's partitionBy write a NULL value as
+
+
+@dataclass(frozen=True)
+class Folders:
+    """The ``name=value`` folders under a source's folder (Hive-style partitions, as Spark's ``partitionBy`` and
+    Hive write them: ``export/dt=2026-11-08/type=purchase/part-0.parquet``, the values no longer in the files). A
+    mapped field that names one is read, for the files under such a folder, from the folder (its deepest one), as
+    Spark's partition discovery reads it: its value unescaped (``%3A`` is ``:``), ``__HIVE_DEFAULT_PARTITION__``
+    missing, and taken over a field of the same name in the file. Only plain names (letters, digits, ``_``, ``-``)."""
+
+    root: str  # the URI of the source's folder (files.source_root); folders above it are not looked at
+    names: frozenset[str]  # the folder names found (batch: in the files taken) or that may be found (a stream's)
+
+    @classmethod
+    def of(cls, root: str, files: Collection[str]) -> Folders:
+        """The folder names in ``files``' paths (URIs) below ``root``."""
+        names = set()
+        for f in files:
+            if f.startswith(root + "/"):
+                names.update(unquote(seg.split("=", 1)[0]) for seg in f[len(root) + 1:].split("/")[:-1] if "=" in seg)
+        return cls(root, frozenset(names))
+
+    def labels(self, src: SourceConfig) -> dict[str, str]:
+        """The read fields (by label) that are folders here, with the folder name."""
+        return {label: path for label, path in src.read_fields.items()
+                if path in self.names and FOLDER_NAME.fullmatch(path)}
+
+    def _pattern(self, name: str) -> str:
+        return rf"^(?:.*/)?{re.escape(name)}=([^/]*)/"
+
+    def _below(self) -> Column:
+        file = F.col("file")
+        return F.when(file.startswith(self.root + "/"), F.substring(file, len(self.root) + 2, 1 << 30))
+
+    def present(self, name: str) -> Column:
+        """Whether the row's file is under a ``name=`` folder (NULL, so false, when it is not below the root)."""
+        return self._below().rlike(self._pattern(name))
+
+    def value(self, name: str) -> Column:
+        """The row's ``name=`` folder's value: the URI's escapes undone, then Hive's (``+`` is itself in both)."""
+        def unescape(text: Column) -> Column:
+            return F.coalesce(F.try_url_decode(F.replace(text, F.lit("+"), F.lit("%2B"))), text)
+        text = unescape(unescape(F.regexp_extract(self._below(), self._pattern(name), 1)))
+        return F.when(text != HIVE_NULL, text)
+
+
+NO_FOLDERS = Folders("", frozenset())
+
+
 def _struct_field(rec: Column, dotted: str) -> Column:
     for part in path_parts(dotted):
         rec = rec.getField(part)
@@ -119,14 +172,22 @@ def _record_values(variant: Column, src: SourceConfig) -> dict[str, Column]:
 
 
 def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
-            value_at: Callable[[str], Column] | None = None, errors: Mapping[str, Column] | None = None) -> DataFrame:
+            value_at: Callable[[str], Column] | None = None, errors: Mapping[str, Column] | None = None,
+            folders: Folders = NO_FOLDERS) -> DataFrame:
     """The reader's output (``RAW_COLUMNS``). ``value_at``: for a JSON record, a mapped path's VARIANT value, which
     says whether an id is an object or a list (:func:`container_id`) or a number in exponent notation
     (:func:`number_id`). ``errors``: an id's reason, or NULL, as the reader found it (a Parquet id of bytes that are
-    not UTF-8 text)."""
+    not UTF-8 text). ``folders``: mapped fields read from the files' ``name=value`` folders (:class:`Folders`)."""
     at = ({std: value_at(src.read_fields[std]) for std in ID_FIELDS if std not in src.constants}
           if value_at is not None else {})
     values = {**values, **{std: number_id(values[std], value) for std, value in at.items()}}
+    errors = {std: (container_id(std, values[std], at[std]) if std in at
+                    else (errors or {}).get(std, F.lit(None).cast("string"))) for std in ID_FIELDS}
+    for label, name in folders.labels(src).items():  # the files under a `name=` folder: the folder's value
+        here = folders.present(name)
+        values[label] = F.when(here, folders.value(name)).otherwise(values[label])
+        if label in errors:
+            errors[label] = F.when(here, F.lit(None).cast("string")).otherwise(errors[label])
     cols = [F.lit(src.name).alias("source"), F.col("file"), F.col("raw"), F.col("parse_error")]
     for std in STANDARD_FIELDS:
         if std in src.constants:
@@ -137,9 +198,7 @@ def _finish(df: DataFrame, src: SourceConfig, values: dict[str, Column],
         else:
             cols.append(values[std].alias(f"{std}_raw"))
     for std in ID_FIELDS:
-        error = (container_id(std, values[std], at[std]) if std in at
-                 else (errors or {}).get(std, F.lit(None).cast("string")))
-        cols.append(error.alias(f"{std}_error"))
+        cols.append(errors[std].alias(f"{std}_error"))
     return df.select(*cols)
 
 
@@ -243,9 +302,13 @@ def _flatten_schema(schema: str, kinds: dict[str, str] | None = None) -> list[st
 
 
 def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dict[str, str] | None = None,
-                  fields: Mapping[str, str] | None = None, hint: str = "", nested: bool = True) -> None:
-    """``available``: the files' field paths as ``path_name`` spells them (``nested``), or a CSV header's names."""
+                  fields: Mapping[str, str] | None = None, hint: str = "", nested: bool = True,
+                  folders: Folders = NO_FOLDERS) -> None:
+    """``available``: the files' field paths as ``path_name`` spells them (``nested``), or a CSV header's names.
+    A field the files' ``name=value`` folders give (``folders``) is there too."""
     fields = src.read_fields if fields is None else fields
+    from_folders = folders.labels(src)
+    fields = {std: path for std, path in fields.items() if std not in from_folders}
 
     def canonical(path: str) -> str:
         return path_name(path_parts(path)) if nested else path
@@ -276,13 +339,18 @@ def _check_fields(src: SourceConfig, available: list[str], what: str, kinds: dic
         # control characters (a binary file's "header") as escapes, padding quoted: one readable line
         shown = ", ".join(p if p.isprintable() and p == p.strip() else repr(p) for p in available[:40]) + (
             " ..." if len(available) > 40 else "")
+        named = (f"; their folders name {', '.join(sorted(folders.names)[:10])} (name=value folders)"
+                 if folders.names else "")
         raise SourceError(
             f"source {src.name}: fields not found in the {what}: {'; '.join(missing)}. "
-            f"The files have: {shown or 'no fields'}. Fix sources.{src.name}.fields" + (f".{hint}" if hint else "")
+            f"The files have: {shown or 'no fields'}{named}. Fix sources.{src.name}.fields"
+            + (f".{hint}" if hint else "")
         )
     # a mapped path that is an object or a list would store its JSON text as the id: never what was meant
     containers = []
     for std, path in src.read_fields.items():
+        if std in from_folders:
+            continue
         kind = (kinds or {}).get(canonical(path))
         if kind in ("object", "array"):
             inside = [p for p in available if p.startswith(canonical(path) + ".")][:5]
@@ -355,7 +423,8 @@ def read_source(spark: SparkSession, src: SourceConfig, files: list[str]) -> Dat
     check_readable(spark, src, files)
     readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_json,
                "queue_dump": _read_queue_dump}
-    return readers[src.format](spark, src, [reader_path(f) for f in files])
+    folders = Folders.of(source_root(spark, src.path), files)
+    return readers[src.format](spark, src, [reader_path(f) for f in files], folders)
 
 
 def reader_path(file_uri: str) -> str:
@@ -370,14 +439,14 @@ def literal_path(reader_path_: str) -> str:
     return re.sub(r"\\([\\\[\]{}*?])", r"\1", reader_path_)
 
 
-def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str], folders: Folders = NO_FOLDERS) -> DataFrame:
     """CSV files, each read with the columns its own header names: exports change their columns over time (a column
     added, the order changed), and one header applied to every file would shift values into the wrong fields or make
     every line of the other files malformed. Files are grouped by their first line (read through Hadoop, a few bytes
     each); Spark parses one header per group; the groups are read apart and unioned by the standard fields."""
     options = csv_options(src)
     if str(options["header"]).lower() != "true":  # no header: every file has the same positional columns
-        return _read_csv_group(spark, src, options, files, "CSV columns")
+        return _read_csv_group(spark, src, options, files, "CSV columns", folders)
     groups: dict[str, list[str]] = {}
     for f in files:
         try:
@@ -391,7 +460,7 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataF
         what = (f"CSV header of {literal_path(group[0]).rsplit('/', 1)[-1]}"
                 + (f" (and {len(group) - 1:,} more {'file' if len(group) == 2 else 'files'} with that header)"
                    if len(group) > 1 else ""))
-        parts.append(_read_csv_group(spark, src, options, group, what))
+        parts.append(_read_csv_group(spark, src, options, group, what, folders))
     return reduce(DataFrame.unionByName, parts)
 
 
@@ -417,11 +486,13 @@ def csv_options(src: SourceConfig) -> dict[str, str]:
     return options
 
 
-def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str) -> DataFrame:
+def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files: list[str], what: str,
+                    folders: Folders = NO_FOLDERS) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.read_fields, header)
-    _check_fields(src, header, what, fields=columns, nested=False,
+    _check_fields(src, header, what, fields=columns, nested=False, folders=folders,
                   hint=_separator_hint(src, options, header) or _repeated_name_hint(src, header))
+    columns = {std: column for std, column in columns.items() if column in header}  # the others: from folders
     schema = ", ".join(f"{identifier(c)} STRING" for c in header) + f", {CORRUPT} STRING"
     df = (spark.read.options(**options).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
           .schema(schema).csv(files)
@@ -439,7 +510,8 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
     df = df.withColumn("raw", raw).withColumn("parse_error", error)
     if str(options["header"]).lower() == "true":
         df = df.where(~_repeats_header(spark, options, files[0], header))
-    return _finish(df, src, {std: F.col(identifier(column)) for std, column in columns.items()})
+    return _finish(df, src, {std: F.col(identifier(columns[std])) if std in columns else F.lit(None).cast("string")
+                             for std in src.read_fields}, folders=folders)
 
 
 def occurrences(text: Column, char: str) -> Column:
@@ -560,17 +632,21 @@ def header_columns(fields: Mapping[str, str], header: list[str]) -> dict[str, st
             for std, path in fields.items()}
 
 
-def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str],
+                  folders: Folders = NO_FOLDERS) -> DataFrame:
     df = spark.read.options(**src.options).parquet(*files)
     kinds: dict[str, str] = {}
     available = _struct_paths(df.schema, kinds=kinds)
-    _check_fields(src, available, "Parquet schema", kinds)
+    _check_fields(src, available, "Parquet schema", kinds, folders=folders)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
         "raw", row_json([identifier(c) for c in df.columns if c != "file"],
                         frozenset(identifier(f.name) for f in df.schema.fields if isinstance(f.dataType, BinaryType)))
     ).withColumn("parse_error", F.lit(None).cast("string"))
     values, errors = {}, {}
     for std, path in src.read_fields.items():
+        if path_name(path_parts(path)) not in available:  # a name=value folder's (checked above)
+            values[std] = F.lit(None).cast("string")
+            continue
         column = F.expr(".".join(identifier(p) for p in path_parts(path)))
         kind = df.select(column).schema[0].dataType
         values[std] = column.try_cast("string")
@@ -603,7 +679,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str]) -> D
                                   f"timestamp_format is a pattern; set sources.{src.name}.timestamp_format: iso8601 "
                                   f"or remove sources.{src.name}.timezone")
             values[std] = F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
-    return _finish(df, src, values, errors=errors)
+    return _finish(df, src, values, errors=errors, folders=folders)
 
 
 def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None) -> list[str]:
@@ -661,7 +737,7 @@ def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None
 
 
 def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = False,
-                  docs: DataFrame | None = None, lines: bool = False) -> DataFrame:
+                  docs: DataFrame | None = None, lines: bool = False, folders: Folders = NO_FOLDERS) -> DataFrame:
     """``hint``: a missing field's error names a top-level list the records may be in (for ``record_path``);
     ``docs`` (``json``): the documents with their ``extra`` flag; when no record was found, the error says so if
     each file has more after its first document (JSON lines read as ``json``), and with ``record_path`` lists the
@@ -681,11 +757,11 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
         raise SourceError(f"source {src.name}: no document has records at {src.record_path!r}; the documents have: "
                           f"{shown}. Fix sources.{src.name}.record_path")
     lists = [p for p in available if "." not in p and kinds.get(p) == "array"] if hint else []
-    _check_fields(src, available, what, kinds, hint=(
+    _check_fields(src, available, what, kinds, folders=folders, hint=(
         f" If the records are the items of the list {lists[0]!r}, set sources.{src.name}.record_path: {lists[0]}"
         if lists else ""))
     return _finish(df, src, _record_values(F.col("rec"), src),
-                   lambda path: F.try_variant_get(F.col("rec"), variant_path(path), "variant"))
+                   lambda path: F.try_variant_get(F.col("rec"), variant_path(path), "variant"), folders=folders)
 
 
 TEXT_AFTER_LINE = "line has more after its JSON object (two records on one line?)"
@@ -724,15 +800,15 @@ def _check_repeated_keys(src: SourceConfig, texts: DataFrame, what: str) -> None
                           "value, as most JSON readers do")
 
 
-def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+def _read_jsonl(spark: SparkSession, src: SourceConfig, files: list[str], folders: Folders = NO_FOLDERS) -> DataFrame:
     df = _lines(spark, src, files).withColumn("rec", F.try_parse_json("raw"))
     df = df.withColumn("parse_error", F.when(F.col("rec").isNull(), not_json(F.col("raw"), "line"))
                        .when(~is_object(F.col("rec")), F.lit("line is not a JSON object"))
                        .when(~one_json_value(F.col("raw")), F.lit(TEXT_AFTER_LINE)))
-    return _json_records(df, src, "JSON records", lines=True)
+    return _json_records(df, src, "JSON records", lines=True, folders=folders)
 
 
-def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+def _read_json(spark: SparkSession, src: SourceConfig, files: list[str], folders: Folders = NO_FOLDERS) -> DataFrame:
     """A JSON document per file: an array of records, or one record; with ``record_path``, the array (or the one
     record) at that dotted path of each document (``{"data": [...], "next": ...}``, as APIs export). An empty array
     is a file of no records.
@@ -781,7 +857,7 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str]) -> Data
         .when(whole, missing)
         .when(text.startswith("{"), not_json(text, "record"))
         .when(~is_object(rec), F.lit("record is not a JSON object")).alias("parse_error"))
-    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs)
+    return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs, folders=folders)
 
 
 # Jackson as strict as Spark's JSON parser but for a key given twice (single quotes and NaN are its defaults)
@@ -806,7 +882,7 @@ def lenient_records(text: Column, record_path: str | None) -> Column:
     return F.when(one_json_value(text), F.from_json(target, "array<string>", STRICT_JSON))
 
 
-def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
+def queue_records(lines: DataFrame, src: SourceConfig, folders: Folders = NO_FOLDERS) -> DataFrame:
     """Queue-dump lines (``raw``, ``file``) -> the raw standard shape, without the field check: shared by batch
     ingestion and the trending stream. Value is an object or a string holding JSON (its bytes in base64 with
     ``value_encoding: base64``).
@@ -843,10 +919,11 @@ def queue_records(lines: DataFrame, src: SourceConfig) -> DataFrame:
     df = df.withColumn("parse_error", error)
     return _finish(df, src, values, lambda path: F.when(
         F.col("_obj").isNotNull(), F.try_variant_get(F.col("env"), value + variant_path(path)[1:], "variant"))
-        .otherwise(F.try_variant_get(F.col("rec"), variant_path(path), "variant")))
+        .otherwise(F.try_variant_get(F.col("rec"), variant_path(path), "variant")), folders=folders)
 
 
-def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str],
+                     folders: Folders = NO_FOLDERS) -> DataFrame:
     """Queue records ``{topic, partition, offset, timestamp, key, value}`` (the event in ``value``, or in the field
     ``value_field`` names)."""
     lines = _lines(spark, src, files).withColumn("env", F.try_parse_json("raw"))
@@ -860,8 +937,8 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str]) -
         _check_repeated_keys(src, parsed.where(F.col("rec").isNull()).select(json_text(text, src).alias("text")),
                              "queue records' values")
         _check_value_text(src, lines.limit(SAMPLE_RECORDS).select(text.alias("text")).where("text IS NOT NULL"))
-    _check_fields(src, available, "queue record values", kinds)
-    return queue_records(lines.drop("env"), src)
+    _check_fields(src, available, "queue record values", kinds, folders=folders)
+    return queue_records(lines.drop("env"), src, folders)
 
 
 def _base64_json(texts: DataFrame) -> bool:

@@ -44,9 +44,9 @@ from pyspark.sql import functions as F
 from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, InterlakeError, SourceError
 from interlake.fs import exists, read_text, write_text
-from interlake.ingest.files import is_glob, list_files
+from interlake.ingest.files import is_glob, list_files, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
-from interlake.ingest.readers import queue_records
+from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
 from interlake.interrupts import FirstSignal
@@ -133,6 +133,11 @@ class BatchWriter:
         tr = cfg.trending
         self.spark, self.cfg, self.parse = spark, cfg, parse
         self.src = cfg.sources.get(tr.source)
+        # subfolders' files (recursiveFileLookup, a glob): a mapped field may be a name=value folder of theirs, as in
+        # batch ingestion; which folders the stream's files will have is not known ahead, so every plain name may be
+        self.folders = (Folders(source_root(spark, self.src.path), frozenset(self.src.read_fields.values()))
+                        if parse and self.src is not None and (self.src.recursive or is_glob(self.src.path))
+                        else NO_FOLDERS)
         self.window_s = int(duration_seconds(tr.window, "trending.window"))
         self.step_s = int(duration_seconds(tr.slide, "trending.slide")) if tr.slide else self.window_s
         self.delay = timedelta(seconds=duration_seconds(tr.watermark, "trending.watermark"))
@@ -173,7 +178,7 @@ class BatchWriter:
                              F.lit(None).cast("string").alias(C.RAW), F.lit(None).cast("string").alias(C.FILE),
                              F.lit(T.INTERACTIONS).alias(C.SOURCE))
         src, cfg = self.src, self.cfg
-        return (queue_records(df, src)
+        return (queue_records(df, src, self.folders)
                 .transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,
                            timestamp_format=src.timestamp_format, timezone=src.timezone)
                 .transform(with_reasons, vocabulary=cfg.vocabulary, now=F.current_timestamp(),
