@@ -107,6 +107,19 @@ def test_the_timeline_of_every_window_shows_the_quiet_ones_as_zero(spark, make_c
         ("2026-12-01 11:00:00", "b", 4, 3.0, False)]  # one window: nothing to fill
 
 
+def test_the_funnel_counts_users_per_step_in_the_vocabulary_s_order_a_step_nobody_reached_as_0(spark, make_config):
+    """Before 2026-12-06 a step without users made every count a float (``2.0`` users)."""
+    from interlake.analyst import views
+
+    cfg = make_config()
+    rows = [("u1", "view"), ("u1", "view"), ("u2", "view"), ("u2", "purchase"), ("u3", "like")]
+    (spark.createDataFrame(rows, "user_id string, interaction_type string")
+     .write.format("delta").save(cfg.table_path("interactions")))
+    funnel = views.funnel(spark, cfg)
+    assert [(r.step, r.users) for r in funnel.itertuples()] == [("view", 2), ("add_to_cart", 0), ("purchase", 1)]
+    assert str(funnel["users"].dtype) == "int64"
+
+
 def test_the_volume_of_every_day_shows_a_day_without_data_as_zero(spark, make_config):
     """Before 2026-12-06 the report joined the days around a day without data (an export that never came) with a
     line, so the gap did not show."""

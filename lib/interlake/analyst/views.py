@@ -46,8 +46,10 @@ def funnel(spark: SparkSession, cfg: Config) -> pd.DataFrame:
         return pd.DataFrame(columns=["step", "users"])
     users = df.groupBy("interaction_type").agg(F.countDistinct("user_id").alias("users")).toPandas()
     order = list(cfg.interaction_types)
-    return users.set_index("interaction_type").reindex(order).fillna(0).reset_index().rename(
+    steps = users.set_index("interaction_type").reindex(order, fill_value=0).reset_index().rename(
         columns={"interaction_type": "step"})
+    steps["users"] = steps["users"].astype("int64")  # (empty, the column is an object)
+    return steps
 
 
 def quarantine_reasons(spark: SparkSession, cfg: Config) -> pd.DataFrame:
