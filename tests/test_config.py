@@ -125,6 +125,13 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"sources": {"s": {**SHOP, "options": {"header": "true", "timeZone": "Europe/Berlin"}}}},
      r"^sources\.s\.options\.timeZone: has no effect on how timestamps are read here; say the zone of timestamps "
      r"without an offset as sources\.s\.timezone"),
+    ({"sources": {"s": {**SHOP, "options": {"header": "true", "modifiedAfter": "2026-06-01T00:00:00"}}}},
+     r"^sources\.s\.options\.modifiedAfter: files are chosen by the job, not the reader \(a file Spark left out would "
+     r"be marked taken, its records never read\); remove it: the ledger takes each file once, so move the files not "
+     r"to take out of the folder, or narrow sources\.s\.path with a glob$"),
+    ({"sources": {"s": {**SHOP, "options": {"IgnoreCorruptFiles": True}}}},
+     r"^sources\.s\.options\.IgnoreCorruptFiles: Spark would skip the rest of such a file without a word and the "
+     r"file would be marked taken; remove it: a file that cannot be read fails its source in one line naming it"),
     ({"sources": {"s": {**SHOP, "value_field": "payload"}}},
      r"^sources\.s\.value_field: only a queue_dump's records hold the event in a field; remove value_field \(format "
      r"is csv\)$"),

@@ -1133,6 +1133,38 @@ def test_a_source_with_recursive_file_lookup_takes_the_files_of_its_subfolders(s
     assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i1", 1), ("i2", 1)]
 
 
+def test_spark_s_path_glob_filter_chooses_the_files_of_a_source(spark, make_config, tmp_path):
+    """``options: {pathGlobFilter: "*.csv"}`` (Spark's reader option) leaves the other files of the folders out of
+    the run, the ledger, the re-run answered without Spark and the trending stream, as ``recursiveFileLookup`` is
+    honoured; before 2026-12-06 the job listed every file and gave them to a reader that skipped some: a folder with
+    ``a.csv.md5`` beside ``a.csv`` failed with ``UNABLE_TO_INFER_SCHEMA``. A glob Hadoop does not read is one line."""
+    from interlake.ingest.noop import nothing_new
+    from interlake.trending.pipeline import run_trending
+
+    header = "customer,product,event,time\n"
+    write(tmp_path / "in/shop/a.csv", f"{header}u1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/a.csv.md5", "0cc175b9c0f1b6a831c399e269772661  a.csv\n")
+    write(tmp_path / "in/shop/2026-11-08/b.csv", f"{header}u2,i2,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/2026-11-08/b.csv.md5", "92eb5ffee6ae2fec3ad71c777531578f  b.csv\n")
+    write(tmp_path / "in/q/a.jsonl", queue_line("q1", "i1", "view", T0 * 1000) + "\n")
+    write(tmp_path / "in/q/a.jsonl.bak", queue_line("q9", "i9", "view", T0 * 1000) + "\n")
+    cfg = make_config(sources={
+        "shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                 "options": {"header": "true", "recursiveFileLookup": "true", "pathGlobFilter": "*.csv"}},
+        "pixel_queue": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q"), "options": {"pathGlobFilter": "*.jsonl"}},
+        "bad": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"), "options": {"pathGlobFilter": "[a"}}})
+    result = ingest(spark, cfg, now=NOW)
+    assert [s.status for s in result.sources] == ["ok", "ok", "failed"]
+    assert result.sources[2].message.startswith(
+        "sources.bad.options.pathGlobFilter: '[a' is not a glob Hadoop reads (")
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("q1",), ("u1",), ("u2",)]
+    assert [(r[0], r[1]) for r in ledger_rows(spark, cfg.table_path(T.LEDGER))] == [
+        ("pixel_queue", "a.jsonl"), ("shop", "a.csv"), ("shop", "b.csv")]
+    assert [s.status for s in nothing_new(cfg, ["shop", "pixel_queue"]).sources] == ["no new files"] * 2
+    run_trending(spark, cfg, once=True)
+    assert table_rows(spark, cfg.table_path(T.TRENDING_ITEMS), ("item_id", "interactions")) == [("i1", 1)]
+
+
 def test_a_mapped_field_kept_in_name_value_folders_is_read_from_them(spark, make_config, tmp_path):
     """Exports written by Spark's ``partitionBy`` (or Hive) keep a field in ``name=value`` folders, not in the files:
     mapped by its name, it is read from the folder a file is in (unescaped, ``__HIVE_DEFAULT_PARTITION__`` missing),

@@ -287,6 +287,12 @@ class SourceConfig:
                                  **{f"timestamp#{i}": p for i, p in enumerate(self.timestamp_more, start=2)}})
 
     @property
+    def name_filter(self) -> str | None:
+        """Spark's reader option ``pathGlobFilter`` (any case): only the files whose name matches the glob (``*.csv``)
+        are the source's, in ingestion (so the ledger records only files read) and in the trending stream."""
+        return next((str(v) for k, v in self.options.items() if k.lower() == "pathglobfilter"), None)
+
+    @property
     def recursive(self) -> bool:
         """Spark's reader option ``recursiveFileLookup`` (any case): the files of the folder's subfolders are the
         source's too (date-partitioned exports, ``shop/2026-11-08/export.csv``)."""
@@ -328,6 +334,7 @@ class SourceConfig:
                               f"{', '.join(TIMESTAMP_KINDS)} or a Spark datetime pattern such as yyyy-MM-dd HH:mm:ss "
                               f"({problem})")
         self._check_timezone(key)
+        self._check_file_options(key)
         if self.record_path is not None:
             if self.format != "json":
                 raise ConfigError(f"{key}.record_path: only a json document has its records under a path; remove "
@@ -351,6 +358,22 @@ class SourceConfig:
             if self.value_encoding not in VALUE_ENCODINGS:
                 raise ConfigError(f"{key}.value_encoding: {self.value_encoding!r} is not an encoding; expected "
                                   f"{' or '.join(VALUE_ENCODINGS)}")
+
+    def _check_file_options(self, key: str) -> None:
+        """Reader options that make Spark leave out files or records the job has listed would lose them without a
+        word: the ledger marks a file taken whatever the reader read of it."""
+        for option, value in self.options.items():
+            name = option.lower()
+            if name in ("modifiedbefore", "modifiedafter"):
+                raise ConfigError(
+                    f"{key}.options.{option}: files are chosen by the job, not the reader (a file Spark left out "
+                    f"would be marked taken, its records never read); remove it: the ledger takes each file once, "
+                    f"so move the files not to take out of the folder, or narrow {key}.path with a glob")
+            if name in ("ignorecorruptfiles", "ignoremissingfiles") and str(value).lower() == "true":
+                raise ConfigError(
+                    f"{key}.options.{option}: Spark would skip the rest of such a file without a word and the file "
+                    f"would be marked taken; remove it: a file that cannot be read fails its source in one line "
+                    f"naming it, and the next run after it is fixed or moved takes it")
 
     def _check_timezone(self, key: str) -> None:
         spark_option = next((k for k in self.options if k.lower() == "timezone"), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import glob
 import logging
 import os
@@ -11,7 +12,7 @@ from urllib.parse import quote
 
 from pyspark.sql import SparkSession
 
-from interlake.errors import SourceError
+from interlake.errors import SourceError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,21 @@ def missing_folder(folder: str, setting: str) -> str:
 
 
 def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
-               setting: str = "the source's `path`") -> list[FileInfo]:
+               setting: str = "the source's `path`", name_filter: str | None = None) -> list[FileInfo]:
     """Every visible file directly in ``folder``, or with ``recursive`` in it and its subfolders at any depth (names
     starting with ``.`` or ``_``, files or folders, or ending in ``._COPYING_``, are skipped, as Spark does).
     ``folder`` may be a glob (``shop/*.csv``: the files it matches, and the files of the folders it matches).
-    ``setting``: the config key a missing folder's error names (``sources.shop.path``)."""
+    ``setting``: the config key a missing folder's error names (``sources.shop.path``). ``name_filter``: only files
+    whose name matches this Hadoop glob (Spark's ``pathGlobFilter``, as its readers apply it)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)
+    matcher = None
+    if name_filter is not None:
+        try:
+            matcher = jvm.org.apache.hadoop.fs.GlobFilter(name_filter)
+        except Exception as exc:  # noqa: BLE001  (Hadoop's "Illegal file pattern", from the JVM)
+            raise SourceError(f"{setting.rsplit('.', 1)[0]}.options.pathGlobFilter: {name_filter!r} is not a glob "
+                              f"Hadoop reads ({one_line(exc)}); e.g. *.csv or *.{{csv,csv.gz}}") from None
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if is_glob(folder):
         matches = [m for m in (fs.globStatus(path) or []) if not m.getPath().getName().startswith((".", "_"))]
@@ -76,7 +85,8 @@ def list_files(spark: SparkSession, folder: str, *, recursive: bool = False,
 
     def visit(status) -> None:
         name = status.getPath().getName()
-        if status.isFile() and _candidate(name, status.getLen()):
+        if status.isFile() and _candidate(name, status.getLen()) and (matcher is None
+                                                                      or matcher.accept(status.getPath())):
             found.append(FileInfo(normalize_uri(status.getPath().toUri().toString()), int(status.getLen()),
                                   int(status.getModificationTime())))
         elif status.isDirectory() and not name.startswith((".", "_")):
@@ -131,24 +141,25 @@ def _candidate(name: str, size: int) -> bool:
     return not name.startswith((".", "_")) and not name.endswith("._COPYING_") and size > 0
 
 
-def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] | None:
+def list_local_files(folder: str, *, recursive: bool = False, name_filter: str | None = None) -> list[FileInfo] | None:
     """``list_files`` of a local folder (or one file) without Spark (None when ``folder`` is a URI, is missing or
     holds a symbolic link, whose size or time Hadoop and Python may not see alike). A name is spelled
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file.
     A glob is matched by Python only where its syntax means the same as Hadoop's (``*``, ``?``, ``[a-z]``, ``[!a]``);
-    braces, ``[^a]`` or escapes give None."""
-    if "://" in folder:
+    braces, ``[^a]`` or escapes give None; so does such a ``name_filter``."""
+    if "://" in folder or name_filter is not None and _hadoop_only(name_filter):
         return None
     found, folders, todo = [], [], [folder]
 
     def take(path: str) -> None:
         stat = os.stat(path)
-        if _candidate(os.path.basename(path), stat.st_size):
+        name = os.path.basename(path)
+        if _candidate(name, stat.st_size) and (name_filter is None or fnmatch.fnmatchcase(name, name_filter)):
             found.append(FileInfo(_spark_file_uri(path), stat.st_size, stat.st_mtime_ns // 1_000_000))
 
     if is_glob(folder):
-        if any(c in folder for c in "{}\\") or "[^" in folder:
+        if _hadoop_only(folder):
             return None
         matches = [m for m in glob.glob(folder) if not os.path.basename(m).startswith((".", "_"))]
         if any(os.path.islink(m) for m in matches):
@@ -176,6 +187,11 @@ def list_local_files(folder: str, *, recursive: bool = False) -> list[FileInfo] 
                         folders.append(entry.name)
     warn_subfolders(folder, folders)
     return sorted(found, key=lambda f: f.file)
+
+
+def _hadoop_only(pattern: str) -> bool:
+    """Glob syntax Python's ``glob``/``fnmatch`` read otherwise than Hadoop (braces, ``[^a]``, escapes)."""
+    return any(c in pattern for c in "{}\\") or "[^" in pattern
 
 
 def _spark_file_uri(path: str) -> str:

@@ -52,7 +52,7 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     now = now or datetime.now(UTC).replace(tzinfo=None)
     seen = []
     for src in selected:
-        listing = list_local_files(src.path, recursive=src.recursive)
+        listing = list_local_files(src.path, recursive=src.recursive, name_filter=src.name_filter)
         if listing is None:
             return None
         state = L.state_of([r for r in rows if r["source"] == src.name])

@@ -283,7 +283,8 @@ def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, 
     """The files of ``src`` not taken yet or changed (size or modification time) since they were taken, and with
     ``retake`` the unchanged ones whose latest take quarantined records (to take again); a file modified less than
     ``sources.<name>.min_file_age`` before ``now`` is left for a later run."""
-    listing = list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path")
+    listing = list_files(spark, src.path, recursive=src.recursive, setting=f"sources.{src.name}.path",
+                         name_filter=src.name_filter)
     ready = settled(src, listing, state.taken, now)
     todo = new_files(ready, state.taken)
     if not retake:

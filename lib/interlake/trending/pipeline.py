@@ -119,6 +119,8 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     reader = spark.readStream.format("text").option("maxFileAge", "36500d")
     if src.recursive:  # the stream takes the subfolders' files as ingestion does
         reader = reader.option("recursiveFileLookup", "true")
+    if src.name_filter is not None:  # and only the files whose name ingestion takes
+        reader = reader.option("pathGlobFilter", src.name_filter)
     if tr.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
     lines = (reader.load(src.path).where(F.trim("value") != "")
