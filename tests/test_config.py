@@ -129,6 +129,9 @@ def test_uri_lakehouse_is_kept_as_is():
      r"^sources\.s\.options\.modifiedAfter: files are chosen by the job, not the reader \(a file Spark left out would "
      r"be marked taken, its records never read\); remove it: the ledger takes each file once, so move the files not "
      r"to take out of the folder, or narrow sources\.s\.path with a glob$"),
+    ({"sources": {"s": {**SHOP, "options": {"header": "true", "path": "in/other"}}}},
+     r"^sources\.s\.options\.path: the source's files are found under sources\.s\.path; remove options\.path \(a "
+     r"second folder is a source of its own\)$"),
     ({"sources": {"s": {**SHOP, "options": {"IgnoreCorruptFiles": True}}}},
      r"^sources\.s\.options\.IgnoreCorruptFiles: Spark would skip the rest of such a file without a word and the "
      r"file would be marked taken; remove it: a file that cannot be read fails its source in one line naming it"),

@@ -364,6 +364,9 @@ class SourceConfig:
         word: the ledger marks a file taken whatever the reader read of it."""
         for option, value in self.options.items():
             name = option.lower()
+            if name in ("path", "paths"):
+                raise ConfigError(f"{key}.options.{option}: the source's files are found under {key}.path; remove "
+                                  f"options.{option} (a second folder is a source of its own)")
             if name in ("modifiedbefore", "modifiedafter"):
                 raise ConfigError(
                     f"{key}.options.{option}: files are chosen by the job, not the reader (a file Spark left out "
