@@ -763,6 +763,13 @@ def check_trending_source(trending: TrendingSettings, sources: Mapping[str, Sour
         )
 
 
+def yaml_error(path: str, exc: yaml.YAMLError) -> ConfigError:
+    """A file's YAML syntax error as one line: where it is and what the parser found (a config's, a bundle's)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}")
+
+
 def load_config(path: str | None = None) -> Config:
     """Read and validate a YAML config; one-line ConfigError on any problem. ``${NAME}`` in a value is the
     environment's NAME (``expand_env``)."""
@@ -774,9 +781,7 @@ def load_config(path: str | None = None) -> Config:
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506  (a safe loader: SafeLoader's subclass)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise yaml_error(path, exc) from None
     try:
         return parse_config(expand_env(data, os.environ), path)
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from interlake.config import yaml_error
 from interlake.errors import ConfigError
 
 
@@ -36,9 +37,7 @@ def load_job(bundle: str, name: str) -> tuple[list[dict], dict]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{bundle}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise yaml_error(bundle, exc) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{bundle}: is not a bundle: expected a mapping with resources.jobs.<name>.tasks (as "
                           "databricks.yml has), found " + ("nothing" if doc is None else f"a {type(doc).__name__}"))
