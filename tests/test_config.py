@@ -135,6 +135,15 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"sources": {"s": {**SHOP, "options": {"IgnoreCorruptFiles": True}}}},
      r"^sources\.s\.options\.IgnoreCorruptFiles: Spark would skip the rest of such a file without a word and the "
      r"file would be marked taken; remove it: a file that cannot be read fails its source in one line naming it"),
+    ({"sources": {"s": {**SHOP, "format": "queue_dump", "options": {"encoding": "windows-1252"}}}},
+     r"^sources\.s\.options\.encoding: 'windows-1252' is not an encoding queue_dump files are read in; expected one "
+     r"of UTF-8, US-ASCII, ISO-8859-1, UTF-16, UTF-16LE, UTF-16BE, UTF-32 \(JSON is Unicode text: convert other files "
+     r"to UTF-8, e\.g\. iconv -f WINDOWS-1252 -t UTF-8\)$"),
+    ({"sources": {"q": {**SHOP, "format": "queue_dump", "options": {"encoding": "UTF-16"}}},
+      "trending": {"source": "q"}},
+     r"^trending\.source: 'q' is utf-16 text \(sources\.q\.options\), and the stream reads a queue's dumps as UTF-8 "
+     r"\(Spark's text stream, line by line\); set trending\.source: interactions, which the stream then reads as "
+     r"ingest stores it$"),
     ({"sources": {"s": {**SHOP, "value_field": "payload"}}},
      r"^sources\.s\.value_field: only a queue_dump's records hold the event in a field; remove value_field \(format "
      r"is csv\)$"),
@@ -160,6 +169,29 @@ def test_uri_lakehouse_is_kept_as_is():
 def test_bad_config_names_the_key_and_what_is_expected(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(doc(**change))
+
+
+def test_reader_options_that_have_no_effect_are_named_with_why():
+    """Options a source's reader does not use (a JSON format's records are parsed by parse_json, every value is read
+    as text) were ignored without a word before 2026-12-06; each is now named with why (ingest logs them)."""
+    fields = {"fields": {"user_id": "u", "item_id": "i", "interaction_type": "t", "timestamp": "ts"}}
+    cfg = parse_config(doc(sources={
+        "lines": {"format": "jsonl", "path": "in/l", **fields, "options": {
+            "allowComments": "true", "multiLine": "true", "encoding": "UTF-16", "lineSep": "\n"}},
+        "docs": {"format": "json", "path": "in/d", **fields, "options": {"multiLine": "true", "lineSep": "\n"}},
+        "shop": {**SHOP, "options": {"header": "true", "timestampFormat": "dd.MM.yyyy"}}}))
+    taken = "its options are encoding, lineSep, recursiveFileLookup and pathGlobFilter"
+    assert cfg.sources["lines"].unused_options == [
+        "options.allowComments has no effect: a jsonl source's records are parsed as strict JSON (Spark's parse_json, "
+        f"not its JSON reader), and a record that is not is quarantined with its reason; {taken}",
+        "options.multiLine has no effect: a jsonl source is one JSON record per line (a document per file, an array "
+        "of records, is format: json)"]
+    assert cfg.sources["docs"].unused_options == [
+        "options.lineSep has no effect: a json source is one document per file, read whole (one record per line is "
+        "format: jsonl)"]
+    assert cfg.sources["shop"].unused_options == [
+        "options.timestampFormat has no effect: values are read as text, then parsed as "
+        "sources.shop.timestamp_format says (epoch_s)"]
 
 
 def test_a_date_in_the_yaml_is_the_text_written_and_checked_by_its_key(tmp_path):

@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+import gzip
 import json
 import logging
 import os
@@ -949,6 +950,67 @@ def test_a_utf16_csv_export_is_read_whole_file(spark, make_config, tmp_path):
         ("u1", "i1", "view"), ("\u00fc2", "i2", "purchase")]
     assert result.sources[1].message == ("source lines: UTF-16 text is read a whole file at a time; remove "
                                          "sources.lines.options.multiLine")
+
+
+def test_json_sources_in_utf16_or_utf32_are_read_in_the_encoding_their_options_name(spark, make_config, tmp_path,
+                                                                                    caplog):
+    """PowerShell 5's ``>`` writes UTF-16, and Spark's text reader reads UTF-8 only: before 2026-12-06 such JSON
+    lines, documents and queue dumps failed with "fields not found ... The files have: no fields. Fix
+    sources.<name>.fields", and ``options.encoding`` was ignored. Each file is now decoded whole in the encoding
+    named; without it the error names the encoding the file's first bytes show (a CSV export's too). A compressed
+    file or one cut short in such an encoding fails its source in one line naming it, and nothing of it is taken.
+    An option that has no effect is logged."""
+    rec = {"uid": "u1", "sku": "i1", "action": "view", "ts": T0 * 1000}
+    lines = "\r\n".join(json.dumps({**rec, "uid": u}) for u in ("u1", "\u00fc2")) + "\r\n\r\n"
+    files = {"lines/a.jsonl": lines.encode("utf-16"),  # a byte-order mark, little-endian
+             "docs/a.json": json.dumps([{**rec, "uid": "d1"}]).encode("utf-16-be"),  # no mark
+             "queue/a.jsonl": "\x1e".join(queue_line(f"q{i}", "i2", "view", T0 * 1000, offset=i)
+                                          for i in range(2)).encode("utf-32"),
+             "gz/a.jsonl.gz": gzip.compress(lines.encode("utf-16")),
+             "cut/a.jsonl": lines.encode("utf-16")[:-1],
+             "csv/export.txt": "customer\tproduct\tevent\ttime\r\nu1\ti1\tVIEW\t1\r\n".encode("utf-16")}
+    for name, data in files.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(data)
+    utf16 = {"encoding": "UTF-16"}
+    sources = {"lines": {**QUEUE_SOURCE, "format": "jsonl", "options": {**utf16, "mode": "PERMISSIVE"}},
+               "docs": {**QUEUE_SOURCE, "format": "json", "options": {"Charset": "utf-16be", "multiLine": "true"}},
+               "queue": {**QUEUE_SOURCE, "options": {"encoding": "UTF-32", "lineSep": "\x1e"}},
+               "gz": {**QUEUE_SOURCE, "format": "jsonl", "options": utf16},
+               "cut": {**QUEUE_SOURCE, "format": "jsonl", "options": utf16}}
+    sources = {name: {**s, "path": str(tmp_path / "in" / name)} for name, s in sources.items()}
+    cfg = make_config(sources=sources)
+    with caplog.at_level(logging.WARNING, logger="interlake.ingest.pipeline"):
+        result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status) for s in result.sources] == [
+        ("lines", "ok"), ("docs", "ok"), ("queue", "ok"), ("gz", "failed"), ("cut", "failed")]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "source")) == [
+        ("d1", "i1", "docs"), ("q0", "i2", "queue"), ("q1", "i2", "queue"), ("u1", "i1", "lines"),
+        ("\u00fc2", "i1", "lines")]
+    assert [s.message for s in result.sources[3:]] == [
+        "source gz: a.jsonl.gz is compressed, and utf-16 text is read from the bytes as stored; decompress it (or "
+        "convert it to UTF-8, which is read compressed too)",
+        "source cut: a.jsonl is not utf-16 text: its size is not a multiple of 2 bytes (cut short, or in another "
+        "encoding); fix sources.cut.options.encoding, or fix or move the file"]
+    assert sorted({r[0] for r in ledger_rows(spark, cfg.table_path(T.LEDGER))}) == ["docs", "lines", "queue"]
+    assert [r.getMessage() for r in caplog.records if "no effect" in r.getMessage()] == [
+        "source lines: options.mode has no effect: a jsonl source's records are parsed as strict JSON (Spark's "
+        "parse_json, not its JSON reader), and a record that is not is quarantined with its reason; its options are "
+        "encoding, lineSep, recursiveFileLookup and pathGlobFilter; remove it"]
+
+    # the same files without the option (and a UTF-16 CSV export without it): the setting that reads them
+    plain = {name: {k: v for k, v in sources[name].items() if k != "options"} for name in ("lines", "docs", "queue")}
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={
+        **plain, "csv": {**CSV_SOURCE, "path": str(tmp_path / "in/csv"), "options": {"sep": "\t"}}})
+    assert [s.message for s in ingest(spark, cfg, now=NOW).sources] == [
+        "source lines: no record could be read: a.jsonl is UTF-16 text (its first bytes FF FE 7B 00): set "
+        "sources.lines.options.encoding: UTF-16",
+        "source docs: no record could be read: a.json is UTF-16BE text (its first bytes 00 5B 00 7B): set "
+        "sources.docs.options.encoding: UTF-16BE",
+        "source queue: no record could be read: a.jsonl is UTF-32 text (its first bytes FF FE 00 00): set "
+        "sources.queue.options.encoding: UTF-32",
+        "source csv: the CSV header of export.txt could not be read: export.txt is UTF-16 text (its first bytes FF FE "
+        "63 00): set sources.csv.options.encoding: UTF-16"]
 
 
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):

@@ -413,6 +413,20 @@ def test_a_queue_source_with_value_field_is_read_by_the_stream_as_by_ingest(spar
         ["queue record value is not base64-encoded UTF-8 text (sources.q.value_encoding is base64)"]]
 
 
+def test_a_queue_source_with_its_own_line_separator_is_split_by_the_stream_as_by_ingest(spark, tmp_path):
+    """``options.lineSep`` (records separated by ASCII RS, 0x1E): before 2026-12-06 the stream split the dump on line
+    breaks only, and its records became one line, quarantined as not JSON, while ingest read them."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "\x1e".join(queue_line(f"u{i}", "i1", "view", t + i) for i in range(4)))
+    source = {**QUEUE_SOURCE, "path": str(tmp_path / "in"), "options": {"lineSep": "\x1e"}}
+    cfg = parse_config({**BASE, "lakehouse": str(tmp_path / "lake"), "trending": {"source": "q"},
+                        "sources": {"q": source}})
+    result = run_trending(spark, cfg, once=True)
+    assert (result.input_rows, result.quarantined) == (4, 0)
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert [tuple(r) for r in got.collect()] == [("i1", 4)]
+
+
 def test_a_redelivered_queue_record_counts_as_delivered_and_once_from_interactions(spark, tmp_path):
     """The README's choice: from a queue folder a record the queue delivered twice (the same event, a later offset)
     counts twice, as delivered; ``trending.source: interactions`` counts the events ingest stored once."""

@@ -27,6 +27,13 @@ from interlake.errors import ConfigError
 
 FORMATS = ("csv", "json", "jsonl", "parquet", "queue_dump")
 VALUE_ENCODINGS = ("none", "base64")  # queue_dump: how a string value holds the event's JSON
+# json, jsonl, queue_dump: the text encodings their files may be in (options.encoding; the ones Spark's decode has)
+TEXT_ENCODINGS = ("utf-8", "us-ascii", "iso-8859-1", "utf-16", "utf-16le", "utf-16be", "utf-32")
+JSON_FORMATS = ("json", "jsonl", "queue_dump")
+# the reader options a JSON format takes (lower case): its records are parsed as strict JSON by Spark's parse_json,
+# not by its JSON reader, whose parser options (allowComments, mode, ...) have no effect (SourceConfig.unused_options)
+JSON_OPTIONS = {"encoding", "charset", "linesep", "multiline", "recursivefilelookup", "pathglobfilter",
+                "ignorecorruptfiles", "ignoremissingfiles"}
 STANDARD_FIELDS = ("user_id", "item_id", "interaction_type", "timestamp")
 EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 10**3, "epoch_us": 10**6, "epoch_ns": 10**9}  # format -> units per second
 TIMESTAMP_KINDS = (*EPOCH_UNITS, "iso8601")
@@ -293,6 +300,36 @@ class SourceConfig:
         return next((str(v) for k, v in self.options.items() if k.lower() == "pathglobfilter"), None)
 
     @property
+    def encoding(self) -> str:
+        """The text encoding of a JSON format's files (``options.encoding``, any case; ``utf-8`` by default), lower
+        case; US-ASCII is read as the UTF-8 it is a part of."""
+        value = next((str(v) for k, v in self.options.items() if k.lower() in ("encoding", "charset")), "utf-8")
+        return "utf-8" if value.lower() in ("utf8", "us-ascii") else value.lower()
+
+    @property
+    def unused_options(self) -> list[str]:
+        """The source's reader options that have no effect, each as ``options.<name> has no effect ...: why``: every
+        run that reads the source logs them (a config error would stop schedules whose runs are right)."""
+        unused = []
+        for option, value in self.options.items():
+            name, why = option.lower(), None
+            if name in ("timestampformat", "timestampntzformat", "dateformat"):
+                why = (f"values are read as text, then parsed as sources.{self.name}.timestamp_format says "
+                       f"({self.timestamp_format})")
+            elif self.format in JSON_FORMATS and name not in JSON_OPTIONS:
+                why = (f"a {self.format} source's records are parsed as strict JSON (Spark's parse_json, not its JSON "
+                       "reader), and a record that is not is quarantined with its reason; its options are encoding, "
+                       + ("" if self.format == "json" else "lineSep, ") + "recursiveFileLookup and pathGlobFilter")
+            elif self.format == "json" and (name == "linesep" or name == "multiline" and str(value).lower() != "true"):
+                why = "a json source is one document per file, read whole (one record per line is format: jsonl)"
+            elif self.format in ("jsonl", "queue_dump") and name == "multiline" and str(value).lower() == "true":
+                why = (f"a {self.format} source is one JSON record per line (a document per file, an array of records, "
+                       "is format: json)")
+            if why:
+                unused.append(f"options.{option} has no effect: {why}")
+        return unused
+
+    @property
     def recursive(self) -> bool:
         """Spark's reader option ``recursiveFileLookup`` (any case): the files of the folder's subfolders are the
         source's too (date-partitioned exports, ``shop/2026-11-08/export.csv``)."""
@@ -372,6 +409,11 @@ class SourceConfig:
                     f"{key}.options.{option}: files are chosen by the job, not the reader (a file Spark left out "
                     f"would be marked taken, its records never read); remove it: the ledger takes each file once, "
                     f"so move the files not to take out of the folder, or narrow {key}.path with a glob")
+            if name in ("encoding", "charset") and self.format in JSON_FORMATS and \
+                    str(value).lower() not in (*TEXT_ENCODINGS, "utf8"):
+                raise ConfigError(f"{key}.options.{option}: {value!r} is not an encoding {self.format} files are read "
+                                  f"in; expected one of {', '.join(e.upper() for e in TEXT_ENCODINGS)} (JSON is "
+                                  "Unicode text: convert other files to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8)")
             if name in ("ignorecorruptfiles", "ignoremissingfiles") and str(value).lower() == "true":
                 raise ConfigError(
                     f"{key}.options.{option}: Spark would skip the rest of such a file without a word and the file "
@@ -761,6 +803,10 @@ def check_trending_source(trending: TrendingSettings, sources: Mapping[str, Sour
             f"queue_dump sources here: {', '.join(qd) or 'none'}: set trending.source to one of them or to "
             "interactions"
         )
+    if src.encoding != "utf-8":
+        raise ConfigError(f"trending.source: {trending.source!r} is {src.encoding} text (sources.{src.name}.options), "
+                          "and the stream reads a queue's dumps as UTF-8 (Spark's text stream, line by line); set "
+                          "trending.source: interactions, which the stream then reads as ingest stores it")
 
 
 def yaml_error(path: str, exc: yaml.YAMLError) -> ConfigError:

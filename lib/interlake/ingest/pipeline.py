@@ -351,6 +351,8 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
         progress(log, "no new files", source=src.name)
         return SourceResult(src.name, "no new files")
     progress(log, "reading", source=src.name, files=len(todo))
+    for unused in src.unused_options:
+        log.warning("source %s: %s; remove it", src.name, unused)
     info = {f.file: f for f in todo}
     raw = read_source(spark, src, [f.file for f in todo])
     checked = (raw.transform(standardize, type_map=src.interaction_type_map, vocabulary=cfg.vocabulary,

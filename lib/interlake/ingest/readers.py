@@ -490,6 +490,9 @@ def _read_csv_group(spark: SparkSession, src: SourceConfig, options: dict, files
                     folders: Folders = NO_FOLDERS) -> DataFrame:
     header = spark.read.options(**options).csv(files[0]).columns
     columns = header_columns(src.read_fields, header)
+    encoded = any("\x00" in c for c in header) and encoding_hint(spark, src, files[0])
+    if encoded and any(column not in header for column in columns.values()):
+        raise SourceError(f"source {src.name}: the {what} could not be read:{encoded}")
     _check_fields(src, header, what, fields=columns, nested=False, folders=folders,
                   hint=_separator_hint(src, options, header) or _repeated_name_hint(src, header))
     columns = {std: column for std, column in columns.items() if column in header}  # the others: from folders
@@ -597,6 +600,24 @@ def row_json(columns: list[str], binary: frozenset[str] = frozenset()) -> Column
     return F.to_json(F.struct(*[value(c) for c in columns]), {"ignoreNullFields": "false"})
 
 
+def encoding_hint(spark: SparkSession, src: SourceConfig, file: str) -> str:
+    """When ``file`` (a reader path) is UTF-16 or UTF-32 text, judged by its first bytes (a byte-order mark, or NUL
+    bytes beside ASCII characters) and the source reads another encoding: the setting to read it. A file read in the
+    wrong one had no fields Spark could find, and the error said to fix the mapping."""
+    head = first_line(spark, literal_path(file), 64).encode("latin-1")[:4]
+    def ascii_at(*at: int) -> bool:  # printable ASCII (or a tab or a line break) at those bytes, NULs at the others
+        return len(head) == 4 and all((0x20 <= b < 0x7F or b in b"\t\r\n") if i in at else b == 0
+                                      for i, b in enumerate(head))
+
+    name = ("UTF-32" if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+            else "UTF-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else "UTF-16LE" if ascii_at(0, 2) else "UTF-16BE" if ascii_at(1, 3) else None)
+    if name is None or name.lower() == src.encoding:
+        return ""
+    return (f" {unquote(file).rsplit('/', 1)[-1]} is {name} text (its first bytes {head.hex(' ').upper()}): set "
+            f"sources.{src.name}.options.encoding: {name}")
+
+
 def _separator_hint(src: SourceConfig, options: dict, header: list[str]) -> str:
     """A header read as one column that another separator would split so that the mapped fields are in it (an
     export written with ``;``, as spreadsheets do where the comma is the decimal mark, read with Spark's ``,``)."""
@@ -695,12 +716,61 @@ def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None)
     return out
 
 
+def line_separator(src: SourceConfig) -> str | None:
+    """The source's ``lineSep`` reader option (any case), None for Spark's default (``\\n``, ``\\r\\n`` or ``\\r``)."""
+    return next((str(v) for k, v in src.options.items() if k.lower() == "linesep"), None)
+
+
 def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
-    """Non-blank lines with their file: a blank line is not a record."""
-    return (spark.read.options(**{k: v for k, v in src.options.items() if k in ("lineSep",)}).text(files)
-            .withColumn("file", F.col("_metadata.file_path"))
-            .where(F.trim(F.col("value")) != "")
-            .withColumnRenamed("value", "raw"))
+    """Non-blank lines with their file: a blank line is not a record. Files in UTF-8 (or ASCII) are read by Spark's
+    text reader, line by line; in another ``encoding`` each file is decoded whole (:func:`_decoded_texts`) and split."""
+    sep = line_separator(src)
+    if src.encoding == "utf-8":
+        lines = (spark.read.options(**({"lineSep": sep} if sep is not None else {})).text(files)
+                 .select(F.col("_metadata.file_path").alias("file"), "value"))
+    else:
+        split = re.escape(sep) if sep is not None else r"\r\n|\r|\n"
+        lines = _decoded_texts(spark, src, files).select("file", F.explode(F.split("value", split)).alias("value"))
+    return lines.where(F.trim(F.col("value")) != "").withColumnRenamed("value", "raw")
+
+
+def _whole_texts(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """``file, value``: each file's text whole, a leading byte-order mark removed (Windows tools write one). In UTF-8
+    by Spark's text reader, decompressed by extension (``.json.gz``) and bytes that are not UTF-8 kept for validation
+    to flag (a strict decode would fail the source); in another ``encoding`` by :func:`_decoded_texts`."""
+    if src.encoding != "utf-8":
+        return _decoded_texts(spark, src, files)
+    text = F.col("value")
+    return spark.read.text(files, wholetext=True).select(
+        F.col("_metadata.file_path").alias("file"),
+        F.when(text.startswith("\ufeff"), F.expr("substr(value, 2)")).otherwise(text).alias("value"))
+
+
+# bytes per code unit: a file of UTF-16 text has an even size
+CODE_UNIT = {"utf-16": 2, "utf-16le": 2, "utf-16be": 2, "utf-32": 4}
+
+
+def _decoded_texts(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
+    """``file, value``: each file's bytes decoded whole from the source's ``encoding`` (UTF-16 from PowerShell 5's
+    ``>`` and ``Out-File``, Excel's "Unicode Text"), which Spark's text reader does not take (it reads UTF-8 only).
+    A file is one row, so it is read into memory whole (at most 2 GB). Its bytes are decoded as they are stored: a
+    compressed file fails the source (decompress it), as does a file whose size is no whole number of the encoding's
+    code units (cut short): each named, before anything is read."""
+    for f in files:
+        if _has_codec(spark, literal_path(f)):
+            raise SourceError(f"source {src.name}: {unquote(f).rsplit('/', 1)[-1]} is compressed, and {src.encoding} "
+                              "text is read from the bytes as stored; decompress it (or convert it to UTF-8, which is "
+                              "read compressed too)")
+    stored = spark.read.format("binaryFile").load(files)
+    unit = CODE_UNIT.get(src.encoding, 1)
+    odd = stored.where(F.col("length") % unit != 0).select("path").first() if unit > 1 else None
+    if odd:
+        raise SourceError(f"source {src.name}: {unquote(odd['path']).rsplit('/', 1)[-1]} is not {src.encoding} text: "
+                          f"its size is not a multiple of {unit} bytes (cut short, or in another encoding); fix "
+                          f"sources.{src.name}.options.encoding, or fix or move the file")
+    text = F.decode(F.col("content"), src.encoding)
+    return stored.select(F.col("_metadata.file_path").alias("file"), F.regexp_replace(text, "^\ufeff", "")
+                         .alias("value"))
 
 
 def one_json_value(text: Column) -> Column:
@@ -744,6 +814,8 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
     documents' fields; ``lines`` (``jsonl``) and ``docs``: if the lines or records repeat a key."""
     kinds: dict[str, str] = {}
     available = _sample_fields(df, "rec", kinds)
+    if not available:
+        _check_encoding(src, df)
     if not available and (lines or docs is not None):
         _check_repeated_keys(src, df.where(F.col("rec").isNull()).select(F.col("raw").alias("text")),
                              "lines" if lines else "records")
@@ -788,6 +860,15 @@ def not_json(text: Column, what: str, otherwise: str | None = None) -> Column:
         .otherwise(F.lit(otherwise or f"{what} is not valid JSON")))
 
 
+def _check_encoding(src: SourceConfig, records: DataFrame) -> None:
+    """No record had a field: when the files (``records``' ``file``: one of them) are UTF-16 or UTF-32 text read in
+    another encoding, say so and name the setting, rather than "the files have no fields"."""
+    row = records.select("file").first()
+    hint = encoding_hint(records.sparkSession, src, reader_path(row["file"])) if row else ""
+    if hint:
+        raise SourceError(f"source {src.name}: no record could be read:{hint}")
+
+
 def _check_repeated_keys(src: SourceConfig, texts: DataFrame, what: str) -> None:
     """No record had a field, and ``texts`` (``text``: the ones that did not parse) repeat a key in their object, as
     an exporter that writes a field twice does in every record: say so and name the setting, rather than "the files
@@ -813,13 +894,8 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str], folders
     record) at that dotted path of each document (``{"data": [...], "next": ...}``, as APIs export). An empty array
     is a file of no records.
 
-    Read whole by the text reader: one row per file, decompressed by its extension (``.json.gz``) as the line
-    readers do, and bytes that are not UTF-8 kept for validation to flag (a strict decode would fail the source).
-    A leading byte-order mark (Windows tools write one) is not part of the document."""
-    text = F.col("value")
-    docs = (spark.read.text(files, wholetext=True)
-            .select(F.col("_metadata.file_path").alias("file"),
-                    F.when(text.startswith("\ufeff"), F.expr("substr(value, 2)")).otherwise(text).alias("value"))
+    Read whole (:func:`_whole_texts`): one row per file."""
+    docs = (_whole_texts(spark, src, files)
             .withColumn("doc", F.try_parse_json("value"))
             # a document with more after it (JSON lines read as one document): the file whole, with the reason, not
             # its first record alone
@@ -932,6 +1008,7 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str],
     kinds: dict[str, str] = {}
     available = _sample_fields(parsed, "rec", kinds)
     if not available:
+        _check_encoding(src, lines)
         _check_repeated_keys(src, lines.where(F.col("env").isNull()).select(F.col("raw").alias("text")), "lines")
         _check_value_field(src, _sample_fields(lines, "env"))
         _check_repeated_keys(src, parsed.where(F.col("rec").isNull()).select(json_text(text, src).alias("text")),
