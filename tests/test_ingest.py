@@ -196,6 +196,44 @@ def test_a_parquet_export_written_by_pandas(spark, make_config, tmp_path):
         "(BIGINT); set epoch_s, epoch_ms, epoch_us or epoch_ns")
 
 
+def test_parquet_files_whose_column_types_differ_are_each_read_with_their_own_schema(spark, make_config, tmp_path):
+    """Spark reads Parquet files with one file's schema: before 2026-12-06 a file whose column had another type
+    failed the source with ``PARQUET_COLUMN_DATA_TYPE_MISMATCH``, and every run after it, until the file was rewritten.
+    pandas writes such files every day: a column empty that day has type null, an id column holds numbers one day and
+    text the next. Files are now read in groups of one footer schema, each value typed by its own files (a float id
+    3.0 is 3); a group without a mapped field fails the source naming a file of it."""
+    import pandas as pd
+
+    fields = {"user_id": "uid", "item_id": "sku", "interaction_type": "event", "timestamp": "ts"}
+    days = {"a": {"uid": [1, 2], "note": [None, None]},  # int64 ids, a column of type null
+            "b": {"uid": ["u3", "007"], "note": ["gift", None]},  # text ids
+            "c": {"uid": [3.0, None], "note": ["x", "y"]}}  # float64 ids (a missing one)
+    for day, columns in days.items():
+        (tmp_path / "in/pq").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({**columns, "sku": ["i1", "i2"], "event": ["VIEW", "BUY"], "ts": [T0, T0 + 60]}).to_parquet(
+            tmp_path / f"in/pq/{day}.parquet")
+    (tmp_path / "in/renamed").mkdir()
+    (tmp_path / "in/renamed/a.parquet").write_bytes((tmp_path / "in/pq/a.parquet").read_bytes())
+    pd.DataFrame({"uid": ["u4"], "sku": ["i1"], "kind": ["VIEW"], "ts": [T0]}).to_parquet(
+        tmp_path / "in/renamed/d.parquet")
+    source = {**CSV_SOURCE, "format": "parquet", "fields": fields, "options": {}}
+    cfg = make_config(sources={"pq": {**source, "path": str(tmp_path / "in/pq")},
+                               "renamed": {**source, "path": str(tmp_path / "in/renamed")}},
+                      ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(f.file.rsplit("/", 1)[-1], f.rows_read, f.rows_accepted, f.rows_quarantined)
+            for f in result.sources[0].files] == [
+        ("a.parquet", 2, 2, 0), ("b.parquet", 2, 2, 0), ("c.parquet", 2, 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "interaction_type")) == [
+        ("007", "i2", "purchase"), ("1", "i1", "view"), ("2", "i2", "purchase"), ("3", "i1", "view"),
+        ("u3", "i1", "view")]
+    assert [r.reasons for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).collect()] == [
+        ["user_id is missing or empty"]]
+    assert result.sources[1].message == (
+        "source renamed: fields not found in the Parquet schema of d.parquet: interaction_type -> 'event'. The files "
+        "have: uid, sku, kind, ts. Fix sources.renamed.fields")
+
+
 def test_a_parquet_export_with_decimal_ids_float_ratings_or_ids_as_bytes(spark, make_config, tmp_path):
     """A JDBC export of Oracle's NUMBER writes DECIMAL(38,10): user 123 arrived as the text 123.0000000000, another
     user than a CSV export's "123"; a rating written by pandas as float64 (5.0) missed the type map's "5" (a JSON
@@ -637,9 +675,11 @@ def test_a_corrupt_or_truncated_file_fails_its_source_in_one_line_and_the_others
     assert status["notgz"].message == (f"source notgz: cannot read the header of file:{tmp_path}/in/notgz/n.csv.gz: "
                                        "java.io.IOException: not a gzip file; fix or move the file")
     assert "t.csv.gz" in status["gz"].message and "EOFException: Unexpected end of input stream" in status["gz"].message
-    assert "bad.parquet is not a Parquet file" in status["pq"].message
-    assert all("\n" not in status[s].message and "fix or move a file it names" in status[s].message
-               for s in ("gz", "pq"))
+    assert status["pq"].message == (  # its footer is read first (each file's schema: since 2026-12-06)
+        f"source pq: cannot read the Parquet footer of bad.parquet: java.lang.RuntimeException: file:{tmp_path}/in/pq/"
+        "bad.parquet is not a Parquet file. Expected magic number at tail, but found [97, 108, 108, 121]; fix or move "
+        "the file")
+    assert "\n" not in status["gz"].message and "fix or move a file it names" in status["gz"].message
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [("u1", "shop")]
     (tmp_path / "in/pq/bad.parquet").unlink()  # what the message asks for: move the bad file, fix the cut one
     (tmp_path / "in/gz/t.csv.gz").write_bytes(full)

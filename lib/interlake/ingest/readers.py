@@ -35,7 +35,7 @@ from pyspark.sql.types import (
 
 from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
 from interlake.errors import SourceError, one_line
-from interlake.fs import first_bytes, first_line
+from interlake.fs import first_bytes, first_line, parquet_schema_reader
 from interlake.ingest.files import source_root
 from interlake.ingest.standardize import WHITE_SPACE, strip
 from interlake.tables.quoting import identifier
@@ -655,10 +655,36 @@ def header_columns(fields: Mapping[str, str], header: list[str]) -> dict[str, st
 
 def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str],
                   folders: Folders = NO_FOLDERS) -> DataFrame:
+    """Parquet files, each read with the schema in its own footer: Spark reads files with one schema, a file's, and a
+    file whose column has another type fails the read (``PARQUET_COLUMN_DATA_TYPE_MISMATCH``), every run after it too,
+    as exports change: a pandas export writes a column that is empty that day as type null, an id column becomes text.
+    Files are grouped by their footer's schema (read through Hadoop, the end of each file), as CSV files by header;
+    the groups are read apart, each value typed as its own files have it, and unioned by the standard fields."""
+    groups: dict[str, list[str]] = {}
+    parquet_schema = parquet_schema_reader(spark)
+    for f in files:
+        try:
+            schema = parquet_schema(literal_path(f))
+        except Exception as exc:  # noqa: BLE001  (not Parquet, cut short: the JVM's message names the file)
+            raise SourceError(f"source {src.name}: cannot read the Parquet footer of "
+                              f"{literal_path(f).rsplit('/', 1)[-1]}: {one_line(exc)}; fix or move the file") from exc
+        groups.setdefault(schema, []).append(f)
+    parts = []
+    for group in groups.values():
+        what = ("Parquet schema" if len(groups) == 1 else
+                f"Parquet schema of {literal_path(group[0]).rsplit('/', 1)[-1]}"
+                + (f" (and {len(group) - 1:,} more {'file' if len(group) == 2 else 'files'} with that schema)"
+                   if len(group) > 1 else ""))
+        parts.append(_read_parquet_group(spark, src, group, what, folders))
+    return reduce(DataFrame.unionByName, parts)
+
+
+def _read_parquet_group(spark: SparkSession, src: SourceConfig, files: list[str], what: str,
+                        folders: Folders = NO_FOLDERS) -> DataFrame:
     df = spark.read.options(**src.options).parquet(*files)
     kinds: dict[str, str] = {}
     available = _struct_paths(df.schema, kinds=kinds)
-    _check_fields(src, available, "Parquet schema", kinds, folders=folders)
+    _check_fields(src, available, what, kinds, folders=folders)
     df = df.withColumn("file", F.col("_metadata.file_path")).withColumn(
         "raw", row_json([identifier(c) for c in df.columns if c != "file"],
                         frozenset(identifier(f.name) for f in df.schema.fields if isinstance(f.dataType, BinaryType)))
