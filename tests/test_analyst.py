@@ -287,6 +287,16 @@ def test_sql_by_table_name(spark, full_lake, capsys):
     assert "tables are" not in str(err.value) and "one statement" not in str(err.value)
     run_sql(spark, "SELECT count(*) AS n FROM interactions;  ", database="interlake")  # a closing `;` is fine
     assert capsys.readouterr().out.splitlines()[-1] == "(1 row)"  # was "(1 rows)"
+    # a table by its path: Delta takes an absolute one only; a relative one's error said "delta" was unsupported
+    relative = os.path.relpath(full_lake.table_path("interactions"))
+    with pytest.raises(InterlakeError) as err:
+        run_sql(spark, f"SELECT count(*) AS n FROM Delta.`{relative}`")
+    assert str(err.value).startswith("query failed: [UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY]")
+    absolute = os.path.abspath(relative)
+    assert str(err.value).endswith(f"Delta reads a table by its path only when the path is absolute or a URI: "
+                                   f"delta.`{absolute}`; or query it by name (`interlake tables` lists them)")
+    run_sql(spark, f"SELECT count(*) AS n FROM delta.`{absolute}`")  # as the error says
+    assert capsys.readouterr().out.splitlines()[-1] == "(1 row)"
 
 
 def test_sql_prints_each_row_on_one_line_in_sql_s_spelling(spark, capsys):

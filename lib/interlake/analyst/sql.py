@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -119,12 +120,23 @@ def print_rows(columns: list[str], rows: list[list], limit: int) -> None:
 def _failure_hint(spark: SparkSession, query: str, message: str, database: str | None) -> str:
     """What to do about a failed query, where there is more to say than Spark's message: the tables there are for a
     name not found, one statement per call for a syntax error in text with a ``;`` before its end (a ``;`` at the
-    end is fine; Spark takes one statement)."""
+    end is fine; Spark takes one statement), the absolute path for a Delta table queried by a relative one."""
     if "TABLE_OR_VIEW_NOT_FOUND" in message or "SCHEMA_NOT_FOUND" in message:
         return f". {_tables_hint(spark, database)}"
     if "PARSE_SYNTAX_ERROR" in message and ";" in query.strip().rstrip(";"):
         return ". `interlake sql` runs one statement at a time: run each on its own"
+    if "UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY" in message:
+        # delta.`lakehouse/interactions`: Delta takes a path table only by an absolute path or a URI, and Spark's
+        # message for a relative one says that delta is unsupported
+        relative = [p.replace("``", "`") for p in _DELTA_PATH.findall(query) if not os.path.isabs(p) and ":" not in p]
+        if relative:
+            return (f". Delta reads a table by its path only when the path is absolute or a URI: "
+                    f"delta.`{os.path.abspath(relative[0]).replace('`', '``')}`; or query it by name "
+                    "(`interlake tables` lists them)")
     return ""
+
+
+_DELTA_PATH = re.compile(r"\bdelta\s*\.\s*`((?:[^`]|``)+)`", re.IGNORECASE)
 
 
 def _tables_hint(spark: SparkSession, database: str | None) -> str:
