@@ -300,6 +300,12 @@ class SourceConfig:
         return next((str(v) for k, v in self.options.items() if k.lower() == "pathglobfilter"), None)
 
     @property
+    def line_sep(self) -> str | None:
+        """Spark's reader option ``lineSep`` (any case): what separates the records of a ``jsonl`` or ``queue_dump``
+        source's files, in ingestion and in the trending stream; None for Spark's ``\\n``, ``\\r\\n`` or ``\\r``."""
+        return next((str(v) for k, v in self.options.items() if k.lower() == "linesep"), None)
+
+    @property
     def encoding(self) -> str:
         """The text encoding of a JSON format's files (``options.encoding``, any case; ``utf-8`` by default), lower
         case; US-ASCII is read as the UTF-8 it is a part of."""

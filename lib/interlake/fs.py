@@ -78,7 +78,6 @@ def first_line(spark: SparkSession, uri: str, max_bytes: int = 1 << 20) -> str:
         reader.close()
 
 
-
 def parquet_schema_reader(spark: SparkSession) -> Callable[[str], str]:
     """A function giving the schema in a Parquet file's footer, as Parquet prints it (``message schema { optional
     binary uid (STRING); ... }``): the footer alone (no row groups) read through Hadoop's FileSystem, by the

@@ -605,6 +605,7 @@ def encoding_hint(spark: SparkSession, src: SourceConfig, file: str) -> str:
     bytes beside ASCII characters) and the source reads another encoding: the setting to read it. A file read in the
     wrong one had no fields Spark could find, and the error said to fix the mapping."""
     head = first_line(spark, literal_path(file), 64).encode("latin-1")[:4]
+
     def ascii_at(*at: int) -> bool:  # printable ASCII (or a tab or a line break) at those bytes, NULs at the others
         return len(head) == 4 and all((0x20 <= b < 0x7F or b in b"\t\r\n") if i in at else b == 0
                                       for i, b in enumerate(head))
@@ -742,15 +743,10 @@ def _struct_paths(schema, prefix: str = "", kinds: dict[str, str] | None = None)
     return out
 
 
-def line_separator(src: SourceConfig) -> str | None:
-    """The source's ``lineSep`` reader option (any case), None for Spark's default (``\\n``, ``\\r\\n`` or ``\\r``)."""
-    return next((str(v) for k, v in src.options.items() if k.lower() == "linesep"), None)
-
-
 def _lines(spark: SparkSession, src: SourceConfig, files: list[str]) -> DataFrame:
     """Non-blank lines with their file: a blank line is not a record. Files in UTF-8 (or ASCII) are read by Spark's
     text reader, line by line; in another ``encoding`` each file is decoded whole (:func:`_decoded_texts`) and split."""
-    sep = line_separator(src)
+    sep = src.line_sep
     if src.encoding == "utf-8":
         lines = (spark.read.options(**({"lineSep": sep} if sep is not None else {})).text(files)
                  .select(F.col("_metadata.file_path").alias("file"), "value"))

@@ -46,7 +46,7 @@ from interlake.errors import ConfigError, InterlakeError, SourceError
 from interlake.fs import exists, read_text, write_text
 from interlake.ingest.files import is_glob, list_files, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
-from interlake.ingest.readers import NO_FOLDERS, Folders, line_separator, queue_records
+from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import with_reasons
 from interlake.interrupts import FirstSignal
@@ -121,8 +121,8 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
         reader = reader.option("recursiveFileLookup", "true")
     if src.name_filter is not None:  # and only the files whose name ingestion takes
         reader = reader.option("pathGlobFilter", src.name_filter)
-    if line_separator(src) is not None:  # and their lines as ingestion splits them
-        reader = reader.option("lineSep", line_separator(src))
+    if src.line_sep is not None:  # and their lines as ingestion splits them
+        reader = reader.option("lineSep", src.line_sep)
     if tr.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
     lines = (reader.load(src.path).where(F.trim("value") != "")
