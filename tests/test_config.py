@@ -135,10 +135,6 @@ def test_uri_lakehouse_is_kept_as_is():
     ({"sources": {"s": {**SHOP, "options": {"IgnoreCorruptFiles": True}}}},
      r"^sources\.s\.options\.IgnoreCorruptFiles: Spark would skip the rest of such a file without a word and the "
      r"file would be marked taken; remove it: a file that cannot be read fails its source in one line naming it"),
-    ({"sources": {"s": {**SHOP, "format": "queue_dump", "options": {"encoding": "windows-1252"}}}},
-     r"^sources\.s\.options\.encoding: 'windows-1252' is not an encoding queue_dump files are read in; expected one "
-     r"of UTF-8, US-ASCII, ISO-8859-1, UTF-16, UTF-16LE, UTF-16BE, UTF-32 \(JSON is Unicode text: convert other files "
-     r"to UTF-8, e\.g\. iconv -f WINDOWS-1252 -t UTF-8\)$"),
     ({"sources": {"q": {**SHOP, "format": "queue_dump", "options": {"encoding": "UTF-16"}}},
       "trending": {"source": "q"}},
      r"^trending\.source: 'q' is utf-16 text \(sources\.q\.options\), and the stream reads a queue's dumps as UTF-8 "

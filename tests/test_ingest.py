@@ -1053,6 +1053,73 @@ def test_json_sources_in_utf16_or_utf32_are_read_in_the_encoding_their_options_n
         "63 00): set sources.csv.options.encoding: UTF-16"]
 
 
+def test_sources_in_any_encoding_java_has_are_read_and_bad_bytes_quarantine_their_record(spark, make_config,
+                                                                                        tmp_path):
+    """Excel on Windows saves CSV in windows-1252, which Spark 4 refuses (INVALID_PARAMETER_VALUE.CHARSET) unless
+    ``spark.sql.legacy.javaCharsets`` is on: before 2026-12-06 such a source failed every run in the middle of its
+    run with Spark's error, and a JSON format's config refused it. Any encoding the JVM has is read now, in every text
+    format; a byte that is no character in it (0x81 in windows-1252, a lone UTF-16 surrogate) quarantines its record
+    with a reason naming the encoding (Spark's decode raised, failing the UTF-16 source without naming the file). A
+    name the JVM lacks is a config error before anything is written, and a source read as UTF-8 that is not says
+    what to set."""
+    csv = f"customer,product,event,time\nm\u00fcller,caf\u00e9,VIEW,{T0}\nu2,i2,BUY,{T0}\n"
+    write_bytes = {"w/a.csv": csv.encode("cp1252"),
+                   "w/b.csv": b"customer,product,event,time\nu3,caf" + b"\x81" + f",VIEW,{T0}\n".encode(),
+                   "j/a.jsonl": (queue_line("m\u00fcller", "caf\u00e9", "view", T0 * 1000) + "\n").encode("cp1252"),
+                   "u/a.jsonl": (json.dumps({"uid": "u4", "sku": "i4", "action": "view", "ts": T0 * 1000}) + "\n")
+                   .encode("utf-16-le")
+                   + '{"uid": "u5'.encode("utf-16-le") + b"\x00\xd8"
+                   + f'", "sku": "i5", "action": "view", "ts": {T0 * 1000}}}\n'.encode("utf-16-le")}
+    for name, data in write_bytes.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(data)
+    sources = {"w": {**CSV_SOURCE, "path": str(tmp_path / "in/w"), "options": {"encoding": "windows-1252"}},
+               "j": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/j"),
+                     "options": {"charset": "Cp1252"},
+                     "fields": {"user_id": "value.uid", "item_id": "value.sku", "interaction_type": "value.action",
+                                "timestamp": "value.ts"}},
+               "u": {**QUEUE_SOURCE, "format": "jsonl", "path": str(tmp_path / "in/u"),
+                     "options": {"encoding": "UTF-16LE"}}}
+    cfg = make_config(sources=sources, ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status, [(f.rows_read, f.rows_accepted, f.rows_duplicate, f.rows_quarantined)
+                                  for f in s.files]) for s in result.sources] == [
+        ("w", "ok", [(2, 2, 0, 0), (1, 0, 0, 1)]), ("j", "ok", [(1, 0, 1, 0)]), ("u", "ok", [(2, 1, 0, 1)])]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id", "source")) == [
+        ("m\u00fcller", "caf\u00e9", "w"), ("u2", "i2", "w"), ("u4", "i4", "u")]
+    assert sorted((r.source, r.reasons) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+                  .collect()) == [
+        ("u", ["text is not valid UTF-16LE (replacement characters found)", "line is not valid JSON"]),
+        ("w", ["text is not valid WINDOWS-1252 (replacement characters found)"])]
+
+    # the windows-1252 files read as UTF-8: their non-ASCII records quarantined, and the gate's line says what to set
+    cfg = make_config(lakehouse=str(tmp_path / "lake2"), sources={"w": {**sources["w"], "options": {}}})
+    assert ingest(spark, cfg, now=NOW).sources[0].message.startswith(
+        "quality gate failed, nothing written: 66.7% of 3 records were quarantined, above the maximum 20.0% "
+        "(ingest.max_quarantine_share); most common reasons: 'text is not valid UTF-8 (replacement characters found)' "
+        "(2 rows); if the files are not in UTF-8 (Excel on Windows saves CSV in windows-1252), set "
+        "sources.w.options.encoding to theirs (report: ")
+
+    # an encoding the JVM lacks: a config error naming the key, and nothing written
+    cfg = make_config(lakehouse=str(tmp_path / "lake3"), sources={"w": {**sources["w"],
+                                                                        "options": {"Encoding": "windows-1252x"}}})
+    with pytest.raises(ConfigError, match=r"^sources\.w\.options\.Encoding: 'windows-1252x' is not an encoding this "
+                                          r"Java has; use the name Java gives it \(UTF-8, UTF-16, ISO-8859-1, "
+                                          r"windows-1252, Shift_JIS, GB18030, \.\.\.: java\.nio\.charset\)$"):
+        ingest(spark, cfg, now=NOW)
+    assert not (tmp_path / "lake3").exists()
+    # a session where Spark's own list applies (a spark.conf that turns the setting off): the same, saying so
+    cfg = make_config(lakehouse=str(tmp_path / "lake3"), sources={"w": sources["w"]})
+    spark.conf.set("spark.sql.legacy.javaCharsets", "false")
+    try:
+        with pytest.raises(ConfigError, match=r"^sources\.w\.options\.encoding: Spark reads windows-1252 only with "
+                                              r"spark\.sql\.legacy\.javaCharsets: true, which is off in this session "):
+            ingest(spark, cfg, now=NOW)
+    finally:
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    assert not (tmp_path / "lake3").exists()
+
+
 def test_csv_quoted_fields_that_span_lines_with_the_multiline_option(spark, make_config, tmp_path):
     """A note column with line breaks inside quotes (`multiLine: "true"`, Spark's option, passed through): one record
     per quoted field, a malformed record still quarantined whole, and the file reconciles. Values padded with tabs or

@@ -27,8 +27,8 @@ from interlake.errors import ConfigError
 
 FORMATS = ("csv", "json", "jsonl", "parquet", "queue_dump")
 VALUE_ENCODINGS = ("none", "base64")  # queue_dump: how a string value holds the event's JSON
-# json, jsonl, queue_dump: the text encodings their files may be in (options.encoding; the ones Spark's decode has)
-TEXT_ENCODINGS = ("utf-8", "us-ascii", "iso-8859-1", "utf-16", "utf-16le", "utf-16be", "utf-32")
+# the encodings Spark 4 reads without spark.sql.legacy.javaCharsets (which the jobs' sessions set: any the JVM has)
+SPARK_ENCODINGS = ("utf-8", "us-ascii", "iso-8859-1", "utf-16", "utf-16le", "utf-16be", "utf-32")
 JSON_FORMATS = ("json", "jsonl", "queue_dump")
 # the reader options a JSON format takes (lower case): its records are parsed as strict JSON by Spark's parse_json,
 # not by its JSON reader, whose parser options (allowComments, mode, ...) have no effect (SourceConfig.unused_options)
@@ -307,8 +307,9 @@ class SourceConfig:
 
     @property
     def encoding(self) -> str:
-        """The text encoding of a JSON format's files (``options.encoding``, any case; ``utf-8`` by default), lower
-        case; US-ASCII is read as the UTF-8 it is a part of."""
+        """The text encoding of the source's files (``options.encoding`` or ``charset``, any case; ``utf-8`` by
+        default), lower case; US-ASCII is read as the UTF-8 it is a part of. Any encoding the JVM has: a run checks
+        it before reading (:func:`interlake.ingest.readers.check_encodings`)."""
         value = next((str(v) for k, v in self.options.items() if k.lower() in ("encoding", "charset")), "utf-8")
         return "utf-8" if value.lower() in ("utf8", "us-ascii") else value.lower()
 
@@ -415,11 +416,6 @@ class SourceConfig:
                     f"{key}.options.{option}: files are chosen by the job, not the reader (a file Spark left out "
                     f"would be marked taken, its records never read); remove it: the ledger takes each file once, "
                     f"so move the files not to take out of the folder, or narrow {key}.path with a glob")
-            if name in ("encoding", "charset") and self.format in JSON_FORMATS and \
-                    str(value).lower() not in (*TEXT_ENCODINGS, "utf8"):
-                raise ConfigError(f"{key}.options.{option}: {value!r} is not an encoding {self.format} files are read "
-                                  f"in; expected one of {', '.join(e.upper() for e in TEXT_ENCODINGS)} (JSON is "
-                                  "Unicode text: convert other files to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8)")
             if name in ("ignorecorruptfiles", "ignoremissingfiles") and str(value).lower() == "true":
                 raise ConfigError(
                     f"{key}.options.{option}: Spark would skip the rest of such a file without a word and the file "

@@ -129,6 +129,9 @@ def build_session(
     # Parquet TIMESTAMP(NANOS), as pandas and pyarrow write timestamps, is read as its number of nanoseconds
     # (`timestamp_format: epoch_ns`); Spark refuses such a file otherwise (PARQUET_TYPE_ILLEGAL)
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    # a source's `encoding` may be any the JVM has (windows-1252, as Excel on Windows saves CSV; Shift_JIS ...):
+    # Spark 4 otherwise takes only UTF-8, US-ASCII, ISO-8859-1, UTF-16 and UTF-32 (its CSV reader and `decode`)
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")
     for key, value in settings.conf.items():
         if key.startswith("spark.sql."):
             _set_runtime(spark, key, value)

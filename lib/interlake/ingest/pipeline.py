@@ -38,9 +38,10 @@ from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
-from interlake.ingest.readers import NOT_JSON_VALUE, base64_hint, read_source
+from interlake.ingest.readers import NOT_JSON_VALUE, base64_hint, check_encodings, read_source
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import (
+    ENCODING_REASON,
     describe_reason,
     epoch_unit_hint,
     reason_counts,
@@ -167,6 +168,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     selected = cfg.selected_sources(sources)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
+    check_encodings(spark, selected)
     if not dry_run:
         ensure_ingest_tables(spark, cfg)
     results = []
@@ -359,7 +361,7 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                              timestamp_format=src.timestamp_format, timezone=src.timezone)
                .transform(with_reasons, vocabulary=cfg.vocabulary, now=now, timestamp_format=src.timestamp_format,
                           max_id_length=cfg.ingest.max_id_length, max_future_seconds=cfg.ingest.max_future_seconds,
-                          min_timestamp=cfg.ingest.min_timestamp))
+                          min_timestamp=cfg.ingest.min_timestamp, encoding=src.encoding))
     # Materialized once: counts, the gate and the writes must all see the same rows, and files are read once.
     # Only what later steps use is kept, and the raw text only where quarantine needs it (the rows with reasons).
     has_reasons = F.size(C.REASONS) > 0
@@ -535,9 +537,12 @@ def _top_reasons(checked: DataFrame) -> list[tuple[str, int, list[str]]]:
 def _fix_hints(src: SourceConfig, reasons: list[tuple[str, int, list[str]]], checked: DataFrame) -> str:
     """What to set when the most common quarantine reasons (``reason_counts``) say the config is what is wrong: an
     epoch unit the values are not in, types the vocabulary does not take, queue values in base64 (looked for in
-    ``checked``'s rows of that reason); "" when they do not say."""
+    ``checked``'s rows of that reason), files read as UTF-8 that are not; "" when they do not say."""
     return (epoch_unit_hint(src.timestamp_format, reasons, f"sources.{src.name}.timestamp_format")
             + vocabulary_hint(src.name, reasons)
+            + (f"; if the files are not in UTF-8 (Excel on Windows saves CSV in windows-1252), set "
+               f"sources.{src.name}.options.encoding to theirs" if any(reason == ENCODING_REASON for reason, _, _
+                                                                        in reasons) else "")
             + (base64_hint(src, checked.where(F.array_contains(C.REASONS, NOT_JSON_VALUE)).select(C.RAW))
                if any(reason == NOT_JSON_VALUE for reason, _, _ in reasons) else ""))
 

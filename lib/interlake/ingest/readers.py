@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
 from urllib.parse import unquote
@@ -33,8 +34,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from interlake.config import STANDARD_FIELDS, SourceConfig, base_field
-from interlake.errors import SourceError, one_line
+from interlake.config import SPARK_ENCODINGS, STANDARD_FIELDS, SourceConfig, base_field
+from interlake.errors import ConfigError, SourceError, one_line
 from interlake.fs import first_bytes, first_line, parquet_schema_reader
 from interlake.ingest.files import source_root
 from interlake.ingest.standardize import WHITE_SPACE, strip
@@ -402,6 +403,31 @@ def check_readable(spark: SparkSession, src: SourceConfig, files: list[str]) -> 
             if first_bytes(spark, unquote(f), len(magic)) == magic:
                 raise SourceError(f"source {src.name}: {name} is in {what}, which Hadoop's {codec} for "
                                   f"{ending} files does not read (it reads Hadoop's own block format); {RECOMPRESS}")
+
+
+def check_encodings(spark: SparkSession, sources: Collection[SourceConfig]) -> None:
+    """A config error naming the first source whose ``options.encoding`` this JVM does not have (a typo, or a name
+    only another tool knows), or that Spark refuses because ``spark.conf`` turned ``spark.sql.legacy.javaCharsets``
+    off again: before a run reads or writes anything (Spark's own error came from the middle of a source's run)."""
+    charset = spark.sparkContext._jvm.java.nio.charset.Charset
+    legacy = str(spark.conf.get("spark.sql.legacy.javaCharsets", "false")).lower() == "true"
+    for src in sources:
+        option = next((k for k in src.options if k.lower() in ("encoding", "charset")), None)
+        if option is None or src.encoding in (*SPARK_ENCODINGS, "utf8"):
+            continue
+        key, value = f"sources.{src.name}.options.{option}", src.options[option]
+        try:
+            known = charset.isSupported(src.encoding)
+        except Exception:  # noqa: BLE001  (py4j's IllegalCharsetNameException: spaces, slashes, ...)
+            known = False
+        if not known:
+            raise ConfigError(f"{key}: {value!r} is not an encoding this Java has; use the name Java gives it "
+                              "(UTF-8, UTF-16, ISO-8859-1, windows-1252, Shift_JIS, GB18030, ...: java.nio.charset)")
+        if not legacy:
+            raise ConfigError(f"{key}: Spark reads {value} only with spark.sql.legacy.javaCharsets: true, which "
+                              "is off in this session (interlake's sessions turn it on: remove the setting from "
+                              "spark.conf); without it Spark reads only "
+                              + ", ".join(e.upper() for e in SPARK_ENCODINGS))
 
 
 def _has_codec(spark: SparkSession, uri: str) -> bool:
@@ -790,9 +816,27 @@ def _decoded_texts(spark: SparkSession, src: SourceConfig, files: list[str]) -> 
         raise SourceError(f"source {src.name}: {unquote(odd['path']).rsplit('/', 1)[-1]} is not {src.encoding} text: "
                           f"its size is not a multiple of {unit} bytes (cut short, or in another encoding); fix "
                           f"sources.{src.name}.options.encoding, or fix or move the file")
-    text = F.decode(F.col("content"), src.encoding)
-    return stored.select(F.col("_metadata.file_path").alias("file"), F.regexp_replace(text, "^\ufeff", "")
-                         .alias("value"))
+    # bytes that are not text in the encoding (a lone UTF-16 surrogate, windows-1252's unused 0x81) become U+FFFD,
+    # and their record is quarantined (validate.check_encoding): Spark's decode raises by default, which failed the
+    # whole source without naming the file. `decode` keeps the setting it is created under, so set it just for that
+    with _session_conf(spark, "spark.sql.legacy.codingErrorAction", "true"):
+        text = F.decode(F.col("content"), src.encoding)
+        return stored.select(F.col("_metadata.file_path").alias("file"), F.regexp_replace(text, "^\ufeff", "")
+                             .alias("value"))
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """``key`` set to ``value`` while the block runs (the DataFrames it builds keep it), then as it was."""
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
 
 
 def one_json_value(text: Column) -> Column:

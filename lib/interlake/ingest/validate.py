@@ -61,21 +61,28 @@ def check_vocabulary(vocabulary: tuple[str, ...]) -> Column:
 ENCODING_REASON = "text is not valid UTF-8 (replacement characters found)"
 
 
-def check_encoding() -> Column:
-    """Invalid UTF-8 in the record's text: bytes that are not UTF-8 (the line readers keep them as they are) or the
-    replacement characters a decoding reader (CSV) or the JSON parser put in their place."""
-    return F.when(~F.is_valid_utf8(F.col("raw")) | F.col("raw").contains("\ufffd"), F.lit(ENCODING_REASON))
+def encoding_reason(encoding: str = "utf-8") -> str:
+    """The reason of a record whose text is not valid in its source's ``encoding`` (a ``SourceConfig.encoding``)."""
+    return ENCODING_REASON if encoding in ("utf-8", "utf8", "us-ascii") else \
+        ENCODING_REASON.replace("UTF-8", encoding.upper())
+
+
+def check_encoding(encoding: str = "utf-8") -> Column:
+    """Invalid text in the record: bytes that are not UTF-8 (the line readers keep them as they are) or the
+    replacement characters a decoding reader (CSV, a file in another ``encoding``) or the JSON parser put in their
+    place."""
+    return F.when(~F.is_valid_utf8(F.col("raw")) | F.col("raw").contains("\ufffd"), F.lit(encoding_reason(encoding)))
 
 
 def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | Column,
                  timestamp_format: str = "iso8601",
                  max_id_length: int = 512, max_future_seconds: float = 86400.0,
-                 min_timestamp: str = "2000-01-01") -> DataFrame:
+                 min_timestamp: str = "2000-01-01", encoding: str = "utf-8") -> DataFrame:
     """Add ``reasons ARRAY<STRING>``: empty for a valid row. A record that could not be parsed has its parse error
     (and the encoding reason if that applies), not the field checks: its fields are unknown, so they would only add
     noise. ``raw`` comes out as valid UTF-8 (invalid bytes replaced by U+FFFD), so every reader of the quarantine
     can read it."""
-    encoding = check_encoding()
+    encoding = check_encoding(encoding)
 
     def not_single(col: str) -> list[Column]:  # a JSON record's id that is an object or a list (the readers say)
         return [F.col(f"{col}_error")] if f"{col}_error" in df.columns else []
