@@ -25,6 +25,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.errors import AnalysisException, IllegalArgumentException, PySparkRuntimeError
@@ -307,3 +309,19 @@ def _jvm_ignores_sigterm(spark: SparkSession) -> None:
         jvm.sun.misc.Signal.handle(jvm.sun.misc.Signal("TERM"), jvm.sun.misc.SignalHandler.SIG_IGN)
     except Exception as exc:  # noqa: BLE001  (a JVM without sun.misc: SIGTERM ends it, as before)
         log.debug("the JVM keeps its SIGTERM handling: %s", exc)
+
+
+@contextmanager
+def session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """The runtime setting ``key`` at ``value`` while the block runs, then as it was before (unset if it was): for the
+    commits made inside (a Delta commit's userMetadata, VACUUM's retention check), or the expressions built inside,
+    which keep the settings they were created under (``decode``'s error action)."""
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)

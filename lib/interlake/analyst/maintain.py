@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
@@ -23,6 +24,7 @@ from interlake.fs import delete_tree, exists, subfolders
 from interlake.ingest.files import list_files
 from interlake.log import progress
 from interlake.schemas import tables as T
+from interlake.session import session_conf
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.quoting import sql_string
@@ -51,12 +53,9 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
         progress(log, "optimized", table=name, files_removed=m["numFilesRemoved"], files_added=m["numFilesAdded"],
                  **({"zorder_partitions": "{} of {}".format(*m["zorder_scope"])} if m["zorder_scope"] else {}))
         keep, why = (stream_retention(spark, cfg, table, hours, now) if name == T.INTERACTIONS else (hours, ""))
-        if force:
-            spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        try:
+        with session_conf(spark, "spark.databricks.delta.retentionDurationCheck.enabled",
+                          "false") if force else nullcontext():
             deleted = vacuum(spark, table, keep)
-        finally:
-            spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
         vacuumed = f"vacuum retention {keep:g}h{why}" + ("" if deleted is None else
                                                         f", {deleted:,} file{'' if deleted == 1 else 's'} deleted")
         summary.append({"table": name, "action": "optimize+vacuum", "detail": f"{_optimized(name, m)}; {vacuumed}"})

@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
@@ -54,6 +54,7 @@ from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.session import session_conf
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_interactions_table, ensure_table
 
@@ -270,14 +271,9 @@ def supersede_quarantine(spark: SparkSession, cfg: Config, source: str, run_id: 
         DeltaTable.forPath(spark, cfg.table_path(T.QUARANTINE)).delete((F.col(C.SOURCE) == source) & condition)
 
 
-@contextmanager
-def tagged(spark: SparkSession, run_id: str):
+def tagged(spark: SparkSession, run_id: str) -> AbstractContextManager[None]:
     """The Delta commits made inside carry ``run_id`` in their userMetadata (``ledger.committed_in`` finds them)."""
-    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
-    try:
-        yield
-    finally:
-        spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+    return session_conf(spark, "spark.databricks.delta.commitInfo.userMetadata", L.run_metadata(run_id))
 
 
 def files_to_take(spark: SparkSession, src: SourceConfig, state: L.SourceState, now: datetime, *,

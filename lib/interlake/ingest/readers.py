@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import reduce
 from urllib.parse import unquote
@@ -39,6 +38,7 @@ from interlake.errors import ConfigError, SourceError, one_line
 from interlake.fs import first_bytes, first_line, parquet_schema_reader
 from interlake.ingest.files import source_root
 from interlake.ingest.standardize import WHITE_SPACE, strip
+from interlake.session import session_conf
 from interlake.tables.quoting import identifier
 
 ID_FIELDS = ("user_id", "item_id")
@@ -412,9 +412,9 @@ def check_encodings(spark: SparkSession, sources: Collection[SourceConfig]) -> N
     charset = spark.sparkContext._jvm.java.nio.charset.Charset
     legacy = str(spark.conf.get("spark.sql.legacy.javaCharsets", "false")).lower() == "true"
     for src in sources:
-        option = next((k for k in src.options if k.lower() in ("encoding", "charset")), None)
-        if option is None or src.encoding in (*SPARK_ENCODINGS, "utf8"):
+        if src.encoding in SPARK_ENCODINGS:
             continue
+        option = next(k for k in src.options if k.lower() in ("encoding", "charset"))
         key, value = f"sources.{src.name}.options.{option}", src.options[option]
         try:
             known = charset.isSupported(src.encoding)
@@ -819,24 +819,10 @@ def _decoded_texts(spark: SparkSession, src: SourceConfig, files: list[str]) -> 
     # bytes that are not text in the encoding (a lone UTF-16 surrogate, windows-1252's unused 0x81) become U+FFFD,
     # and their record is quarantined (validate.check_encoding): Spark's decode raises by default, which failed the
     # whole source without naming the file. `decode` keeps the setting it is created under, so set it just for that
-    with _session_conf(spark, "spark.sql.legacy.codingErrorAction", "true"):
+    with session_conf(spark, "spark.sql.legacy.codingErrorAction", "true"):
         text = F.decode(F.col("content"), src.encoding)
         return stored.select(F.col("_metadata.file_path").alias("file"), F.regexp_replace(text, "^\ufeff", "")
                              .alias("value"))
-
-
-@contextmanager
-def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
-    """``key`` set to ``value`` while the block runs (the DataFrames it builds keep it), then as it was."""
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
 
 
 def one_json_value(text: Column) -> Column:
