@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from interlake.analyst import views
+from interlake.analyst import plots, views
 from interlake.config import Config
 
 
@@ -32,54 +32,28 @@ def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
 
     vol = views.daily_volume(spark, cfg, every_day=True)  # a day without data as 0, not a line across it
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    if len(vol):
-        (vol.pivot(index="event_date", columns="interaction_type", values="n")
-         [list(dict.fromkeys(vol["interaction_type"]))].plot(ax=ax))  # the legend in the vocabulary's order
-    ax.set_title("Interactions per day and type")
-    images.append(("Volume per day", _save(fig, out, "volume.png"),
-                   "" if len(vol) else "No interactions yet: run `interlake ingest`."))
+    plots.volume(vol, ax)
+    images.append(("Volume per day", _save(fig, out, "volume.png"), "" if len(vol) else plots.NO_INTERACTIONS))
 
     fun = views.funnel(spark, cfg)
     fig, ax = plt.subplots(figsize=(5, 3))
-    ax.bar(fun["step"].astype(str), fun["users"])
-    ax.set_title("Funnel: users reaching each step")
+    plots.funnel(fun, ax)
     images.append(("Funnel", _save(fig, out, "funnel.png"), ""))
 
     hist = views.model_history(spark, cfg)
     fig, ax = plt.subplots(figsize=(6, 3))
-    if len(hist):
-        at = "@" + "/".join(str(k) for k in sorted(hist["k"].dropna().unique()))  # each run's own train.k
-        ax.plot(hist["model_version"], hist["ndcg"], "o-", label=f"model nDCG{at}")
-        ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label=f"popularity nDCG{at}")
-        ax.legend()
-        ax.tick_params(axis="x", rotation=30)
-    ax.set_title("Models over time vs the baseline")
-    images.append(("Models", _save(fig, out, "models.png"),
-                   "" if len(hist) else "No training run yet: run `interlake train`."))
+    plots.models(hist, ax)
+    images.append(("Models", _save(fig, out, "models.png"), "" if len(hist) else plots.NO_MODELS))
 
     tl = views.trending_timeline(spark, cfg, every_window=True)  # quiet windows as 0, not a line across them
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    if len(tl):
-        # markers: a line of one window (an item seen in one window so far) draws nothing; `expected` is missing in
-        # the quiet windows, where its line breaks
-        ax.plot(tl["window_start"], tl["interactions"], ".-" if len(tl) <= 72 else "-", label="interactions")
-        ax.plot(tl["window_start"], tl["expected"], ".-", label="expected")
-        surge = tl[tl["is_trending"]]
-        ax.scatter(surge["window_start"], surge["interactions"], color="red", zorder=3, label="trending")
-        if len(tl) == 1:  # matplotlib would show four years around one point
-            import pandas as pd
-
-            at = pd.Timestamp(tl["window_start"].iloc[0])
-            ax.set_xlim(at - pd.Timedelta(hours=12), at + pd.Timedelta(hours=12))
-        ax.legend()
-        ax.set_title(f"Trending timeline of {tl['item_id'].iloc[0]}")
-    images.append(("Trending", _save(fig, out, "trending.png"),
-                   "" if len(tl) else "No trending windows yet: run `interlake trending`."))
+    plots.trending(tl, ax)
+    images.append(("Trending", _save(fig, out, "trending.png"), "" if len(tl) else plots.NO_TRENDING))
 
     reasons = views.quarantine_reasons(spark, cfg)
     sims = views.similar_examples(spark, cfg)
-    tables.append(("Quarantine reasons", reasons.head(15), "No quarantined records."))
-    tables.append(("Similar items (examples)", sims, "No similar items yet: run `interlake train`."))
+    tables.append(("Quarantine reasons", reasons.head(15), plots.NO_QUARANTINE))
+    tables.append(("Similar items (examples)", sims, plots.NO_SIMILAR))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(f"<h2>{html.escape(t)}</h2>" + (f"<p class='empty'>{html.escape(note)}</p>" if note else "")
                    + f"<img src='{src}' alt='{html.escape(t)}'>" for t, src, note in images)
