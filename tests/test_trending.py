@@ -272,6 +272,28 @@ def test_a_queue_folder_that_does_not_exist_is_one_line_naming_the_source_path(s
                               "queue's dumps land there) or fix sources.q.path")
 
 
+def test_a_queue_folder_moved_under_a_running_count_is_one_line_saying_to_set_it_back_or_start_over(spark, tmp_path):
+    """Before 2026-12-07 a query whose queue source's `path` had changed (the dumps moved to another mount) failed with
+    Spark's `IllegalArgumentException: Wrong basePath …` at every run. The same folder as a glob goes on."""
+    t = (DAY0 + 10 * 3600) * 1000
+    for name in ("old", "new"):
+        write(tmp_path / name / "a.jsonl", "".join(queue_line(f"u{i}", "i1", "view", t + i) + "\n" for i in range(3)))
+    assert run_trending(spark, config(tmp_path / "old", tmp_path / "lake"), once=True).input_rows == 3
+    checkpoint = f"{tmp_path / 'lake'}/_checkpoints/trending"
+    with pytest.raises(ConfigError) as err:
+        run_trending(spark, config(tmp_path / "new", tmp_path / "lake"), once=True)
+    assert str(err.value) == (
+        f"sources.q.path: the trending query's checkpoint ({checkpoint}) read the queue dumps of file:{tmp_path}/old, "
+        f"and this config's folder is file:{tmp_path}/new; a running count cannot switch folders (Spark fails on the "
+        "dumps it read, and those of the new folder would be counted as new): set it back, or start over: remove the "
+        "checkpoint and the tables trending_items, trending_batch_counts, item_popularity and stream_progress, which "
+        "are then counted again from the new folder")
+    write(tmp_path / "old/b.jsonl", queue_line("u9", "i1", "view", t + 9) + "\n")
+    assert run_trending(spark, config(f"{tmp_path}/old/*.jsonl", tmp_path / "lake"), once=True).input_rows == 1
+    got = spark.read.format("delta").load(f"{tmp_path}/lake/{T.TRENDING_ITEMS}").select("item_id", "interactions")
+    assert [tuple(r) for r in got.collect()] == [("i1", 4)]
+
+
 def test_the_trending_command_says_a_source_mistake_before_spark_starts(tmp_path, capsys, monkeypatch):
     """A config made for ingest alone (no trending section, no queue source) made `interlake trending` start Spark and
     fail 25 s later, without naming the queue sources there are."""

@@ -44,7 +44,7 @@ from pyspark.sql import functions as F
 from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, InterlakeError, SourceError
 from interlake.fs import exists, read_text, write_text
-from interlake.ingest.files import is_glob, list_files, source_root
+from interlake.ingest.files import is_glob, list_files, normalize_uri, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
 from interlake.ingest.standardize import standardize
@@ -467,8 +467,31 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
                 f"trending.{key}: the query's checkpoint ({checkpoint}) {what}; a running count cannot switch: set it "
                 "back, or start over: remove the checkpoint and the tables trending_items, trending_batch_counts, "
                 "item_popularity and stream_progress, which are then counted again from the source")
+    read = _file_read(spark, checkpoint) if offsets and tr.source != T.INTERACTIONS else None
+    folder = source_root(spark, cfg.sources[tr.source].path) if read else None
+    if read and not normalize_uri(read).startswith(folder + "/"):
+        raise ConfigError(
+            f"sources.{tr.source}.path: the trending query's checkpoint ({checkpoint}) read the queue dumps of "
+            f"{normalize_uri(read).rsplit('/', 1)[0]}, and this config's folder is {folder}; a running count cannot "
+            "switch folders (Spark fails on the dumps it read, and those of the new folder would be counted as new): "
+            "set it back, or start over: remove the checkpoint and the tables trending_items, trending_batch_counts, "
+            "item_popularity and stream_progress, which are then counted again from the new folder")
     if not offsets or not exists(spark, record):
         write_text(spark, record, json.dumps(shape))
+
+
+def _file_read(spark: SparkSession, checkpoint: str) -> str | None:
+    """A file a query over a folder has read, from its checkpoint's file source log (``sources/0/<batch>`` and
+    ``.compact`` files of JSON lines with each file's ``path``): the newest log file that names one, or None."""
+    folder = f"{checkpoint}/sources/0"
+    if not exists(spark, folder):
+        return None
+    logs = [f.file for f in list_files(spark, folder) if f.file.rsplit("/", 1)[-1].split(".")[0].isdigit()]
+    for uri in sorted(logs, key=lambda u: int(u.rsplit("/", 1)[-1].split(".")[0]), reverse=True)[:3]:
+        for line in read_text(spark, uri).splitlines():
+            if line.startswith("{") and '"path"' in line:
+                return json.loads(line)["path"]
+    return None
 
 
 def run_trending(spark: SparkSession, cfg: Config, *, once: bool = False, timeout_s: float | None = None,
