@@ -265,6 +265,26 @@ def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):
         load_config(str(bad))
 
 
+def test_a_config_is_read_as_utf_8_or_utf_16_and_other_bytes_are_one_line_naming_where(tmp_path):
+    """Before 2026-12-07 a config saved in windows-1252 (an editor's default on Windows; here an accented type name)
+    ended in `failed: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 …` (exit 1), one in UTF-16 too."""
+    text = ("lakehouse: lake\ninteraction_types: {view: {weight: 1.0}, achat: {weight: 8.0}}\n"
+            "sources:\n  shop:\n    format: csv\n    path: in\n"
+            "    fields: {user_id: c, item_id: p, interaction_type: t, timestamp: ts}\n"
+            "    interaction_type_map: {vue: view, payé: achat}  # le café\n")
+    for name, data in [("utf8.yaml", text.encode()), ("bom.yaml", text.encode("utf-8-sig")),
+                       ("utf16.yaml", text.encode("utf-16")), ("utf16be.yaml", b"\xfe\xff" + text.encode("utf-16-be"))]:
+        (tmp_path / name).write_bytes(data)
+        assert dict(load_config(str(tmp_path / name)).sources["shop"].interaction_type_map) == {
+            "vue": "view", "payé": "achat"}, name
+    (tmp_path / "cp1252.yaml").write_bytes(text.encode("cp1252"))
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "cp1252.yaml"))
+    assert str(err.value) == (
+        f"{tmp_path / 'cp1252.yaml'}: not UTF-8 text at line 8, column 42 (byte 0xe9): save the file as UTF-8, the "
+        "encoding of YAML files (iconv -f windows-1252 -t utf-8 converts one saved in windows-1252)")
+
+
 def test_a_key_given_twice_is_an_error_not_the_last_one_silently(tmp_path):
     """A source block copied and not renamed: PyYAML kept the second ``shop:`` and dropped the first without a word
     (its files were never ingested) before 2026-11-30. Keys a merge brings in may still be overridden."""

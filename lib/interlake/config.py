@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -818,14 +819,32 @@ def yaml_error(path: str, exc: yaml.YAMLError) -> ConfigError:
     return ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}")
 
 
+def yaml_text(path: str, raw: bytes) -> str:
+    """A YAML file's bytes as text: UTF-8 (a byte order mark dropped), or UTF-16 with its byte order mark, as YAML 1.2
+    allows; not the locale's encoding, which a scheduler's environment may set otherwise. Bytes that are not UTF-8 (a
+    config saved in windows-1252 by an editor) are one line naming where."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line = raw[:start].count(b"\n") + 1
+        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        raise ConfigError(f"{path}: not UTF-8 text at line {line}, column {column} (byte 0x{raw[start]:02x}): save the "
+                          "file as UTF-8, the encoding of YAML files (iconv -f windows-1252 -t utf-8 converts one "
+                          "saved in windows-1252)") from None
+
+
 def load_config(path: str | None = None) -> Config:
     """Read and validate a YAML config; one-line ConfigError on any problem. ``${NAME}`` in a value is the
     environment's NAME (``expand_env``)."""
     path = path or default_config_path()
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"--conf {path}: cannot read the file ({exc.strerror}); pass an existing YAML file") from None
+    text = yaml_text(path, raw)
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506  (a safe loader: SafeLoader's subclass)
     except yaml.YAMLError as exc:

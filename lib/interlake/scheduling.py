@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from interlake.config import yaml_error
+from interlake.config import yaml_error, yaml_text
 from interlake.errors import ConfigError
 
 
@@ -31,9 +31,10 @@ def load_job(bundle: str, name: str) -> tuple[list[dict], dict]:
     """The job's tasks and the bundle's variables (their defaults), the bundle's shape checked: each mistake is one
     line naming where it is in the file, as a config's are."""
     try:
-        text = Path(bundle).read_text()
+        raw = Path(bundle).read_bytes()
     except OSError as exc:
         raise ConfigError(f"--bundle {bundle}: cannot read it ({exc.strerror})") from None
+    text = yaml_text(bundle, raw)
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
