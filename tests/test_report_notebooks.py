@@ -91,6 +91,26 @@ def test_a_notebook_opened_before_the_jobs_ran_shows_its_charts_saying_what_to_r
         assert printed == []
 
 
+def test_the_interactions_notebook_queries_the_config_s_database(spark, tmp_path, write_yaml, monkeypatch):
+    """Its SQL cell named `interlake.interactions`: with `database: analytics` it failed with TABLE_OR_VIEW_NOT_FOUND
+    until 2026-12-07."""
+    from interlake.config import load_config
+    from interlake.ingest.pipeline import ingest
+
+    from tests.conftest import BASE
+    from tests.ingest_helpers import CSV_SOURCE, T0, write
+
+    write(tmp_path / "in/a.csv", "customer,product,event,time\n" + "".join(
+        f"u{i},i{i % 3},VIEW,{T0 + i}\n" for i in range(5)) + f"u1,i1,BUY,{T0 + 9}\n")
+    conf = write_yaml({**BASE, "database": "analytics", "lakehouse": str(tmp_path / "lake"),
+                       "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in")}}})
+    assert ingest(spark, load_config(conf)).ok
+    outputs = _run_notebook("01_explore_interactions.ipynb", conf, tmp_path, monkeypatch)
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    tables = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    assert "  source  n\n0   shop  6" in tables, tables
+
+
 @pytest.mark.parametrize("draw, note", [("volume", "No interactions yet: run `interlake ingest`."),
                                         ("funnel", "No interactions yet: run `interlake ingest`."),
                                         ("models", "No training run yet: run `interlake train`."),
