@@ -259,6 +259,13 @@ def test_environment_variables_in_values(tmp_path, monkeypatch):
 def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read the file"):
         load_config(str(tmp_path / "nope.yaml"))
+    # a URI (a config kept beside the lakehouse in an object store) is not read: it says how to ship the file
+    with pytest.raises(ConfigError) as err:
+        load_config("s3a://bucket/conf/nightly.yaml")
+    assert str(err.value) == (
+        "--conf s3a://bucket/conf/nightly.yaml: a config is a file on the disk of the machine the job starts on (the "
+        "driver's), not a URI: ship it with the job (spark-submit --files conf.yaml, then --conf conf.yaml; on "
+        "Databricks a workspace file, or /dbfs/… for a file in DBFS)")
     bad = tmp_path / "bad.yaml"
     bad.write_text("lakehouse: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML at line"):
