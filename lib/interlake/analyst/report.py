@@ -24,31 +24,23 @@ def _save(fig, folder: str, name: str) -> str:
 def write_report(spark: SparkSession, cfg: Config, out: str) -> str:
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    matplotlib.use("Agg")  # no display: the charts are files
     os.makedirs(out, exist_ok=True)
     images, tables = [], []
 
     vol = views.daily_volume(spark, cfg, every_day=True)  # a day without data as 0, not a line across it
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    plots.volume(vol, ax)
-    images.append(("Volume per day", _save(fig, out, "volume.png"), "" if len(vol) else plots.NO_INTERACTIONS))
+    images.append(("Volume per day", _save(plots.volume(vol).figure, out, "volume.png"),
+                   "" if len(vol) else plots.NO_INTERACTIONS))
 
     fun = views.funnel(spark, cfg)
-    fig, ax = plt.subplots(figsize=(5, 3))
-    plots.funnel(fun, ax)
-    images.append(("Funnel", _save(fig, out, "funnel.png"), ""))
+    images.append(("Funnel", _save(plots.funnel(fun).figure, out, "funnel.png"), ""))
 
     hist = views.model_history(spark, cfg)
-    fig, ax = plt.subplots(figsize=(6, 3))
-    plots.models(hist, ax)
-    images.append(("Models", _save(fig, out, "models.png"), "" if len(hist) else plots.NO_MODELS))
+    images.append(("Models", _save(plots.models(hist).figure, out, "models.png"), "" if len(hist) else plots.NO_MODELS))
 
     tl = views.trending_timeline(spark, cfg, every_window=True)  # quiet windows as 0, not a line across them
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    plots.trending(tl, ax)
-    images.append(("Trending", _save(fig, out, "trending.png"), "" if len(tl) else plots.NO_TRENDING))
+    images.append(("Trending", _save(plots.trending(tl).figure, out, "trending.png"),
+                   "" if len(tl) else plots.NO_TRENDING))
 
     reasons = views.quarantine_reasons(spark, cfg)
     sims = views.similar_examples(spark, cfg)
