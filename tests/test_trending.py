@@ -264,12 +264,21 @@ def test_the_interactions_table_as_the_source(spark, tmp_path):
                                       window="60 minutes"), once=True).input_rows == 0
 
 
-def test_a_queue_folder_that_does_not_exist_is_one_line_naming_the_source_path(spark, tmp_path):
+def test_a_queue_folder_that_does_not_exist_or_is_a_file_is_one_line_naming_the_source_path(spark, tmp_path):
     cfg = config(tmp_path / "in", tmp_path / "lake")
     with pytest.raises(SourceError) as err:
         run_trending(spark, cfg, once=True)
     assert str(err.value) == (f"trending.source q: folder {tmp_path / 'in'} does not exist; create it (the "
                               "queue's dumps land there) or fix sources.q.path")
+    # one file, which ingest takes as a source's path: Spark's file stream failed with "Option 'basePath' must be a
+    # directory" (before 2026-12-07)
+    write(tmp_path / "in/a.jsonl", queue_line("u1", "i1", "view", (DAY0 + 3600) * 1000) + "\n")
+    with pytest.raises(ConfigError) as err:
+        run_trending(spark, config(tmp_path / "in/a.jsonl", tmp_path / "lake"), once=True)
+    assert str(err.value) == (f"sources.q.path: {tmp_path}/in/a.jsonl is one file; the trending stream reads the "
+                              "queue's dumps as they land in a folder: set the folder, or a glob of the files to read "
+                              f"({tmp_path}/in/*.jsonl)")
+    assert run_trending(spark, config(tmp_path / "in", tmp_path / "lake"), once=True).input_rows == 1
 
 
 def test_a_queue_folder_moved_under_a_running_count_is_one_line_saying_to_set_it_back_or_start_over(spark, tmp_path):

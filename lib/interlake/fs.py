@@ -25,6 +25,14 @@ def exists(spark: SparkSession, uri: str) -> bool:
     return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
 
 
+def is_file(spark: SparkSession, uri: str) -> bool:
+    """``uri`` exists and is a file, not a folder (on any Hadoop filesystem)."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(path) and fs.getFileStatus(path).isFile())
+
+
 def subfolders(spark: SparkSession, uri: str) -> list[str]:
     """The names of the folders directly in ``uri`` (none if it does not exist), on any Hadoop filesystem."""
     jvm = spark.sparkContext._jvm

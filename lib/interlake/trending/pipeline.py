@@ -43,7 +43,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, InterlakeError, SourceError
-from interlake.fs import exists, read_text, write_text
+from interlake.fs import exists, is_file, read_text, write_text
 from interlake.ingest.files import is_glob, list_files, normalize_uri, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
@@ -113,6 +113,10 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
     if not is_glob(src.path) and not exists(spark, src.path):
         raise SourceError(f"trending.source {tr.source}: folder {src.path} does not exist; create it (the queue's "
                           f"dumps land there) or fix sources.{tr.source}.path")
+    if not is_glob(src.path) and is_file(spark, src.path):  # ingest takes one file; Spark's file stream refuses it
+        raise ConfigError(f"sources.{tr.source}.path: {src.path} is one file; the trending stream reads the queue's "
+                          "dumps as they land in a folder: set the folder, or a glob of the files to read "
+                          f"({src.path.rsplit('/', 1)[0] + '/' if '/' in src.path else ''}*.jsonl)")
     # Spark's file source ignores, silently and for good, a file modified more than maxFileAge (a week) before the
     # newest it has seen: a dump delivered late with its modification time kept (cp -p, rsync -a, a tar). A century:
     # every new file is read; the source keeps every file name it has read in memory, as its checkpoint already does.
