@@ -303,6 +303,43 @@ def test_a_queue_folder_moved_under_a_running_count_is_one_line_saying_to_set_it
     assert [tuple(r) for r in got.collect()] == [("i1", 4)]
 
 
+def test_a_checkpoint_or_tables_removed_alone_is_one_line_saying_to_put_it_back_or_start_over(spark, tmp_path):
+    """Removing a stream's checkpoint is Spark's usual advice to restart it: before 2026-12-07 the query then numbered
+    its batches from 0 again and appended their counts beside the earlier batches' of the same ids (trending_batch_
+    counts doubled, every later score wrong); with the tables removed instead, it went on from the checkpoint and
+    the tables lacked every window counted before."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(5)))
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    assert run_trending(spark, cfg, once=True).input_rows == 5
+    lake, aside = tmp_path / "lake", tmp_path / "aside"
+    checkpoint = f"{lake}/_checkpoints/trending"
+    start_over = ("remove the checkpoint and the tables trending_items, trending_batch_counts, item_popularity and "
+                  "stream_progress, which are then counted again from the source")
+    shutil.move(lake / "_checkpoints", aside / "_checkpoints")
+    with pytest.raises(ConfigError) as err:
+        run_trending(spark, cfg, once=True)
+    assert str(err.value) == (f"trending: the table stream_progress holds what a trending query counted, and its "
+                              f"checkpoint ({checkpoint}) is gone: a new query would count from the start beside it. "
+                              f"Put the checkpoint back, or start over: {start_over}")
+    shutil.move(aside / "_checkpoints", lake / "_checkpoints")
+    shutil.move(lake / T.STREAM_PROGRESS, aside / T.STREAM_PROGRESS)
+    with pytest.raises(ConfigError) as err:
+        run_trending(spark, cfg, once=True)
+    assert str(err.value) == (f"trending: the query's checkpoint ({checkpoint}) has counted micro-batches, and the "
+                              "table stream_progress is gone: the query would go on from the checkpoint, and the "
+                              "tables would lack every window counted before. Put the tables back, or start over: "
+                              + start_over)
+    shutil.move(aside / T.STREAM_PROGRESS, lake / T.STREAM_PROGRESS)
+    assert run_trending(spark, cfg, once=True).input_rows == 0  # both back: it goes on
+    for gone in ("_checkpoints", T.TRENDING_ITEMS, T.TRENDING_BATCH_COUNTS, T.ITEM_POPULARITY, T.STREAM_PROGRESS):
+        shutil.rmtree(lake / gone)
+    assert run_trending(spark, cfg, once=True).input_rows == 5  # started over as it says: each record counted once
+    counts = spark.read.format("delta").load(cfg.table_path(T.TRENDING_BATCH_COUNTS)).groupBy("item_id").agg(
+        F.sum("interactions").alias("n"))
+    assert sorted(map(tuple, counts.collect())) == [("i0", 3), ("i1", 2)]
+
+
 def test_the_trending_command_says_a_source_mistake_before_spark_starts(tmp_path, capsys, monkeypatch):
     """A config made for ingest alone (no trending section, no queue source) made `interlake trending` start Spark and
     fail 25 s later, without naming the queue sources there are."""

@@ -447,9 +447,14 @@ def _batch_ids(spark: SparkSession, checkpoint: str, sub: str) -> set[int]:
     return {int(n) for n in names if n.isdigit()}
 
 
+START_OVER = ("remove the checkpoint and the tables trending_items, trending_batch_counts, item_popularity and "
+              "stream_progress, which are then counted again from the source")
+
+
 def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None:
     """The settings a checkpoint cannot outlive: its kind of source (the Delta table or a folder of files: read from
-    its latest offsets) and its windows (``trending_items`` holds one length of window: kept beside the checkpoint).
+    its latest offsets), a queue source's folder (from a file its file log names) and its windows (``trending_items``
+    holds one length of window: kept beside the checkpoint); and its tables (``check_checkpoint_and_tables``).
     A query started with others is a one-line error saying how to start over, where Spark failed with
     ``MappingException: No usable value for logOffset`` (another kind of source) or the tables mixed windows of two
     lengths. Windows of a checkpoint older than the record (2026-12-01) are taken to match."""
@@ -457,6 +462,7 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
     shape = {"source": "the interactions table" if tr.source == T.INTERACTIONS else "a folder of queue dumps",
              "window": tr.window, "slide": tr.slide or tr.window}
     record, offsets = f"{checkpoint}.json", _batch_ids(spark, checkpoint, "offsets")
+    check_checkpoint_and_tables(spark, cfg, checkpoint, offsets)
     before = json.loads(read_text(spark, record)) if offsets and exists(spark, record) else {}
     if offsets:
         last = read_text(spark, f"{checkpoint}/offsets/{max(offsets)}").strip().splitlines()[-1]
@@ -467,10 +473,8 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
             what = {"source": f"reads {before[key]}, and this config's source {tr.source!r} is {value}",
                     "window": f"counts windows of {before[key]!r}, and this config says {value!r}",
                     "slide": f"counts windows sliding by {before[key]!r}, and this config says {value!r}"}[key]
-            raise ConfigError(
-                f"trending.{key}: the query's checkpoint ({checkpoint}) {what}; a running count cannot switch: set it "
-                "back, or start over: remove the checkpoint and the tables trending_items, trending_batch_counts, "
-                "item_popularity and stream_progress, which are then counted again from the source")
+            raise ConfigError(f"trending.{key}: the query's checkpoint ({checkpoint}) {what}; a running count cannot "
+                              "switch: set it back, or start over: " + START_OVER)
     read = _file_read(spark, checkpoint) if offsets and tr.source != T.INTERACTIONS else None
     folder = source_root(spark, cfg.sources[tr.source].path) if read else None
     if read and not normalize_uri(read).startswith(folder + "/"):
@@ -478,10 +482,33 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
             f"sources.{tr.source}.path: the trending query's checkpoint ({checkpoint}) read the queue dumps of "
             f"{normalize_uri(read).rsplit('/', 1)[0]}, and this config's folder is {folder}; a running count cannot "
             "switch folders (Spark fails on the dumps it read, and those of the new folder would be counted as new): "
-            "set it back, or start over: remove the checkpoint and the tables trending_items, trending_batch_counts, "
-            "item_popularity and stream_progress, which are then counted again from the new folder")
+            "set it back, or start over: " + START_OVER.replace("the source", "the new folder"))
     if not offsets or not exists(spark, record):
         write_text(spark, record, json.dumps(shape))
+
+
+def check_checkpoint_and_tables(spark: SparkSession, cfg: Config, checkpoint: str, offsets: set[int]) -> None:
+    """The checkpoint and the tables are one state: a query started with one of them removed by hand is a one-line
+    error. Without its checkpoint (Spark's usual advice to restart a stream) a query numbers its batches from 0
+    again, and its counts went into ``trending_batch_counts`` beside the earlier batches' of the same ids (every count
+    after it wrong); without its tables it went on from the checkpoint and the tables lacked every window counted
+    before (the forecasts too)."""
+    progress = cfg.table_path(T.STREAM_PROGRESS)
+    has_progress = exists(spark, progress + "/_delta_log")
+    if not offsets:
+        kept = [name for name in (T.STREAM_PROGRESS, T.TRENDING_BATCH_COUNTS, T.TRENDING_ITEMS)
+                if exists(spark, cfg.table_path(name) + "/_delta_log")
+                and not spark.read.format("delta").load(cfg.table_path(name)).isEmpty()]
+        if kept:
+            raise ConfigError(
+                f"trending: the table {kept[0]} holds what a trending query counted, and its checkpoint ({checkpoint}) "
+                "is gone: a new query would count from the start beside it. Put the checkpoint back, or start over: "
+                + START_OVER)
+    elif not has_progress and _batch_ids(spark, checkpoint, "commits"):
+        raise ConfigError(
+            f"trending: the query's checkpoint ({checkpoint}) has counted micro-batches, and the table stream_progress "
+            "is gone: the query would go on from the checkpoint, and the tables would lack every window counted "
+            "before. Put the tables back, or start over: " + START_OVER)
 
 
 def _file_read(spark: SparkSession, checkpoint: str) -> str | None:
