@@ -469,6 +469,36 @@ def test_rerun_changes_nothing(spark, make_config, tmp_path):
         assert spark.sql(f"DESCRIBE HISTORY delta.`{cfg.table_path(t)}`").agg(F.max("version")).first()[0] == v, t
 
 
+def test_interactions_removed_with_its_ledger_kept_is_one_line_and_removing_both_ingests_again(spark, make_config,
+                                                                                                 tmp_path):
+    """Before 2026-12-07 a run after the interactions folder was deleted (to ingest again) found every file in the
+    ledger: `no new files`, and the table stayed empty for good."""
+    import shutil
+
+    from interlake.ingest.noop import nothing_new
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n"
+          f"u3,i3,BUY,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    assert ingest(spark, cfg, now=NOW).ok
+    shutil.rmtree(cfg.table_path(T.INTERACTIONS))
+    assert nothing_new(cfg, now=NOW) is None  # not answered without Spark: the job says it
+    for dry_run in (True, False):
+        with pytest.raises(ConfigError) as err:
+            ingest(spark, cfg, now=NOW, dry_run=dry_run)
+        assert str(err.value) == (
+            f"ingest: the table interactions ({cfg.table_path(T.INTERACTIONS)}) is gone, and ingest_ledger has 1 "
+            "file(s) taken into it, which no run takes again. Put the table back, or ingest every file again: remove "
+            "ingest_ledger and interactions_quarantine too (the files still in the sources' folders are then taken "
+            "as new)")
+    assert not os.path.exists(cfg.table_path(T.INTERACTIONS))  # nothing created
+    for table in (T.LEDGER, T.QUARANTINE):
+        shutil.rmtree(cfg.table_path(table))
+    again = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined) for s in again.sources for f in s.files] == [(3, 2, 1)]
+    assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u3"]
+
+
 def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, tmp_path):
     cfg = csv_cfg(make_config, tmp_path)
     write(tmp_path / "in/shop/day1.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\n",

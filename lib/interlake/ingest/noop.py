@@ -46,6 +46,8 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     nor a file whose latest take quarantined records), if that is certain without Spark; otherwise None. Unknown
     source names raise the job's ConfigError."""
     selected = cfg.selected_sources(sources)
+    if not os.path.isdir(os.path.join(cfg.table_path(T.INTERACTIONS), "_delta_log")):
+        return None  # no table the ledger's files went into: the job says so (or creates it)
     rows = ledger_rows(cfg.table_path(T.LEDGER))
     if rows is None:
         return None

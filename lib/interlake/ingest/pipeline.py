@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interlake.config import Config, SourceConfig
-from interlake.errors import MORE_MEMORY, InterlakeError, one_line, stopped_jvm
+from interlake.errors import MORE_MEMORY, ConfigError, InterlakeError, one_line, stopped_jvm
 from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
@@ -159,6 +159,22 @@ def ensure_ingest_tables(spark: SparkSession, cfg: Config, *, interactions: bool
     with_conflict_retry(create, cfg.ingest.conflict_retries, "create tables")
 
 
+def check_ledger_has_its_table(spark: SparkSession, cfg: Config) -> None:
+    """``interactions`` removed by hand (its folder deleted to ingest again, say) while ``ingest_ledger`` kept the
+    files taken into it: every run then found no new file and the table stayed empty. A one-line error instead."""
+    ledger = cfg.table_path(T.LEDGER)
+    if exists(spark, cfg.table_path(T.INTERACTIONS) + "/_delta_log") or not exists(spark, ledger + "/_delta_log"):
+        return
+    stored = (F.col("status") == L.COMMITTED) & (F.col("rows_accepted") > 0)
+    taken = spark.read.format("delta").load(ledger).where(stored).select("file").distinct().count()
+    if taken:
+        raise ConfigError(
+            f"ingest: the table interactions ({cfg.table_path(T.INTERACTIONS)}) is gone, and ingest_ledger has "
+            f"{taken:,} file(s) taken into it, which no run takes again. Put the table back, or ingest every file "
+            "again: remove ingest_ledger and interactions_quarantine too (the files still in the sources' folders "
+            "are then taken as new)")
+
+
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
            now: datetime | None = None, dry_run: bool = False, retake_quarantined: bool = False) -> IngestResult:
     """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
@@ -170,6 +186,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     now = now or datetime.now(UTC).replace(tzinfo=None)
     run_id = new_run_id(now)
     check_encodings(spark, selected)
+    check_ledger_has_its_table(spark, cfg)
     if not dry_run:
         ensure_ingest_tables(spark, cfg)
     results = []
