@@ -20,62 +20,55 @@ NO_QUARANTINE = "No quarantined records."
 NO_SIMILAR = "No similar items yet: run `interlake train`."
 
 
-def _axes(ax, figsize: tuple[float, float]):
+def _axes(ax, figsize: tuple[float, float], title: str, note: str):
+    """``ax`` (a new figure's when None) titled; with a ``note`` (the frame has no rows), the note in its middle and
+    no ticks."""
     if ax is None:
         import matplotlib.pyplot as plt
 
         ax = plt.subplots(figsize=figsize)[1]
-    return ax
-
-
-def _note(ax, title: str, note: str):
     ax.set_title(title)
-    ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    if note:
+        ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, wrap=True)
+        ax.set_xticks([])
+        ax.set_yticks([])
     return ax
 
 
 def volume(vol: pd.DataFrame, ax=None):
     """Interactions per day, a line per type in the vocabulary's order (``views.daily_volume``)."""
-    ax, title = _axes(ax, (8, 3.2)), "Interactions per day and type"
-    if vol.empty:
-        return _note(ax, title, NO_INTERACTIONS)
-    (vol.pivot(index="event_date", columns="interaction_type", values="n")
-     [list(dict.fromkeys(vol["interaction_type"]))].plot(ax=ax))  # the legend in the vocabulary's order
-    ax.set_title(title)
+    ax = _axes(ax, (8, 3.2), "Interactions per day and type", NO_INTERACTIONS if vol.empty else "")
+    if not vol.empty:
+        (vol.pivot(index="event_date", columns="interaction_type", values="n")
+         [list(dict.fromkeys(vol["interaction_type"]))].plot(ax=ax))  # the legend in the vocabulary's order
     return ax
 
 
 def funnel(fun: pd.DataFrame, ax=None):
     """Users reaching each step of the vocabulary (``views.funnel``); a step nobody reached is a bar of 0."""
-    ax, title = _axes(ax, (5, 3)), "Funnel: users reaching each step"
-    if fun.empty:
-        return _note(ax, title, NO_INTERACTIONS)
-    ax.bar(fun["step"].astype(str), fun["users"])
-    ax.set_title(title)
+    ax = _axes(ax, (5, 3), "Funnel: users reaching each step", NO_INTERACTIONS if fun.empty else "")
+    if not fun.empty:
+        ax.bar(fun["step"].astype(str), fun["users"])
     return ax
 
 
 def models(hist: pd.DataFrame, ax=None):
     """Each training run's nDCG against the popularity baseline's (``views.model_history``), at each run's k."""
-    ax, title = _axes(ax, (6, 3)), "Models over time vs the baseline"
-    if hist.empty:
-        return _note(ax, title, NO_MODELS)
-    at = "@" + "/".join(str(k) for k in sorted(hist["k"].dropna().unique()))  # each run's own train.k
-    ax.plot(hist["model_version"], hist["ndcg"], "o-", label=f"model nDCG{at}")
-    ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label=f"popularity nDCG{at}")
-    ax.legend()
-    ax.tick_params(axis="x", rotation=30)
-    ax.set_title(title)
+    ax = _axes(ax, (6, 3), "Models over time vs the baseline", NO_MODELS if hist.empty else "")
+    if not hist.empty:
+        at = "@" + "/".join(str(k) for k in sorted(hist["k"].dropna().unique()))  # each run's own train.k
+        ax.plot(hist["model_version"], hist["ndcg"], "o-", label=f"model nDCG{at}")
+        ax.plot(hist["model_version"], hist["baseline_ndcg"], "s--", label=f"popularity nDCG{at}")
+        ax.legend()
+        ax.tick_params(axis="x", rotation=30)
     return ax
 
 
 def trending(tl: pd.DataFrame, ax=None):
     """One item's counts per window against the forecast, its trending windows marked (``views.trending_timeline``)."""
-    ax = _axes(ax, (8, 3.2))
     if tl.empty:
-        return _note(ax, "Trending timeline", NO_TRENDING)
+        return _axes(ax, (8, 3.2), "Trending timeline", NO_TRENDING)
+    ax = _axes(ax, (8, 3.2), f"Trending timeline of {tl['item_id'].iloc[0]}", "")
     # markers: a line of one window (an item seen in one window so far) draws nothing; `expected` is missing in the
     # quiet windows, where its line breaks
     ax.plot(tl["window_start"], tl["interactions"], ".-" if len(tl) <= 72 else "-", label="interactions")
@@ -86,5 +79,4 @@ def trending(tl: pd.DataFrame, ax=None):
         at = pd.Timestamp(tl["window_start"].iloc[0])
         ax.set_xlim(at - pd.Timedelta(hours=12), at + pd.Timedelta(hours=12))
     ax.legend()
-    ax.set_title(f"Trending timeline of {tl['item_id'].iloc[0]}")
     return ax
