@@ -843,7 +843,7 @@ def load_config(path: str | None = None) -> Config:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", path) and not os.path.exists(path.split(":", 1)[0]):
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", path):  # a URI (one letter before ':' is a Windows drive)
             raise ConfigError(
                 f"--conf {path}: a config is a file on the disk of the machine the job starts on (the driver's), not "
                 "a URI: ship it with the job (spark-submit --files conf.yaml, then --conf conf.yaml; on Databricks a "

@@ -493,18 +493,18 @@ def check_checkpoint_and_tables(spark: SparkSession, cfg: Config, checkpoint: st
     again, and its counts went into ``trending_batch_counts`` beside the earlier batches' of the same ids (every count
     after it wrong); without its tables it went on from the checkpoint and the tables lacked every window counted
     before (the forecasts too)."""
-    progress = cfg.table_path(T.STREAM_PROGRESS)
-    has_progress = exists(spark, progress + "/_delta_log")
+    def has_table(name: str) -> bool:
+        return exists(spark, cfg.table_path(name) + "/_delta_log")
+
     if not offsets:
-        kept = [name for name in (T.STREAM_PROGRESS, T.TRENDING_BATCH_COUNTS, T.TRENDING_ITEMS)
-                if exists(spark, cfg.table_path(name) + "/_delta_log")
-                and not spark.read.format("delta").load(cfg.table_path(name)).isEmpty()]
+        kept = next((name for name in (T.STREAM_PROGRESS, T.TRENDING_BATCH_COUNTS, T.TRENDING_ITEMS)
+                     if has_table(name) and not spark.read.format("delta").load(cfg.table_path(name)).isEmpty()), None)
         if kept:
             raise ConfigError(
-                f"trending: the table {kept[0]} holds what a trending query counted, and its checkpoint ({checkpoint}) "
+                f"trending: the table {kept} holds what a trending query counted, and its checkpoint ({checkpoint}) "
                 "is gone: a new query would count from the start beside it. Put the checkpoint back, or start over: "
                 + START_OVER)
-    elif not has_progress and _batch_ids(spark, checkpoint, "commits"):
+    elif _batch_ids(spark, checkpoint, "commits") and not has_table(T.STREAM_PROGRESS):
         raise ConfigError(
             f"trending: the query's checkpoint ({checkpoint}) has counted micro-batches, and the table stream_progress "
             "is gone: the query would go on from the checkpoint, and the tables would lack every window counted "
