@@ -383,6 +383,32 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
     assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
 
 
+def test_interactions_created_again_under_a_running_count_is_one_line_saying_to_start_over(spark, tmp_path):
+    """Deleting ``interactions`` (with its ledger and quarantine) to re-ingest everything creates a table with another
+    id: Delta failed the query over it with ``DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE`` and a first line that
+    said neither why nor what to do. It is one line saying to put the table back or start over, and starting over
+    counts the new table."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions")
+    assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
+    for name in (T.INTERACTIONS, T.LEDGER, T.QUARANTINE):
+        shutil.rmtree(cfg.table_path(name))
+    assert ingest(spark, cfg).ok
+    checkpoint = f"{cfg.lakehouse}/_checkpoints/trending"
+    said = (rf"^trending: the table interactions was created again \(its id is [-0-9a-f]+; the query's checkpoint "
+            rf"\({checkpoint}\) read the table of id [-0-9a-f]+\): a running count cannot go on over another "
+            r"table\. Put the old table back, or start over: remove the checkpoint and the tables trending_items")
+    with pytest.raises(ConfigError, match=said):
+        run_trending(spark, cfg, once=True)
+    for name in (T.TRENDING_ITEMS, T.TRENDING_BATCH_COUNTS, T.ITEM_POPULARITY, T.STREAM_PROGRESS):
+        shutil.rmtree(cfg.table_path(name))
+    shutil.rmtree(checkpoint)
+    assert run_trending(spark, cfg, once=True).input_rows == 6
+    got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 3)]
+
+
 def behind_on_interactions(spark, tmp_path):
     """A trending query over ``interactions`` that is behind: it counted a.jsonl's 6 events, then b.jsonl's 3 were
     ingested and an OPTIMIZE compacted the day's two files into one (the query has not read b's file yet)."""

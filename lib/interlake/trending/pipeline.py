@@ -467,6 +467,8 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
     if offsets:
         last = read_text(spark, f"{checkpoint}/offsets/{max(offsets)}").strip().splitlines()[-1]
         before["source"] = "the interactions table" if "reservoirId" in last else "a folder of queue dumps"
+        if "reservoirId" in last and tr.source == T.INTERACTIONS:
+            check_same_table(spark, cfg, checkpoint, json.loads(last)["reservoirId"])
     for key, value in shape.items():
         if key in before and (before[key] != value if key == "source" else
                               duration_seconds(before[key], key) != duration_seconds(value, key)):
@@ -485,6 +487,18 @@ def check_query_shape(spark: SparkSession, cfg: Config, checkpoint: str) -> None
             "set it back, or start over: " + START_OVER.replace("the source", "the new folder"))
     if not offsets or not exists(spark, record):
         write_text(spark, record, json.dumps(shape))
+
+
+def check_same_table(spark: SparkSession, cfg: Config, checkpoint: str, read_id: str) -> None:
+    """A query over ``interactions`` goes on only over the table it read: one deleted and created again (e.g. to
+    re-ingest everything) has another id, and Delta failed the query with ``DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_
+    SOURCE``, whose first line said neither why nor what to do."""
+    now = DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS)).detail().first()["id"]
+    if now != read_id:
+        raise ConfigError(
+            f"trending: the table interactions was created again (its id is {now}; the query's checkpoint "
+            f"({checkpoint}) read the table of id {read_id}): a running count cannot go on over another table. "
+            "Put the old table back, or start over: " + START_OVER)
 
 
 def check_checkpoint_and_tables(spark: SparkSession, cfg: Config, checkpoint: str, offsets: set[int]) -> None:
