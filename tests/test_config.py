@@ -207,6 +207,19 @@ def test_a_date_in_the_yaml_is_the_text_written_and_checked_by_its_key(tmp_path)
     assert str(err.value) == (f"{conf}: train.holdout_cutoff: '2026-13-04' is not a date or time; expected e.g. "
                               "2026-11-01 or 2026-11-01 18:00 (UTC unless it has an offset: 2026-11-01T18:00+01:00)")
 
+def test_a_session_time_zone_other_than_utc_is_one_line_saying_to_set_the_sources_timezone():
+    """``spark.sql.session.timeZone: America/New_York`` made Spark read ``2026-12-01 10:00:00`` as 15:00 UTC: event_ts,
+    event_date and the event id moved by the offset, against the README's "UTC unless the source's timezone"."""
+    said = (r"^spark\.conf\.spark\.sql\.session\.timeZone: the jobs keep every time in UTC, and 'America/New_York' "
+            r"would read timestamps written without an offset in that zone .*; leave it out, and set "
+            r"sources\.<name>\.timezone for a source whose timestamps are local wall-clock times$")
+    with pytest.raises(ConfigError, match=said):
+        parse_config(doc(spark={"conf": {"spark.sql.session.timeZone": "America/New_York"}}))
+    for utc in ("UTC", "Etc/UTC", "Z", "+00:00"):
+        cfg = parse_config(doc(spark={"conf": {"spark.sql.session.timeZone": utc}}))
+        assert cfg.spark.conf["spark.sql.session.timeZone"] == utc
+
+
 
 @pytest.mark.parametrize("pattern", ["dd.MM.yyyy HH:mm", "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX", "M/d/yy h:mm a",
                                      "yyyy-MM-dd'T'HH:mm:ss''Z''", "yyyyDDD", "'day' d 'of' MMMM yyyy"])

@@ -620,6 +620,21 @@ def _source(name: str, sec: _Section) -> SourceConfig:
     )
 
 
+_UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "universal", "+00:00", "utc+00:00"}
+
+
+def _check_session_zone(conf: Mapping[str, str]) -> None:
+    """The jobs' times are UTC: a session zone of the config (a New Yorker's ``America/New_York``) made Spark read a
+    timestamp written without an offset as New York time, so ``event_ts``, ``event_date`` and the event id moved by
+    the offset (the same file ingested under two configs was stored twice), unlike ``sources.<name>.timezone``."""
+    key = next((k for k in conf if k.lower() == "spark.sql.session.timezone"), None)
+    if key is not None and conf[key].strip().lower() not in _UTC_NAMES:
+        raise ConfigError(
+            f"spark.conf.{key}: the jobs keep every time in UTC, and {conf[key]!r} would read timestamps written "
+            "without an offset in that zone (moving event_ts, event_date and the event ids); leave it out, and set "
+            "sources.<name>.timezone for a source whose timestamps are local wall-clock times")
+
+
 def parse_config(data: Any, path: str = "<config>") -> Config:
     """Validate a parsed YAML document into a Config; raises ConfigError with the offending key."""
     top = _Section(data, "", _TOP)
@@ -630,6 +645,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
 
     spark_sec = top.section("spark", ("master", "conf"))
     spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf", for_spark=True))
+    _check_session_zone(spark.conf)
 
     listed = top.data.get("interaction_types")
     if isinstance(listed, list) and all(isinstance(n, str) for n in listed) and listed:
