@@ -499,6 +499,28 @@ def test_interactions_removed_with_its_ledger_kept_is_one_line_and_removing_both
     assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u3"]
 
 
+def test_a_column_an_analyst_added_to_the_tables_stays_and_ingest_goes_on(spark, make_config, tmp_path):
+    """``ALTER TABLE interactions ADD COLUMNS (note STRING)``: before 2026-12-07 every run failed in its MERGE with
+    ``DELTA_MERGE_UNRESOLVED_EXPRESSION`` (``Cannot resolve note in INSERT clause``), as did the ledger's upsert. New
+    rows get NULL there, and the analyst's values stay."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    assert ingest(spark, cfg, now=NOW).ok
+    for table in (T.INTERACTIONS, T.LEDGER, T.QUARANTINE):
+        spark.sql(f"ALTER TABLE delta.`{cfg.table_path(table)}` ADD COLUMNS (note STRING)")
+        spark.sql(f"UPDATE delta.`{cfg.table_path(table)}` SET note = 'checked'")
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,BUY,{T0}\nu3,,VIEW,{T0}\n")
+    result = ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+    assert result.ok, [s.message for s in result.sources]
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined) for s in result.sources for f in s.files] == [(2, 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "note")) == [("u1", "checked"), ("u2", None)]
+    assert table_rows(spark, cfg.table_path(T.LEDGER), ("file", "note")) == [
+        (f"file:{tmp_path}/in/shop/a.csv", "checked"), (f"file:{tmp_path}/in/shop/b.csv", None)]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw", "note")) == [
+        (f'{{"customer":"u3","product":null,"event":"VIEW","time":"{T0}"}}', None),
+        (f'{{"customer":null,"product":"i2","event":"VIEW","time":"{T0}"}}', "checked")]
+
+
 def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, tmp_path):
     cfg = csv_cfg(make_config, tmp_path)
     write(tmp_path / "in/shop/day1.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\n",

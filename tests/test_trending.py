@@ -383,6 +383,22 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
     assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
 
 
+def test_a_column_an_analyst_added_to_trending_items_stays_and_the_query_goes_on(spark, tmp_path):
+    """``ALTER TABLE trending_items ADD COLUMNS (note STRING)`` made every micro-batch's MERGE fail with
+    ``DELTA_MERGE_UNRESOLVED_EXPRESSION`` before 2026-12-07; the rows a batch rescored keep the analyst's value."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    assert run_trending(spark, cfg, once=True).input_rows == 6
+    items = cfg.table_path(T.TRENDING_ITEMS)
+    spark.sql(f"ALTER TABLE delta.`{items}` ADD COLUMNS (note STRING)")
+    spark.sql(f"UPDATE delta.`{items}` SET note = 'seen'")
+    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    assert run_trending(spark, cfg, once=True).input_rows == 3
+    got = spark.read.format("delta").load(items).select("item_id", "interactions", "note")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3, "seen"), ("i1", 6, "seen")]
+
+
 def test_interactions_created_again_under_a_running_count_is_one_line_saying_to_start_over(spark, tmp_path):
     """Deleting ``interactions`` (with its ledger and quarantine) to re-ingest everything creates a table with another
     id: Delta failed the query over it with ``DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE`` and a first line that

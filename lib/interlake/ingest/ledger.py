@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from interlake.schemas import tables as T
+from interlake.tables.merging import set_columns
 
 PENDING, COMMITTED = "pending", "committed"
 STATE_COLUMNS = ("file", "file_size", "file_modified", "status", "run_id", "ingested_at", "rows_quarantined")
@@ -61,7 +62,7 @@ def upsert_pending(spark: SparkSession, ledger_path: str, rows: list[tuple]) -> 
     df = spark.createDataFrame(rows, T.LEDGER_DDL)
     (DeltaTable.forPath(spark, ledger_path).alias("t")
      .merge(df.alias("s"), "t.source = s.source AND t.file = s.file AND t.run_id = s.run_id")
-     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+     .whenMatchedUpdate(set=set_columns(df.columns)).whenNotMatchedInsert(values=set_columns(df.columns)).execute())
 
 
 def set_status(spark: SparkSession, ledger_path: str, run_id: str, source: str, status: str) -> None:

@@ -57,6 +57,7 @@ from interlake.schemas import tables as T
 from interlake.session import session_conf
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_interactions_table, ensure_table
+from interlake.tables.merging import set_columns
 
 log = logging.getLogger(__name__)
 ACCEPTED, DUPLICATE, QUARANTINED = "accepted", "duplicate", "quarantined"
@@ -475,7 +476,8 @@ def _write(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: str, now
             date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
             condition = f"t.event_date IN ({date_list}) AND t.event_id = s.event_id AND t.event_date = s.event_date"
             with tagged(spark, run_id):
-                (target.alias("t").merge(new_rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+                (target.alias("t").merge(new_rows.alias("s"), condition)
+                 .whenNotMatchedInsert(values=set_columns(new_rows.columns)).execute())
             expected = sum(r.rows_accepted for r in reports)
             inserted = _rows_inserted(target, run_id)
             if inserted is not None and inserted != expected:

@@ -55,6 +55,7 @@ from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
+from interlake.tables.merging import set_columns
 from interlake.trending.forecast import score_items
 
 log = logging.getLogger(__name__)
@@ -395,7 +396,8 @@ class BatchWriter:
             if self.items_partitioned and bounds and None not in bounds:  # None: unbounded (first batch of a query)
                 cond += f" AND t.window_date >= DATE'{self._day_before(min(bounds)).isoformat()}'"
             self._retrying(lambda: DeltaTable.forPath(spark, self.paths["items"]).alias("t").merge(out.alias("s"), cond)
-                           .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(), "trending_items MERGE")
+                           .whenMatchedUpdate(set=set_columns(out.columns))
+                           .whenNotMatchedInsert(values=set_columns(out.columns)).execute(), "trending_items MERGE")
             lap("items_merge_s")
             crash_point(f"trending_after_items_{batch_id}")
         finally:  # a continuous query must not pile up a batch's checkpointed blocks
