@@ -521,6 +521,30 @@ def test_a_column_an_analyst_added_to_the_tables_stays_and_ingest_goes_on(spark,
         (f'{{"customer":null,"product":"i2","event":"VIEW","time":"{T0}"}}', "checked")]
 
 
+def test_a_row_breaking_a_check_constraint_added_to_interactions_is_quarantined_with_it(spark, make_config, tmp_path):
+    """``ALTER TABLE interactions ADD CONSTRAINT sku_ids CHECK (item_id LIKE 'i%')``: before 2026-12-07 one row
+    breaking it failed the whole source at every run with ``DELTA_VIOLATE_CONSTRAINT_WITH_VALUES``, naming neither
+    the file nor the values. The row is quarantined with the constraint; the others land. A constraint may name
+    any column of the table, as the row would be inserted."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    assert ingest(spark, cfg, now=NOW).ok
+    table = f"delta.`{cfg.table_path(T.INTERACTIONS)}`"
+    spark.sql(f"ALTER TABLE {table} ADD COLUMNS (note STRING)")
+    spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT sku_ids CHECK (item_id LIKE 'i%')")
+    spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT stamped CHECK (ingested_at IS NOT NULL AND note IS NULL)")
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,BUY,{T0}\nu3,x3,VIEW,{T0}\n"
+          f"u4,,VIEW,{T0}\n")
+    result = ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+    assert result.ok, [s.message for s in result.sources]
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined) for s in result.sources for f in s.files] == [(3, 1, 2)]
+    assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u2"]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw", "reasons")) == [
+        (f'{{"customer":"u3","product":"x3","event":"VIEW","time":"{T0}"}}',
+         ['breaks the CHECK constraint sku_ids of interactions: item_id LIKE "i%"']),
+        (f'{{"customer":"u4","product":null,"event":"VIEW","time":"{T0}"}}', ["item_id is missing or empty"])]
+
+
 def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, tmp_path):
     cfg = csv_cfg(make_config, tmp_path)
     write(tmp_path / "in/shop/day1.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,VIEW,{T0}\n",

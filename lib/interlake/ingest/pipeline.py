@@ -47,6 +47,7 @@ from interlake.ingest.validate import (
     reason_counts,
     vocabulary_hint,
     with_reasons,
+    with_table_checks,
 )
 from interlake.interrupts import check as check_interrupted
 from interlake.interrupts import interrupted
@@ -56,7 +57,7 @@ from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.session import session_conf
 from interlake.tables.conflicts import with_conflict_retry
-from interlake.tables.interactions import ensure_interactions_table, ensure_table
+from interlake.tables.interactions import ensure_interactions_table, ensure_table, own_checks
 from interlake.tables.merging import set_columns
 
 log = logging.getLogger(__name__)
@@ -376,6 +377,10 @@ def _ingest_source(spark: SparkSession, cfg: Config, src: SourceConfig, run_id: 
                .transform(with_reasons, vocabulary=cfg.vocabulary, now=now, timestamp_format=src.timestamp_format,
                           max_id_length=cfg.ingest.max_id_length, max_future_seconds=cfg.ingest.max_future_seconds,
                           min_timestamp=cfg.ingest.min_timestamp, encoding=src.encoding))
+    table = cfg.table_path(T.INTERACTIONS)
+    if exists(spark, table + "/_delta_log"):  # a dry run before the first run has none
+        checked = checked.transform(with_table_checks, own_checks(spark, table),
+                                    spark.read.format("delta").load(table).schema, now)
     # Materialized once: counts, the gate and the writes must all see the same rows, and files are read once.
     # Only what later steps use is kept, and the raw text only where quarantine needs it (the rows with reasons).
     has_reasons = F.size(C.REASONS) > 0

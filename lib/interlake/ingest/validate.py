@@ -9,10 +9,12 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from interlake.config import EPOCH_UNITS, spark_instant
 from interlake.ingest.standardize import strip
@@ -103,6 +105,33 @@ def with_reasons(df: DataFrame, *, vocabulary: tuple[str, ...], now: datetime | 
                              F.array(F.col("parse_error")))
     reasons = F.when(F.col("parse_error").isNotNull(), parse_reasons).otherwise(field_reasons)
     return df.withColumn(C.REASONS, reasons).withColumn("raw", F.make_valid_utf8(F.col("raw")))
+
+
+def with_table_checks(df: DataFrame, checks: Mapping[str, str], table: StructType, now: datetime) -> DataFrame:
+    """Add to the ``reasons`` of each row that passed every check the CHECK constraints of ``interactions`` it breaks
+    (``checks``: ``own_checks``), as the row would be inserted (``table``: the table's schema; ``ingested_at`` is
+    ``now``, a column added by hand NULL). A constraint that is NULL for the row breaks it, as Delta's check does.
+    The reason names the constraint and its text (``breaks the CHECK constraint sku_ids of interactions: item_id LIKE
+    "sku-%"``).
+    Delta refused the whole run otherwise (``DELTA_VIOLATE_CONSTRAINT_WITH_VALUES``) at every run, naming neither the
+    file nor the values."""
+    if not checks:
+        return df
+    added = [f for f in table.fields if f.name not in df.columns]
+    scoped = df.select("*", *[(F.lit(now) if f.name == C.INGESTED_AT else F.lit(None)).cast(f.dataType).alias(f.name)
+                              for f in added])
+    empty = F.array().cast("array<string>")
+    broken = F.concat(*[F.when(F.coalesce(F.expr(expr), F.lit(False)), empty).otherwise(
+        F.array(F.lit(f"breaks the CHECK constraint {name} of interactions: {_unquoted(expr)}")))
+        for name, expr in sorted(checks.items())])
+    reasons = F.when(F.size(C.REASONS) == 0, broken).otherwise(F.col(C.REASONS))
+    return scoped.withColumn(C.REASONS, reasons).drop(*[f.name for f in added])
+
+
+def _unquoted(expr: str) -> str:
+    """A constraint's text with its string literals in double quotes (``item_id LIKE "sku-%"``): a single-quoted
+    text in a reason is the value it names (``reason_kind``), and the literal would be taken for one."""
+    return expr.replace("'", '"')
 
 
 # The value a reason names: a quoted raw value ('1796087344000', 'LIKE') or a timestamp it came out as.

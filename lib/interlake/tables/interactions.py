@@ -66,6 +66,16 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
         ) from None
 
 
+def own_checks(spark: SparkSession, path: str) -> dict[str, str]:
+    """The CHECK constraints added to ``interactions`` by hand (``ALTER TABLE interactions ADD CONSTRAINT sku_ids
+    CHECK (item_id LIKE 'sku-%')``), name -> expression, beside the vocabulary's: the rows a run would insert are
+    checked against them (``validate.with_table_checks``). None for a table that is not there yet."""
+    prefix = "delta.constraints."
+    props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
+    return {r["key"][len(prefix):]: r["value"] for r in props
+            if r["key"].startswith(prefix) and r["key"] != prefix + T.VOCABULARY_CONSTRAINT}
+
+
 def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | None = None, name: str | None = None,
                  partition_by: tuple[str, ...] = (), cluster_by: tuple[str, ...] = (),
                  generated: dict[str, tuple[str, str]] | None = None) -> DeltaTable:
