@@ -69,7 +69,7 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
 def own_checks(spark: SparkSession, path: str) -> dict[str, str]:
     """The CHECK constraints added to ``interactions`` by hand (``ALTER TABLE interactions ADD CONSTRAINT sku_ids
     CHECK (item_id LIKE 'sku-%')``), name -> expression, beside the vocabulary's: the rows a run would insert are
-    checked against them (``validate.with_table_checks``). None for a table that is not there yet."""
+    checked against them (``validate.with_table_checks``). The table must exist."""
     prefix = "delta.constraints."
     props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
     return {r["key"][len(prefix):]: r["value"] for r in props
