@@ -45,8 +45,7 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
     """Replace the CHECK when the configured vocabulary changed. Growing is always safe; shrinking fails
     (Delta checks existing rows) with a message naming the types still present."""
     wanted = vocabulary_check(vocabulary)
-    props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
-    current = {r["key"]: r["value"] for r in props}.get(f"delta.constraints.{T.VOCABULARY_CONSTRAINT}")
+    current = check_constraints(spark, path).get(T.VOCABULARY_CONSTRAINT)
     if current is not None and current.replace(" ", "") == wanted.replace(" ", ""):
         return
     if current is not None:
@@ -66,14 +65,18 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
         ) from None
 
 
-def own_checks(spark: SparkSession, path: str) -> dict[str, str]:
-    """The CHECK constraints added to ``interactions`` by hand (``ALTER TABLE interactions ADD CONSTRAINT sku_ids
-    CHECK (item_id LIKE 'sku-%')``), name -> expression, beside the vocabulary's: the rows a run would insert are
-    checked against them (``validate.with_table_checks``). The table must exist."""
+def check_constraints(spark: SparkSession, path: str) -> dict[str, str]:
+    """The CHECK constraints of the Delta table at ``path`` (it must exist), name -> expression."""
     prefix = "delta.constraints."
     props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
-    return {r["key"][len(prefix):]: r["value"] for r in props
-            if r["key"].startswith(prefix) and r["key"] != prefix + T.VOCABULARY_CONSTRAINT}
+    return {r["key"][len(prefix):]: r["value"] for r in props if r["key"].startswith(prefix)}
+
+
+def own_checks(spark: SparkSession, path: str) -> dict[str, str]:
+    """The CHECK constraints added to ``interactions`` by hand (``ALTER TABLE interactions ADD CONSTRAINT sku_ids
+    CHECK (item_id LIKE 'sku-%')``), beside the vocabulary's: the rows a run would insert are checked against them
+    (``validate.with_table_checks``). The table must exist."""
+    return {name: expr for name, expr in check_constraints(spark, path).items() if name != T.VOCABULARY_CONSTRAINT}
 
 
 def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | None = None, name: str | None = None,
