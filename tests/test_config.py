@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import re
 import subprocess
 import sys
 
@@ -218,6 +219,23 @@ def test_a_session_time_zone_other_than_utc_is_one_line_saying_to_set_the_source
     for utc in ("UTC", "Etc/UTC", "Z", "+00:00"):
         cfg = parse_config(doc(spark={"conf": {"spark.sql.session.timeZone": utc}}))
         assert cfg.spark.conf["spark.sql.session.timeZone"] == utc
+
+
+@pytest.mark.parametrize(("key", "value", "why"), [
+    ("spark.sql.legacy.timeParserPolicy", "LEGACY", r"CORRECTED: the jobs parse timestamps with Spark's own parser, "
+     r"which quarantines a value its timestamp_format does not match whole; LEGACY stores '2026-11-30 10:00:00xyz' "
+     r"as 10:00 .*and EXCEPTION fails the whole source on such a value"),
+    ("spark.sql.legacy.timeParserPolicy", "EXCEPTION", r"CORRECTED: "),
+    ("spark.sql.legacy.parquet.nanosAsLong", "false", r"true: Parquet TIMESTAMP\(NANOS\), as pandas "),
+    ("spark.sql.legacy.javaCharsets", "false", r"true: a source's encoding may be any the JVM has "),
+])
+def test_a_setting_the_jobs_fix_is_one_line_when_the_config_gives_another_value(key, value, why):
+    """``spark.sql.legacy.timeParserPolicy: LEGACY`` stored ``2026-11-30 10:00:00xyz`` (pattern
+    ``yyyy-MM-dd HH:mm:ss``) as 10:00 instead of quarantining it; EXCEPTION failed the source on that one value."""
+    with pytest.raises(ConfigError, match=rf"^spark\.conf\.{re.escape(key)}: the jobs run with {why}.*; leave it out$"):
+        parse_config(doc(spark={"conf": {key: value}}))
+    same = {"timeParserPolicy": "corrected", "nanosAsLong": "True", "javaCharsets": "true"}[key.split(".")[-1]]
+    assert parse_config(doc(spark={"conf": {key: same}})).spark.conf[key] == same
 
 
 

@@ -1,5 +1,6 @@
 """The one session builder: a config's Spark settings, on a session already running and on a new one."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -9,9 +10,13 @@ from pathlib import Path
 import pytest
 from interlake.config import SparkSettings
 from interlake.errors import ConfigError
+from interlake.ingest.pipeline import ingest
+from interlake.schemas import tables as T
 from interlake.session import build_session
+from pyspark.sql import functions as F
 
 from tests.conftest import BASE, PROCESS_SPARK_CONF, ROOT, TEST_SPARK_CONF
+from tests.ingest_helpers import CSV_SOURCE, table_rows, write
 
 
 def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail_it(spark, tmp_path, caplog):
@@ -39,6 +44,30 @@ def test_a_value_spark_refuses_is_a_one_line_config_error_and_the_session_goes_o
         build_session(SparkSettings(master="local[2]", conf=conf), str(tmp_path / "lake"), register=False)
     assert spark.conf.get("spark.sql.ansi.enabled") == "true"
     assert spark.sql("SELECT 1 AS x").first().x == 1
+
+
+def test_a_cluster_s_legacy_time_parser_is_set_back_so_a_timestamp_with_trailing_text_is_quarantined(
+        spark, make_config, tmp_path):
+    """A cluster (or a notebook) running with ``spark.sql.legacy.timeParserPolicy=LEGACY``: Java's SimpleDateFormat
+    read the start of ``2026-11-30 10:00:00xyz`` and the job stored it as 10:00. The jobs' session parses with
+    Spark's own parser: the value is quarantined, the clean one lands."""
+    write(tmp_path / "in/shop/a.csv", "customer,product,event,time\nu1,i1,VIEW,2026-11-30 10:00:00\n"
+                                      "u2,i2,VIEW,2026-11-30 10:00:00xyz\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop"),
+                                        "timestamp_format": "yyyy-MM-dd HH:mm:ss"}},
+                      ingest={"max_quarantine_share": 0.9})
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "LEGACY")
+    try:
+        assert build_session(cfg.spark, cfg.lakehouse, register=False) is spark
+        assert spark.conf.get("spark.sql.legacy.timeParserPolicy") == "CORRECTED"
+        assert ingest(spark, cfg, now=dt.datetime(2026, 12, 1)).ok
+    finally:
+        spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "event_ts")) == [
+        ("u1", dt.datetime(2026, 11, 30, 10, 0))]
+    assert [tuple(r) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+            .select(F.col("reasons")).collect()] == [(["timestamp '2026-11-30 10:00:00xyz' cannot be parsed as "
+                                                        "yyyy-MM-dd HH:mm:ss"],)]
 
 
 def test_a_new_process_checks_sql_settings_before_using_them(write_yaml, tmp_path):

@@ -635,6 +635,31 @@ def _check_session_zone(conf: Mapping[str, str]) -> None:
             "sources.<name>.timezone for a source whose timestamps are local wall-clock times")
 
 
+# Settings the jobs' sessions fix (interlake.session.build_session), with why another value breaks them.
+_FIXED_SQL = {
+    "spark.sql.legacy.timeparserpolicy": (
+        "CORRECTED", "the jobs parse timestamps with Spark's own parser, which quarantines a value its "
+        "timestamp_format does not match whole; LEGACY stores '2026-11-30 10:00:00xyz' as 10:00 (Java's "
+        "SimpleDateFormat reads a value's start) and EXCEPTION fails the whole source on such a value"),
+    "spark.sql.legacy.parquet.nanosaslong": (
+        "true", "Parquet TIMESTAMP(NANOS), as pandas and pyarrow write timestamps, is read as its number of "
+        "nanoseconds (timestamp_format: epoch_ns); Spark refuses such a file otherwise"),
+    "spark.sql.legacy.javacharsets": (
+        "true", "a source's encoding may be any the JVM has (windows-1252, Shift_JIS ...); Spark otherwise takes "
+        "only UTF-8, US-ASCII, ISO-8859-1, UTF-16 and UTF-32"),
+}
+
+
+def _check_fixed_settings(conf: Mapping[str, str]) -> None:
+    """A setting the jobs' sessions need at one value: another in the config changed what the jobs read without a
+    word (``spark.sql.legacy.timeParserPolicy: LEGACY`` stored a timestamp with trailing text, which the job
+    quarantines)."""
+    for key, value in conf.items():
+        fixed = _FIXED_SQL.get(key.lower())
+        if fixed is not None and value.strip().lower() != fixed[0].lower():
+            raise ConfigError(f"spark.conf.{key}: the jobs run with {fixed[0]}: {fixed[1]}; leave it out")
+
+
 def parse_config(data: Any, path: str = "<config>") -> Config:
     """Validate a parsed YAML document into a Config; raises ConfigError with the offending key."""
     top = _Section(data, "", _TOP)
@@ -646,6 +671,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     spark_sec = top.section("spark", ("master", "conf"))
     spark = SparkSettings(master=spark_sec.get("master", str, None), conf=spark_sec.string_map("conf", for_spark=True))
     _check_session_zone(spark.conf)
+    _check_fixed_settings(spark.conf)
 
     listed = top.data.get("interaction_types")
     if isinstance(listed, list) and all(isinstance(n, str) for n in listed) and listed:

@@ -134,6 +134,9 @@ def build_session(
     # a source's `encoding` may be any the JVM has (windows-1252, as Excel on Windows saves CSV; Shift_JIS ...):
     # Spark 4 otherwise takes only UTF-8, US-ASCII, ISO-8859-1, UTF-16 and UTF-32 (its CSV reader and `decode`)
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    # timestamps are parsed by Spark's own parser, whole or not at all (quarantined); a cluster's LEGACY policy
+    # (Java's SimpleDateFormat) read '2026-11-30 10:00:00xyz' as 10:00, and EXCEPTION failed the source on it
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     for key, value in settings.conf.items():
         if key.startswith("spark.sql."):
             _set_runtime(spark, key, value)
