@@ -123,3 +123,9 @@ def wait_for_line(proc, lines, text, timeout=300):
         assert proc.poll() is None, f"exited {proc.returncode} before logging {text!r}: {''.join(lines)[-3000:]}"
         time.sleep(0.2)
     raise AssertionError(f"no {text!r} in {timeout} s: {''.join(lines)[-3000:]}")
+
+
+def append_only_said(name: str, why: str) -> str:
+    """The one-line error of a job refusing a table made append-only by hand, as a regex (``why`` is one too)."""
+    return (rf"^{name} is append-only \(delta\.appendOnly = true, set by hand\): {why}; `interlake sql "
+            rf"\"ALTER TABLE {name} SET TBLPROPERTIES \('delta\.appendOnly' = 'false'\)\"` lets the job change it$")

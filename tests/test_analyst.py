@@ -634,6 +634,30 @@ def test_retention_trims_old_quarantine_rows_and_ledger_rows_of_files_gone_but_n
                for r in caplog.records)
 
 
+def test_an_append_only_quarantine_is_not_trimmed_and_maintain_goes_on(spark, make_config, caplog):
+    """``interactions_quarantine`` made append-only by hand (to keep its rows): maintain's trim failed with Delta's
+    ``DELTA_CANNOT_MODIFY_APPEND_ONLY`` and nothing after it ran. Its rows are kept, the summary says so and how to
+    let maintain trim it, and the tables are still compacted."""
+    from interlake.ingest.pipeline import ensure_ingest_tables
+
+    cfg = make_config()
+    ensure_ingest_tables(spark, cfg)
+    old = dt.datetime(2025, 1, 1)
+    for _ in range(2):
+        spark.createDataFrame([("shop", "file:/in/a.csv", "x", ["r"], "r", old)], T.QUARANTINE_DDL) \
+            .write.format("delta").mode("append").save(cfg.table_path(T.QUARANTINE))
+    spark.sql(f"ALTER TABLE delta.`{cfg.table_path(T.QUARANTINE)}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    summary = {(s["table"], s["action"]): s["detail"] for s in maintain(spark, cfg, now=dt.datetime(2026, 11, 30))}
+    assert summary[(T.QUARANTINE, "trim")] == (
+        "none: the table is append-only (delta.appendOnly), 2 rows older than 2026-09-01 kept; `interlake sql \"ALTER "
+        "TABLE interactions_quarantine SET TBLPROPERTIES ('delta.appendOnly' = 'false')\"` lets maintain trim it")
+    assert summary[(T.QUARANTINE, "optimize+vacuum")].startswith("files 2 -> 1")
+    assert spark.read.format("delta").load(cfg.table_path(T.QUARANTINE)).count() == 2
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "interactions_quarantine is append-only (delta.appendOnly = true): not trimmed, 2 rows older than 2026-09-01 "
+        "kept"]
+
+
 def test_retention_deletes_old_model_artifacts_but_the_published_one_s_and_old_quality_reports(
         spark, make_config, tmp_path):
     """Each training writes its ALS, LSH and index models under _models/ (for a million users, ~130 MB of user factors

@@ -13,6 +13,7 @@ from interlake.ingest.pipeline import ingest
 from interlake.schemas import tables as T
 from pyspark.sql import functions as F
 
+from tests.conftest import append_only_said
 from tests.ingest_helpers import CSV_SOURCE, QUEUE_SOURCE, T0, ledger_rows, queue_line, table_rows, write
 
 NOW = dt.datetime(2026, 11, 1)
@@ -519,6 +520,36 @@ def test_a_column_an_analyst_added_to_the_tables_stays_and_ingest_goes_on(spark,
     assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("raw", "note")) == [
         (f'{{"customer":"u3","product":null,"event":"VIEW","time":"{T0}"}}', None),
         (f'{{"customer":null,"product":"i2","event":"VIEW","time":"{T0}"}}', "checked")]
+
+
+def append_only(spark, path, value="true"):
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = '{value}')")
+
+
+def test_an_append_only_ledger_or_quarantine_is_one_line_before_a_write_and_interactions_may_be_append_only(
+        spark, make_config, tmp_path):
+    """``ALTER TABLE ingest_ledger SET TBLPROPERTIES ('delta.appendOnly' = 'true')``: before 2026-12-07 every run that
+    took files merged them, then failed on the ledger with Delta's ``DELTA_CANNOT_MODIFY_APPEND_ONLY … use 'ALTER
+    TABLE null …'``, naming no table. Now one line names it, why ingest changes it and the command, before anything
+    is written. ``interactions`` may be append-only: ingest's MERGE only inserts."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path)
+    assert ingest(spark, cfg, now=NOW).ok
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,BUY,{T0 + 60}\n")
+    why = {T.LEDGER: r"ingest updates the row of each file it takes \(pending, then committed\) and deletes those "
+                     r"of a run it undoes",
+           T.QUARANTINE: r"ingest deletes a run's quarantine rows when it undoes a run that died, .* raise "
+                         r"maintenance\.quarantine_retention_days"}
+    for name in (T.LEDGER, T.QUARANTINE):
+        append_only(spark, cfg.table_path(name))
+        with pytest.raises(ConfigError, match=append_only_said(name, why[name])):
+            ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+        append_only(spark, cfg.table_path(name), "false")
+        assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",)]
+        assert len(table_rows(spark, cfg.table_path(T.LEDGER), ("file",))) == 1
+    append_only(spark, cfg.table_path(T.INTERACTIONS))
+    assert ingest(spark, cfg, now=NOW + dt.timedelta(hours=1)).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",), ("u2",)]
 
 
 def test_a_row_breaking_a_check_constraint_added_to_interactions_is_quarantined_with_it(spark, make_config, tmp_path):

@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 from interlake.config import load_config
-from interlake.errors import TrainingError
+from interlake.errors import ConfigError, TrainingError
 from interlake.ingest.pipeline import ingest
 from interlake.locks import LockTimeout, exclusive
 from interlake.schemas import tables as T
@@ -17,12 +17,27 @@ from interlake.train.pipeline import run_params, train
 from interlake.train.registry import model_runs, print_models
 from pyspark.sql import functions as F
 
-from tests.conftest import BASE, TRAIN_TEST
+from tests.conftest import BASE, TRAIN_TEST, append_only_said
 
 
 @pytest.fixture(scope="module")
 def trained(demo_lake):
     return demo_lake
+
+
+def test_an_append_only_published_table_is_one_line_before_the_training(spark, make_config):
+    """``item_similarity`` made append-only by hand: a training's publish (an overwrite) failed after the whole
+    training with Delta's ``DELTA_CANNOT_MODIFY_APPEND_ONLY``. It is one line before anything runs."""
+    from interlake.tables.interactions import ensure_table
+
+    cfg = make_config()
+    path = cfg.table_path(T.ITEM_SIMILARITY)
+    ensure_table(spark, path, T.ITEM_SIMILARITY_DDL)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    said = append_only_said(T.ITEM_SIMILARITY, "a training that passes its gate replaces its rows with the new model's")
+    with pytest.raises(ConfigError, match=said):
+        train(spark, cfg)
+    assert not os.path.exists(cfg.table_path(T.MODEL_RUNS))
 
 
 def test_model_beats_popularity_clearly(trained):

@@ -28,7 +28,7 @@ from pyspark import InheritableThread
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from tests.conftest import BASE
+from tests.conftest import BASE, append_only_said
 from tests.ingest_helpers import QUEUE_SOURCE, queue_line, write
 
 DAY0 = 1_790_208_000  # 2026-09-24 00:00:00 UTC
@@ -397,6 +397,26 @@ def test_a_column_an_analyst_added_to_trending_items_stays_and_the_query_goes_on
     assert run_trending(spark, cfg, once=True).input_rows == 3
     got = spark.read.format("delta").load(items).select("item_id", "interactions", "note")
     assert sorted(map(tuple, got.collect())) == [("i0", 3, "seen"), ("i1", 6, "seen")]
+
+
+def test_an_append_only_trending_table_is_one_line_before_the_query_starts(spark, tmp_path):
+    """``trending_items`` made append-only by hand: each micro-batch's MERGE failed with Delta's
+    ``DELTA_CANNOT_MODIFY_APPEND_ONLY … 'ALTER TABLE null …'``. The query does not start; one line names the table."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    assert run_trending(spark, cfg, once=True).input_rows == 6
+    items = cfg.table_path(T.TRENDING_ITEMS)
+    spark.sql(f"ALTER TABLE delta.`{items}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    said = append_only_said(T.TRENDING_ITEMS, r"each micro-batch updates its windows' counts and surge scores "
+                                              r"\(a MERGE\)")
+    with pytest.raises(ConfigError, match=said):
+        run_trending(spark, cfg, once=True)
+    spark.sql(f"ALTER TABLE delta.`{items}` SET TBLPROPERTIES ('delta.appendOnly' = 'false')")
+    assert run_trending(spark, cfg, once=True).input_rows == 3
+    got = spark.read.format("delta").load(items).select("item_id", "interactions")
+    assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
 
 
 def test_interactions_created_again_under_a_running_count_is_one_line_saying_to_start_over(spark, tmp_path):

@@ -56,6 +56,7 @@ from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.session import session_conf
+from interlake.tables.append_only import refuse_append_only
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_interactions_table, ensure_table, own_checks
 from interlake.tables.merging import set_columns
@@ -177,6 +178,12 @@ def check_ledger_has_its_table(spark: SparkSession, cfg: Config) -> None:
             "are then taken as new)")
 
 
+# why ingest (and the trending query) must be able to delete quarantine rows: an append-only quarantine is refused
+QUARANTINE_DELETES = ("ingest deletes a run's quarantine rows when it undoes a run that died, and a file's earlier "
+                      "ones when it takes the file again (--retake-quarantined); to keep quarantine rows longer, "
+                      "raise maintenance.quarantine_retention_days")
+
+
 def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *,
            now: datetime | None = None, dry_run: bool = False, retake_quarantined: bool = False) -> IngestResult:
     """Ingest the new files of every configured source (or of ``sources``) into ``interactions``. ``dry_run``: do
@@ -191,6 +198,10 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     check_ledger_has_its_table(spark, cfg)
     if not dry_run:
         ensure_ingest_tables(spark, cfg)
+        refuse_append_only(spark, {
+            T.LEDGER: (cfg.table_path(T.LEDGER), "ingest updates the row of each file it takes (pending, then "
+                       "committed) and deletes those of a run it undoes"),
+            T.QUARANTINE: (cfg.table_path(T.QUARANTINE), QUARANTINE_DELETES)})
     results = []
     earlier: list[DataFrame] = []  # a dry run: the new events of the sources before, as a run would have stored them
     for src in selected:

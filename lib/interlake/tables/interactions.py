@@ -6,6 +6,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from interlake.schemas import tables as T
+from interlake.tables.append_only import table_properties
 from interlake.tables.catalog import register_table
 from interlake.tables.quoting import delta_path, sql_string
 
@@ -68,8 +69,7 @@ def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple
 def check_constraints(spark: SparkSession, path: str) -> dict[str, str]:
     """The CHECK constraints of the Delta table at ``path`` (it must exist), name -> expression."""
     prefix = "delta.constraints."
-    props = spark.sql(f"SHOW TBLPROPERTIES {delta_path(path)}").collect()
-    return {r["key"][len(prefix):]: r["value"] for r in props if r["key"].startswith(prefix)}
+    return {key[len(prefix):]: value for key, value in table_properties(spark, path).items() if key.startswith(prefix)}
 
 
 def own_checks(spark: SparkSession, path: str) -> dict[str, str]:

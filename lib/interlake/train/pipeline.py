@@ -30,6 +30,7 @@ from interlake.locks import exclusive
 from interlake.log import progress
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.append_only import refuse_append_only
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
@@ -102,12 +103,17 @@ def co_users(pairs: DataFrame, interactions: DataFrame) -> DataFrame:
             .withColumn("co_users", F.coalesce(F.col("co_users"), F.lit(0)).cast("long")))
 
 
+PUBLISHED = (T.ITEM_SIMILARITY, T.USER_RECOMMENDATIONS, T.ITEM_FACTORS)  # replaced by each published model
+
+
 def train(spark: SparkSession, cfg: Config, *, data_version: int | None = None, force: bool = False,
           now: datetime | None = None) -> TrainResult:
     """Train, evaluate and (if the gate passes, or ``force``) publish. One training per lakehouse at a time: two at
     once could leave the gold tables from different models (one's similarity, the other's recommendations); a second
     one waits for the first (interlake.locks), up to ``train.lock_timeout``."""
     with exclusive(cfg.lakehouse, "train", wait=cfg.train.lock_timeout, setting="train.lock_timeout", what="train"):
+        refuse_append_only(spark, {name: (cfg.table_path(name), "a training that passes its gate replaces its rows "
+                                          "with the new model's") for name in PUBLISHED})
         # ALS checkpoints its factors under a folder of its own per process (SparkContext.setCheckpointDir) and
         # Spark deletes none of them: each training left its last ones for good. They are needed only while the
         # training runs; one found here is a dead training's (this one holds the lock).

@@ -53,6 +53,7 @@ from interlake.interrupts import FirstSignal
 from interlake.locks import exclusive
 from interlake.schemas import columns as C
 from interlake.schemas import tables as T
+from interlake.tables.append_only import refuse_append_only
 from interlake.tables.conflicts import with_conflict_retry
 from interlake.tables.interactions import ensure_table
 from interlake.tables.merging import set_columns
@@ -586,6 +587,14 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         stream, parse = stream_source(spark, cfg)
         checkpoint = checkpoint_path(cfg)
         check_query_shape(spark, cfg, checkpoint)
+        redone = "a micro-batch redone after a restart deletes its earlier "
+        refuse_append_only(spark, {
+            T.TRENDING_ITEMS: (cfg.table_path(T.TRENDING_ITEMS), "each micro-batch updates its windows' counts and "
+                               "surge scores (a MERGE)"),
+            T.ITEM_POPULARITY: (cfg.table_path(T.ITEM_POPULARITY), "each micro-batch rewrites it"),
+            T.TRENDING_BATCH_COUNTS: (cfg.table_path(T.TRENDING_BATCH_COUNTS), redone + "rows"),
+            T.STREAM_PROGRESS: (cfg.table_path(T.STREAM_PROGRESS), redone + "row"),
+            T.QUARANTINE: (cfg.table_path(T.QUARANTINE), redone + "quarantine rows")})
         writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
         if terminated.is_set():
             return writer.totals
