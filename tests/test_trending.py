@@ -419,6 +419,51 @@ def test_an_append_only_trending_table_is_one_line_before_the_query_starts(spark
     assert sorted(map(tuple, got.collect())) == [("i0", 3), ("i1", 6)]
 
 
+def test_a_column_added_to_interactions_under_a_running_query_restarts_it_and_the_counts_go_on(spark, tmp_path, caplog):
+    """``ALTER TABLE interactions ADD COLUMNS (note STRING)`` while the query runs: Delta stops a query at a schema
+    change of its source (``DELTA_SCHEMA_CHANGED_WITH_VERSION … Detected schema change in version 3``), and before
+    2026-12-07 the job ended there with that line. It restarts the query, which reads the new schema and counts on."""
+    t = (DAY0 + 10 * 3600) * 1000
+    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions", trigger="1 second")
+    assert ingest(spark, cfg).ok
+    items = cfg.table_path(T.TRENDING_ITEMS)
+    caplog.set_level(logging.INFO, logger="interlake.trending")
+    stop, outcome = threading.Event(), []
+
+    def query():
+        try:
+            outcome.append(run_trending(spark, cfg, stop_event=stop))
+        except Exception as exc:  # noqa: BLE001  (asserted below)
+            outcome.append(exc)
+
+    def counts(expected):  # waits for the running query to have counted ``expected`` (or to have ended)
+        for _ in range(600):
+            if outcome or (os.path.isdir(f"{items}/_delta_log") and sorted(map(tuple, spark.read.format("delta").load(
+                    items).select("item_id", "interactions").collect())) == expected):
+                break
+            time.sleep(0.5)
+
+    runner = InheritableThread(target=query, daemon=True)
+    runner.start()
+    try:
+        counts([("i0", 3), ("i1", 3)])
+        spark.sql(f"ALTER TABLE delta.`{cfg.table_path(T.INTERACTIONS)}` ADD COLUMNS (note STRING)")
+        write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+        assert ingest(spark, cfg).ok
+        counts([("i0", 3), ("i1", 6)])
+    finally:
+        stop.set()
+        runner.join(timeout=300)
+    assert [type(r).__name__ for r in outcome] == ["TrendingResult"], [str(r).splitlines()[0] for r in outcome]
+    assert outcome[0].input_rows == 9
+    assert sorted(map(tuple, spark.read.format("delta").load(items).select("item_id", "interactions").collect())) == [
+        ("i0", 3), ("i1", 6)]
+    assert [r.getMessage() for r in caplog.records if "restarting" in r.getMessage()] == [
+        "trending: interactions' schema changed in version 3 (an ALTER TABLE); restarting the query, which reads the "
+        "new schema"]
+
+
 def test_interactions_created_again_under_a_running_count_is_one_line_saying_to_start_over(spark, tmp_path):
     """Deleting ``interactions`` (with its ledger and quarantine) to re-ingest everything creates a table with another
     id: Delta failed the query over it with ``DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE`` and a first line that

@@ -584,42 +584,54 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
     try:
         # quarantine, and interactions for the Delta source only: a queue source's query never reads it
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
-        stream, parse = stream_source(spark, cfg)
         checkpoint = checkpoint_path(cfg)
-        check_query_shape(spark, cfg, checkpoint)
-        redone = "a micro-batch redone after a restart deletes its earlier "
-        refuse_append_only(spark, {
-            T.TRENDING_ITEMS: (cfg.table_path(T.TRENDING_ITEMS), "each micro-batch updates its windows' counts and "
-                               "surge scores (a MERGE)"),
-            T.ITEM_POPULARITY: (cfg.table_path(T.ITEM_POPULARITY), "each micro-batch rewrites it"),
-            T.TRENDING_BATCH_COUNTS: (cfg.table_path(T.TRENDING_BATCH_COUNTS), redone + "rows"),
-            T.STREAM_PROGRESS: (cfg.table_path(T.STREAM_PROGRESS), redone + "row"),
-            T.QUARANTINE: (cfg.table_path(T.QUARANTINE), redone + "quarantine rows")})
-        writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
-        if terminated.is_set():
-            return writer.totals
-        query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
-            "interlake_trending")
-        # in milliseconds: Spark's own parse refuses a fraction of a minute or an hour ('1.5 minutes'), which the
-        # config takes as a duration as it takes every other one
-        every_ms = round(duration_seconds(cfg.trending.trigger, "trending.trigger") * 1000)
-        query = query.trigger(availableNow=True) if once else query.trigger(processingTime=f"{every_ms} milliseconds")
-        running = query.start()
-        try:
-            deadline = time.time() + timeout_s if timeout_s else None
-            while not running.awaitTermination(1):
-                if (terminated.is_set() or (stop_event is not None and stop_event.is_set())
-                        or (deadline and time.time() >= deadline)):
-                    stop_between_batches(running, writer)
-                    break
-        except StreamingQueryException as exc:
-            gone = vacuumed_unread_file(cfg, str(exc))
-            if gone is None:
-                raise
-            raise InterlakeError(start_over_line(gone, checkpoint)) from exc
-        finally:
-            if running.isActive:
-                running.stop()
+        done = TrendingResult(0, 0, 0, 0)  # the batches of queries restarted after a schema change
+        for restarts in range(MAX_SCHEMA_RESTARTS + 1):
+            # read again at each start: a query reads the table's schema when it starts
+            stream, parse = stream_source(spark, cfg)
+            check_query_shape(spark, cfg, checkpoint)
+            if not restarts:
+                redone = "a micro-batch redone after a restart deletes its earlier "
+                refuse_append_only(spark, {
+                    T.TRENDING_ITEMS: (cfg.table_path(T.TRENDING_ITEMS), "each micro-batch updates its windows' "
+                                       "counts and surge scores (a MERGE)"),
+                    T.ITEM_POPULARITY: (cfg.table_path(T.ITEM_POPULARITY), "each micro-batch rewrites it"),
+                    T.TRENDING_BATCH_COUNTS: (cfg.table_path(T.TRENDING_BATCH_COUNTS), redone + "rows"),
+                    T.STREAM_PROGRESS: (cfg.table_path(T.STREAM_PROGRESS), redone + "row"),
+                    T.QUARANTINE: (cfg.table_path(T.QUARANTINE), redone + "quarantine rows")})
+            writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
+            if terminated.is_set():
+                return _sum(done, writer.totals)
+            query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
+                "interlake_trending")
+            # in milliseconds: Spark's own parse refuses a fraction of a minute or an hour ('1.5 minutes'), which
+            # the config takes as a duration as it takes every other one
+            every_ms = round(duration_seconds(cfg.trending.trigger, "trending.trigger") * 1000)
+            query = (query.trigger(availableNow=True) if once
+                     else query.trigger(processingTime=f"{every_ms} milliseconds"))
+            running = query.start()
+            try:
+                deadline = time.time() + timeout_s if timeout_s else None
+                while not running.awaitTermination(1):
+                    if (terminated.is_set() or (stop_event is not None and stop_event.is_set())
+                            or (deadline and time.time() >= deadline)):
+                        stop_between_batches(running, writer)
+                        break
+            except StreamingQueryException as exc:
+                gone = vacuumed_unread_file(cfg, str(exc))
+                if gone is not None:
+                    raise InterlakeError(start_over_line(gone, checkpoint)) from exc
+                version = schema_changed(cfg, str(exc))
+                if version is None or restarts == MAX_SCHEMA_RESTARTS:
+                    raise
+                log.info("trending: interactions' schema changed in version %s (an ALTER TABLE); restarting the "
+                         "query, which reads the new schema", version)
+                done = _sum(done, writer.totals)
+                continue
+            finally:
+                if running.isActive:
+                    running.stop()
+            break
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -628,7 +640,27 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         if (gone := vacuumed_unread_file(cfg, said)) is not None:
             raise InterlakeError(start_over_line(gone, checkpoint))
         raise RuntimeError(said.splitlines()[0])
-    return writer.totals
+    return _sum(done, writer.totals)
+
+
+# A Delta source stops its query at a change of the table's schema (a column an analyst added to interactions:
+# "Detected schema change in version 6 ... Please try restarting the query"); the job restarts it this many times
+MAX_SCHEMA_RESTARTS = 20
+
+
+def schema_changed(cfg: Config, said: str) -> str | None:
+    """The ``interactions`` version whose schema change stopped a query over the table (Delta's
+    ``DELTA_SCHEMA_CHANGED_WITH_VERSION``; ``?`` when Delta names none), or None for any other error."""
+    if cfg.trending.source != T.INTERACTIONS:
+        return None
+    found = re.search(r"\[DELTA_SCHEMA_CHANGED(?:_WITH_VERSION|_WITH_STARTING_OPTIONS)?\](?:[^\n]*?version (\d+))?",
+                      said)
+    return None if found is None else (found.group(1) or "?")
+
+
+def _sum(a: TrendingResult, b: TrendingResult) -> TrendingResult:
+    return TrendingResult(a.batches + b.batches, a.input_rows + b.input_rows, a.dropped_late + b.dropped_late,
+                          a.quarantined + b.quarantined)
 
 
 def start_over_line(gone: str, checkpoint: str) -> str:
