@@ -127,5 +127,5 @@ def wait_for_line(proc, lines, text, timeout=300):
 
 def append_only_said(name: str, why: str) -> str:
     """The one-line error of a job refusing a table made append-only by hand, as a regex (``why`` is one too)."""
-    return (rf"^{name} is append-only \(delta\.appendOnly = true, set by hand\): {why}; `interlake sql "
+    return (rf"^{name} is append-only \(delta\.appendOnly = true\): {why}; `interlake sql "
             rf"\"ALTER TABLE {name} SET TBLPROPERTIES \('delta\.appendOnly' = 'false'\)\"` lets the job change it$")

@@ -552,6 +552,38 @@ def test_an_append_only_ledger_or_quarantine_is_one_line_before_a_write_and_inte
     assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id",)) == [("u1",), ("u2",)]
 
 
+def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_only_or_unreadable_without_spark(
+        spark, make_config, tmp_path):
+    """A cluster's ``spark.databricks.delta.properties.defaults.appendOnly`` made every new table append-only, so the
+    ingest that created the ledger refused it at its next run; ``…defaults.columnMapping.mode: name`` made the
+    tables unreadable by delta-rs and DuckDB. The jobs make their tables with both off; ``interactions``, which they
+    only add to, keeps the cluster's append-only default."""
+    from interlake.analyst.duck import connect
+    from interlake.tables.append_only import table_properties
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    defaults = {"spark.databricks.delta.properties.defaults.appendOnly": "true",
+                "spark.databricks.delta.properties.defaults.columnMapping.mode": "name"}
+    for key, value in defaults.items():
+        spark.conf.set(key, value)
+    try:
+        assert ingest(spark, cfg, now=NOW).ok
+        write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,BUY,{T0}\n")
+        assert ingest(spark, cfg, now=NOW + dt.timedelta(hours=1)).ok
+    finally:
+        for key in defaults:
+            spark.conf.unset(key)
+    got = {name: (table_properties(spark, cfg.table_path(name)).get("delta.appendOnly"),
+                  table_properties(spark, cfg.table_path(name)).get("delta.columnMapping.mode"))
+           for name in (T.INTERACTIONS, T.LEDGER, T.QUARANTINE)}
+    assert got == {T.INTERACTIONS: ("true", "none"), T.LEDGER: ("false", "none"), T.QUARANTINE: ("false", "none")}
+    con, skipped = connect(cfg.lakehouse, cfg.database)
+    assert skipped == {}
+    assert con.sql("SELECT user_id FROM interactions ORDER BY 1").fetchall() == [("u1",), ("u2",)]
+    assert con.sql("SELECT count(*) FROM ingest_ledger").fetchall() == [(2,)]
+
+
 def test_a_row_breaking_a_check_constraint_added_to_interactions_is_quarantined_with_it(spark, make_config, tmp_path):
     """``ALTER TABLE interactions ADD CONSTRAINT sku_ids CHECK (item_id LIKE 'i%')``: before 2026-12-07 one row
     breaking it failed the whole source at every run with ``DELTA_VIOLATE_CONSTRAINT_WITH_VALUES``, naming neither

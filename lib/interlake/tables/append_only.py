@@ -17,9 +17,14 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from interlake.errors import ConfigError
+from interlake.schemas import tables as T
 from interlake.tables.quoting import delta_path
 
 PROPERTY = "delta.appendOnly"
+# The tables the jobs update, delete from or overwrite: made with appendOnly false, whatever a cluster's
+# spark.databricks.delta.properties.defaults.appendOnly says (the job would refuse them at its next run)
+JOB_CHANGED = frozenset({T.LEDGER, T.QUARANTINE, T.TRENDING_ITEMS, T.TRENDING_BATCH_COUNTS, T.ITEM_POPULARITY,
+                         T.STREAM_PROGRESS, T.ITEM_SIMILARITY, T.USER_RECOMMENDATIONS, T.ITEM_FACTORS})
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
@@ -42,5 +47,5 @@ def refuse_append_only(spark: SparkSession, changes: Mapping[str, tuple[str, str
     ConfigError naming it, why the job changes it and the command that lets it."""
     for name, (path, does) in changes.items():
         if append_only(spark, path):
-            raise ConfigError(f"{name} is append-only ({PROPERTY} = true, set by hand): {does}; {unset_command(name)} "
-                              "lets the job change it")
+            raise ConfigError(f"{name} is append-only ({PROPERTY} = true): {does}; {unset_command(name)} lets the "
+                              "job change it")

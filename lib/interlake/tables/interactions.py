@@ -6,13 +6,15 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from interlake.schemas import tables as T
-from interlake.tables.append_only import table_properties
+from interlake.tables.append_only import JOB_CHANGED, PROPERTY, table_properties
 from interlake.tables.catalog import register_table
 from interlake.tables.quoting import delta_path, sql_string
 
 # Readers without Spark (delta-rs, DuckDB) must be able to read every table: no deletion vectors or column
 # mapping, which older delta-rs builds refuse; plain reader/writer features otherwise.
-READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
+# A cluster's defaults (spark.databricks.delta.properties.defaults.*, deletion vectors on as on Databricks) are
+# overridden when a job creates a table.
+READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false", "delta.columnMapping.mode": "none"}
 
 
 def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
@@ -98,6 +100,8 @@ def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | No
         builder = builder.partitionedBy(*partition_by)
     for key, value in READABLE_PROPERTIES.items():
         builder = builder.property(key, value)
+    if name in JOB_CHANGED:
+        builder = builder.property(PROPERTY, "false")
     table = builder.execute()
     if database and name:
         register_table(spark, database, name, path)
