@@ -584,6 +584,31 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
     assert con.sql("SELECT count(*) FROM ingest_ledger").fetchall() == [(2,)]
 
 
+def test_undoing_an_ingest_run_as_the_readme_says_takes_its_files_again_once_fixed(spark, make_config, tmp_path):
+    """README, Undoing an ingest run: a run took an export whose user and item values were swapped. RESTORE takes its
+    rows out of interactions, but its ledger rows still mark the file taken (the next run said "no new files"):
+    deleting them and the run's quarantine rows lets the next run take the fixed file."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
+    assert ingest(spark, cfg, now=NOW).ok
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\ni2,u2,BUY,{T0}\n,i3,VIEW,{T0}\n")  # swapped
+    bad = ingest(spark, cfg, now=NOW + dt.timedelta(hours=1))
+    assert bad.ok and table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [
+        ("i2", "u2"), ("u1", "i1")]
+    interactions = cfg.table_path(T.INTERACTIONS)
+    merged = [r.version for r in spark.sql(f"DESCRIBE HISTORY delta.`{interactions}`").collect()
+              if r.userMetadata == json.dumps({"interlake_run_id": bad.run_id})]
+    spark.sql(f"RESTORE TABLE delta.`{interactions}` TO VERSION AS OF {min(merged) - 1}")
+    for name in (T.LEDGER, T.QUARANTINE):
+        spark.sql(f"DELETE FROM delta.`{cfg.table_path(name)}` WHERE run_id = '{bad.run_id}'")
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,BUY,{T0}\n,i3,VIEW,{T0}\n")  # fixed
+    again = ingest(spark, cfg, now=NOW + dt.timedelta(hours=2))
+    taken = [(f.file.rsplit("/", 1)[1], f.rows_accepted, f.rows_quarantined) for s in again.sources for f in s.files]
+    assert taken == [("b.csv", 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "item_id")) == [("u1", "i1"), ("u2", "i2")]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("run_id",)) == [(again.run_id,)]
+
+
 def test_a_row_breaking_a_check_constraint_added_to_interactions_is_quarantined_with_it(spark, make_config, tmp_path):
     """``ALTER TABLE interactions ADD CONSTRAINT sku_ids CHECK (item_id LIKE 'i%')``: before 2026-12-07 one row
     breaking it failed the whole source at every run with ``DELTA_VIOLATE_CONSTRAINT_WITH_VALUES``, naming neither
