@@ -32,6 +32,7 @@ from tests.conftest import BASE, append_only_said
 from tests.ingest_helpers import QUEUE_SOURCE, queue_line, write
 
 DAY0 = 1_790_208_000  # 2026-09-24 00:00:00 UTC
+T10 = (DAY0 + 10 * 3600) * 1000  # 10:00 of DAY0, in epoch ms
 HOURLY = np.array([2, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 4, 5, 5, 6, 7, 8, 8, 7, 5, 3], float)
 
 
@@ -61,6 +62,24 @@ def config(root, lake, **trending):
                          "sources": {"q": {**QUEUE_SOURCE, "path": str(root)}},
                          "trending": {"source": "q", "window": "1 hour", "watermark": "2 hours",
                                       "baseline_half_life": "2 days", "min_count": 20, "threshold": 6.0, **trending}})
+
+
+def six_views(root, t):
+    """a.jsonl: u0..u5 view i0 and i1 (three each) from ``t`` (epoch ms)."""
+    write(root / "a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+
+
+def three_more(root, t):
+    """b.jsonl: v0..v2 view i1, 100 ms after ``t``."""
+    write(root / "b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+
+
+def counted_six(spark, tmp_path):
+    """The config of a queue-source query that has counted ``six_views`` at ``T10``."""
+    six_views(tmp_path / "in", T10)
+    cfg = config(tmp_path / "in", tmp_path / "lake")
+    assert run_trending(spark, cfg, once=True).input_rows == 6
+    return cfg
 
 
 def items_table(spark, cfg):
@@ -372,11 +391,11 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
     from delta.tables import DeltaTable
 
     t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    six_views(tmp_path / "in", t)
     cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions")
     assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
     DeltaTable.forPath(spark, cfg.table_path(T.INTERACTIONS)).delete("user_id = 'u0'")
-    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    three_more(tmp_path / "in", t)
     assert ingest(spark, cfg).ok
     assert run_trending(spark, cfg, once=True).input_rows == 3
     got = spark.read.format("delta").load(cfg.table_path(T.TRENDING_ITEMS)).select("item_id", "interactions")
@@ -386,14 +405,11 @@ def test_a_delete_on_the_interactions_table_does_not_stop_its_stream(spark, tmp_
 def test_a_column_an_analyst_added_to_trending_items_stays_and_the_query_goes_on(spark, tmp_path):
     """``ALTER TABLE trending_items ADD COLUMNS (note STRING)`` made every micro-batch's MERGE fail with
     ``DELTA_MERGE_UNRESOLVED_EXPRESSION`` before 2026-12-07; the rows a batch rescored keep the analyst's value."""
-    t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
-    cfg = config(tmp_path / "in", tmp_path / "lake")
-    assert run_trending(spark, cfg, once=True).input_rows == 6
+    cfg = counted_six(spark, tmp_path)
     items = cfg.table_path(T.TRENDING_ITEMS)
     spark.sql(f"ALTER TABLE delta.`{items}` ADD COLUMNS (note STRING)")
     spark.sql(f"UPDATE delta.`{items}` SET note = 'seen'")
-    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    three_more(tmp_path / "in", T10)
     assert run_trending(spark, cfg, once=True).input_rows == 3
     got = spark.read.format("delta").load(items).select("item_id", "interactions", "note")
     assert sorted(map(tuple, got.collect())) == [("i0", 3, "seen"), ("i1", 6, "seen")]
@@ -402,13 +418,10 @@ def test_a_column_an_analyst_added_to_trending_items_stays_and_the_query_goes_on
 def test_an_append_only_trending_table_is_one_line_before_the_query_starts(spark, tmp_path):
     """``trending_items`` made append-only by hand: each micro-batch's MERGE failed with Delta's
     ``DELTA_CANNOT_MODIFY_APPEND_ONLY … 'ALTER TABLE null …'``. The query does not start; one line names the table."""
-    t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
-    cfg = config(tmp_path / "in", tmp_path / "lake")
-    assert run_trending(spark, cfg, once=True).input_rows == 6
+    cfg = counted_six(spark, tmp_path)
     items = cfg.table_path(T.TRENDING_ITEMS)
     spark.sql(f"ALTER TABLE delta.`{items}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
-    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    three_more(tmp_path / "in", T10)
     said = append_only_said(T.TRENDING_ITEMS, r"each micro-batch updates its windows' counts and surge scores "
                                               r"\(a MERGE\)")
     with pytest.raises(ConfigError, match=said):
@@ -424,7 +437,7 @@ def test_a_column_added_to_interactions_under_a_running_query_restarts_it_and_th
     change of its source (``DELTA_SCHEMA_CHANGED_WITH_VERSION … Detected schema change in version 3``), and before
     2026-12-07 the job ended there with that line. It restarts the query, which reads the new schema and counts on."""
     t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    six_views(tmp_path / "in", t)
     cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions", trigger="1 second")
     assert ingest(spark, cfg).ok
     items = cfg.table_path(T.TRENDING_ITEMS)
@@ -449,7 +462,7 @@ def test_a_column_added_to_interactions_under_a_running_query_restarts_it_and_th
     try:
         counts([("i0", 3), ("i1", 3)])
         spark.sql(f"ALTER TABLE delta.`{cfg.table_path(T.INTERACTIONS)}` ADD COLUMNS (note STRING)")
-        write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+        three_more(tmp_path / "in", t)
         assert ingest(spark, cfg).ok
         counts([("i0", 3), ("i1", 6)])
     finally:
@@ -470,7 +483,7 @@ def test_interactions_created_again_under_a_running_count_is_one_line_saying_to_
     said neither why nor what to do. It is one line saying to put the table back or start over, and starting over
     counts the new table."""
     t = (DAY0 + 10 * 3600) * 1000
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    six_views(tmp_path / "in", t)
     cfg = config(tmp_path / "in", tmp_path / "lake", source="interactions")
     assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
     for name in (T.INTERACTIONS, T.LEDGER, T.QUARANTINE):
@@ -498,9 +511,9 @@ def behind_on_interactions(spark, tmp_path):
            "sources": {"q": {**QUEUE_SOURCE, "path": str(tmp_path / "in")}},
            "trending": {"source": "interactions"}, "maintenance": {"vacuum_retention_hours": 0.0001}}
     cfg = parse_config(doc)
-    write(tmp_path / "in/a.jsonl", "".join(queue_line(f"u{i}", f"i{i % 2}", "view", t + i) + "\n" for i in range(6)))
+    six_views(tmp_path / "in", t)
     assert ingest(spark, cfg).ok and run_trending(spark, cfg, once=True).input_rows == 6
-    write(tmp_path / "in/b.jsonl", "".join(queue_line(f"v{i}", "i1", "view", t + 100 + i) + "\n" for i in range(3)))
+    three_more(tmp_path / "in", t)
     assert ingest(spark, cfg).ok
     assert optimize_table(spark, cfg, T.INTERACTIONS, cfg.table_path(T.INTERACTIONS))["numFilesRemoved"] == 2
     time.sleep(1.5)  # the removed files are now older than the 0.36 s retention
