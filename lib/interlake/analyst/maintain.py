@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
@@ -190,14 +191,9 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         cutoff = now - timedelta(days=cfg.maintenance.quarantine_retention_days)
         table = DeltaTable.forPath(spark, tables[T.QUARANTINE])
         old = table.toDF().where(F.col("ingested_at") < F.lit(cutoff)).count()
-        if old and append_only(spark, tables[T.QUARANTINE]):
-            out.append(kept(T.QUARANTINE, f"{old:,} rows older than {cutoff:%Y-%m-%d}"))
-        else:
-            if old:
-                with_conflict_retry(lambda: table.delete(F.col("ingested_at") < F.lit(cutoff)),
-                                    cfg.ingest.conflict_retries, "trim quarantine")
-            out.append({"table": T.QUARANTINE, "action": "trim",
-                        "detail": f"{old:,} rows older than {cutoff:%Y-%m-%d}"})
+        out.append(_delete(spark, cfg, T.QUARANTINE, tables[T.QUARANTINE], old,
+                           lambda: table.delete(F.col("ingested_at") < F.lit(cutoff)),
+                           f"{old:,} rows older than {cutoff:%Y-%m-%d}"))
     if T.LEDGER in tables:
         # a ledger row is what keeps its file from being taken again: only rows of files gone from the source go
         cutoff = now - timedelta(days=cfg.maintenance.ledger_retention_days)
@@ -213,26 +209,26 @@ def _trim(spark: SparkSession, cfg: Config, now: datetime) -> list[dict]:
         candidates = (table.toDF().where((F.col("ingested_at") < F.lit(cutoff)) & ~F.col("source").isin(unlisted))
                       .select("file").distinct().collect())
         gone = [r.file for r in candidates if r.file not in present]
-        detail = f"{len(gone):,} files older than {cutoff:%Y-%m-%d} and gone from their source"
-        if gone and append_only(spark, tables[T.LEDGER]):
-            out.append(kept(T.LEDGER, detail))
-        else:
-            if gone:
-                with_conflict_retry(lambda: table.delete((F.col("ingested_at") < F.lit(cutoff))
-                                                         & F.col("file").isin(gone)),
-                                    cfg.ingest.conflict_retries, "trim ledger")
-            out.append({"table": T.LEDGER, "action": "trim", "detail": detail})
+        out.append(_delete(spark, cfg, T.LEDGER, tables[T.LEDGER], len(gone),
+                           lambda: table.delete((F.col("ingested_at") < F.lit(cutoff)) & F.col("file").isin(gone)),
+                           f"{len(gone):,} files older than {cutoff:%Y-%m-%d} and gone from their source"))
     if T.TRENDING_BATCH_COUNTS in tables and T.STREAM_PROGRESS in tables:
         out += _trim_batch_counts(spark, cfg, tables)
     return out
 
 
-def kept(name: str, what: str) -> dict:
-    """The summary row of a trim left out because an operator made the table append-only (``delta.appendOnly``): the
-    rows stay, and maintain goes on with the other tables (Delta refused the DELETE, and maintain stopped)."""
-    log.warning("%s is append-only (delta.appendOnly = true): not trimmed, %s kept", name, what)
-    return {"table": name, "action": "trim", "detail": f"none: the table is append-only (delta.appendOnly), {what} "
-                                                       f"kept; {unset_command(name)} lets maintain trim it"}
+def _delete(spark: SparkSession, cfg: Config, name: str, path: str, rows: int, delete: Callable[[], object],
+            what: str) -> dict:
+    """Run a trim's ``delete`` of ``rows`` rows (none: nothing to do) and return its summary row (``what``). A table
+    an operator made append-only (``delta.appendOnly``) keeps them, with a warning: Delta refused the DELETE, and
+    maintain stopped before the tables after it."""
+    if rows and append_only(spark, path):
+        log.warning("%s is append-only (delta.appendOnly = true): not trimmed, %s kept", name, what)
+        return {"table": name, "action": "trim", "detail": f"none: the table is append-only (delta.appendOnly), "
+                                                           f"{what} kept; {unset_command(name)} lets maintain trim it"}
+    if rows:
+        with_conflict_retry(delete, cfg.ingest.conflict_retries, f"trim {name}")
+    return {"table": name, "action": "trim", "detail": what}
 
 
 def _trim_batch_counts(spark: SparkSession, cfg: Config, tables: dict[str, str]) -> list[dict]:
@@ -254,14 +250,9 @@ def _trim_batch_counts(spark: SparkSession, cfg: Config, tables: dict[str, str])
         seconds=duration_seconds(cfg.trending.watermark, "trending.watermark"))
     cutoff = watermark - timedelta(seconds=window[0][0], days=2)
     old = table.toDF().where(F.col("window_start") < F.lit(cutoff)).count()
-    if old and append_only(spark, tables[T.TRENDING_BATCH_COUNTS]):
-        return [kept(T.TRENDING_BATCH_COUNTS, f"{old:,} rows of windows before {cutoff:%Y-%m-%d %H:%M}")]
-    if old:
-        with_conflict_retry(lambda: table.delete(F.col("window_start") < F.lit(cutoff)), cfg.ingest.conflict_retries,
-                            "trim trending_batch_counts")
-    return [{"table": T.TRENDING_BATCH_COUNTS, "action": "trim",
-             "detail": f"{old:,} rows of windows before {cutoff:%Y-%m-%d %H:%M} "
-                       "(no longer read by the trending query)"}]
+    return [_delete(spark, cfg, T.TRENDING_BATCH_COUNTS, tables[T.TRENDING_BATCH_COUNTS], old,
+                    lambda: table.delete(F.col("window_start") < F.lit(cutoff)),
+                    f"{old:,} rows of windows before {cutoff:%Y-%m-%d %H:%M} (no longer read by the trending query)")]
 
 
 MODEL_FOLDER = re.compile(r"m(\d{14})")  # _models/m20261122081907: the model version, its training's time

@@ -178,7 +178,7 @@ def check_ledger_has_its_table(spark: SparkSession, cfg: Config) -> None:
             "are then taken as new)")
 
 
-# why ingest (and the trending query) must be able to delete quarantine rows: an append-only quarantine is refused
+# why ingest must be able to delete quarantine rows: it refuses an append-only quarantine
 QUARANTINE_DELETES = ("ingest deletes a run's quarantine rows when it undoes a run that died, and a file's earlier "
                       "ones when it takes the file again (--retake-quarantined); to keep quarantine rows longer, "
                       "raise maintenance.quarantine_retention_days")

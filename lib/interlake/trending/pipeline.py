@@ -585,28 +585,27 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
         # quarantine, and interactions for the Delta source only: a queue source's query never reads it
         ensure_ingest_tables(spark, cfg, interactions=cfg.trending.source == T.INTERACTIONS, ledger=False)
         checkpoint = checkpoint_path(cfg)
+        redone = "a micro-batch redone after a restart deletes its earlier "
+        refuse_append_only(spark, {
+            T.TRENDING_ITEMS: (cfg.table_path(T.TRENDING_ITEMS), "each micro-batch updates its windows' counts and "
+                               "surge scores (a MERGE)"),
+            T.ITEM_POPULARITY: (cfg.table_path(T.ITEM_POPULARITY), "each micro-batch rewrites it"),
+            T.TRENDING_BATCH_COUNTS: (cfg.table_path(T.TRENDING_BATCH_COUNTS), redone + "rows"),
+            T.STREAM_PROGRESS: (cfg.table_path(T.STREAM_PROGRESS), redone + "row"),
+            T.QUARANTINE: (cfg.table_path(T.QUARANTINE), redone + "quarantine rows")})
+        # in milliseconds: Spark's own parse refuses a fraction of a minute or an hour ('1.5 minutes'), which the
+        # config takes as a duration as it takes every other one
+        every_ms = round(duration_seconds(cfg.trending.trigger, "trending.trigger") * 1000)
         done = TrendingResult(0, 0, 0, 0)  # the batches of queries restarted after a schema change
         for restarts in range(MAX_SCHEMA_RESTARTS + 1):
             # read again at each start: a query reads the table's schema when it starts
             stream, parse = stream_source(spark, cfg)
             check_query_shape(spark, cfg, checkpoint)
-            if not restarts:
-                redone = "a micro-batch redone after a restart deletes its earlier "
-                refuse_append_only(spark, {
-                    T.TRENDING_ITEMS: (cfg.table_path(T.TRENDING_ITEMS), "each micro-batch updates its windows' "
-                                       "counts and surge scores (a MERGE)"),
-                    T.ITEM_POPULARITY: (cfg.table_path(T.ITEM_POPULARITY), "each micro-batch rewrites it"),
-                    T.TRENDING_BATCH_COUNTS: (cfg.table_path(T.TRENDING_BATCH_COUNTS), redone + "rows"),
-                    T.STREAM_PROGRESS: (cfg.table_path(T.STREAM_PROGRESS), redone + "row"),
-                    T.QUARANTINE: (cfg.table_path(T.QUARANTINE), redone + "quarantine rows")})
             writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
             if terminated.is_set():
                 return _sum(done, writer.totals)
             query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
                 "interlake_trending")
-            # in milliseconds: Spark's own parse refuses a fraction of a minute or an hour ('1.5 minutes'), which
-            # the config takes as a duration as it takes every other one
-            every_ms = round(duration_seconds(cfg.trending.trigger, "trending.trigger") * 1000)
             query = (query.trigger(availableNow=True) if once
                      else query.trigger(processingTime=f"{every_ms} milliseconds"))
             running = query.start()
