@@ -663,7 +663,8 @@ def test_retention_deletes_old_model_artifacts_but_the_published_one_s_and_old_q
     """Each training writes its ALS, LSH and index models under _models/ (for a million users, ~130 MB of user factors
     at rank 32) and each ingest run its gate's reports under _quality/; nothing deleted them, so a nightly schedule
     kept every one for good. The published model's folder is kept whatever its age; a folder whose name is not a
-    model version or a run id is not the jobs' and is left."""
+    model version or a run id is not the jobs' and is left. ``now`` is time-zone-aware here (09:00 at +09:00 is
+    midnight UTC): a library caller's aware ``now`` failed maintain, compared with the folders' naive times."""
     cfg = make_config(maintenance={"model_retention_days": 30, "quarantine_retention_days": 10})
     lake = tmp_path / "lake"
     names = {"_models": ["m20260901000000", "m20261001000000", "m20261115000000", "notes"],
@@ -675,7 +676,8 @@ def test_retention_deletes_old_model_artifacts_but_the_published_one_s_and_old_q
     published = [("m20260901000000", dt.datetime(2026, 9, 1), 3, "{}", {"ndcg@10": 0.2}, "x", True, "passed the gate"),
                  ("m20261001000000", dt.datetime(2026, 10, 1), 4, "{}", {"ndcg@10": 0.1}, "x", False, "worse")]
     spark.createDataFrame(published, T.MODEL_RUNS_DDL).write.format("delta").save(cfg.table_path(T.MODEL_RUNS))
-    summary = {s["table"]: s["detail"] for s in maintain(spark, cfg, now=dt.datetime(2026, 11, 30))
+    tokyo = dt.timezone(dt.timedelta(hours=9))
+    summary = {s["table"]: s["detail"] for s in maintain(spark, cfg, now=dt.datetime(2026, 11, 30, 9, tzinfo=tokyo))
                if s["action"] == "trim"}
     assert summary == {"_models": "1 model folders older than 2026-10-31 (not the published m20260901000000)",
                        "_quality": "1 ingest runs' reports older than 2026-11-20"}

@@ -40,6 +40,24 @@ def test_csv_source_lands_standardized(spark, make_config, tmp_path):
     assert logging.getLogger("great_expectations.data_context.types.base").getEffectiveLevel() >= logging.WARNING
 
 
+def test_a_time_zone_aware_now_is_the_same_instant_as_naive_utc(spark, make_config, tmp_path):
+    """A library caller's ``now=datetime.now(ZoneInfo(...))`` failed the quality gate (GX compared the aware value
+    with the naive timestamps). It is that instant in UTC: 02:00 at +02:00 is midnight UTC, so an event 23 hours
+    after midnight is accepted and one 25 hours after it is more than a day in the future."""
+    midnight = int((NOW - dt.datetime(1970, 1, 1)).total_seconds())
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{midnight + 23 * 3600}\n"
+                                      f"u2,i2,VIEW,{midnight + 25 * 3600}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+                      ingest={"max_quarantine_share": 0.5})
+    result = ingest(spark, cfg, now=dt.datetime(2026, 11, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    assert result.ok, result.sources[0].message
+    assert result.run_id.startswith("20261101T000000Z-")
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "event_ts", "ingested_at")) == [
+        ("u1", NOW + dt.timedelta(hours=23), NOW)]
+    assert table_rows(spark, cfg.table_path(T.QUARANTINE), ("reasons",)) == [
+        (["timestamp 2026-11-02 01:00:00 UTC is more than a day in the future"],)]
+
+
 def test_jsonl_with_nested_fields(spark, make_config, tmp_path):
     lines = [json.dumps({"who": {"id": "u1"}, "what": {"sku": "i1", "kind": "view"}, "at": "2026-09-21T10:00:00Z"}),
              json.dumps({"who": {"id": 7}, "what": {"sku": "i2", "kind": "purchase"},

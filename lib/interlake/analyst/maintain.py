@@ -19,6 +19,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from interlake.clock import utc_now
 from interlake.config import Config, duration_seconds
 from interlake.errors import ConfigError, one_line
 from interlake.fs import delete_tree, exists, subfolders
@@ -45,7 +46,7 @@ def maintain(spark: SparkSession, cfg: Config, *, force: bool = False, now: date
         raise ConfigError(
             f"maintenance.vacuum_retention_hours: {hours:g} is below Delta's safety default of 168 hours (readers and "
             "time travel may still need those files); raise it, or pass --force if you are sure")
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now(now)
     summary = []
     summary += _trim(spark, cfg, now)
     summary += _trim_folders(spark, cfg, now)

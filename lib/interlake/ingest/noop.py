@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 
+from interlake.clock import utc_now
 from interlake.config import Config
 from interlake.ingest import ledger as L
 from interlake.ingest.files import is_glob, list_local_files, missing_folder
@@ -51,7 +52,7 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     rows = ledger_rows(cfg.table_path(T.LEDGER))
     if rows is None:
         return None
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now(now)
     seen = []
     for src in selected:
         listing = list_local_files(src.path, recursive=src.recursive, name_filter=src.name_filter)
@@ -88,4 +89,4 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
         message = missing_folder(src.path, f"sources.{src.name}.path")
         log.error("source %s failed: %s", src.name, message)  # as the job says it
         results.append(SourceResult(src.name, "failed", message))
-    return IngestResult(new_run_id(now or datetime.now(UTC).replace(tzinfo=None)), results, dry_run=dry_run)
+    return IngestResult(new_run_id(utc_now(now)), results, dry_run=dry_run)

@@ -32,6 +32,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from interlake.clock import utc_now
 from interlake.config import Config, SourceConfig
 from interlake.errors import MORE_MEMORY, ConfigError, InterlakeError, one_line, stopped_jvm
 from interlake.fs import exists, write_text
@@ -192,7 +193,7 @@ def ingest(spark: SparkSession, cfg: Config, sources: list[str] | None = None, *
     also take again the unchanged files whose latest take quarantined records (after a config fix: the records
     valid now are added, the rest quarantined again in place of the file's earlier quarantine rows)."""
     selected = cfg.selected_sources(sources)
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now(now)
     run_id = new_run_id(now)
     check_encodings(spark, selected)
     check_ledger_has_its_table(spark, cfg)

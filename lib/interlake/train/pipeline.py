@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import interlake
+from interlake.clock import utc_now
 from interlake.config import Config
 from interlake.errors import TrainingError
 from interlake.fs import delete_tree, exists, write_text
@@ -134,7 +135,7 @@ def _train(spark: SparkSession, cfg: Config, *, data_version: int | None, force:
            now: datetime | None) -> TrainResult:
     t_start = time.time()
     tp, sp = cfg.train, cfg.similarity
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now(now)
     model_version = f"m{now:%Y%m%d%H%M%S}"
     events, version = read_interactions(spark, cfg, data_version)
     events = events.select(C.EVENT_ID, C.USER_ID, C.ITEM_ID, C.INTERACTION_TYPE, C.EVENT_TS).persist(
