@@ -521,7 +521,9 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
     spark.sql(f"ALTER TABLE delta.`{other.table_path('dv')}` SET TBLPROPERTIES (delta.enableDeletionVectors = true)")
     spark.sql(f"DELETE FROM delta.`{other.table_path('dv')}` WHERE id = 0")
     with pytest.raises(InterlakeError, match=r"^query failed: Catalog Error: Table with name dv does not exist: dv: "
-                                             r"delta-rs cannot read it as plain files .*without --engine\)$"):
+                                             r"delta-rs cannot read it as plain files \(reader features "
+                                             r"deletionVectors\): query it through Spark \(`interlake sql` without "
+                                             r"--engine\)$"):
         run_sql_duckdb(other, "SELECT * FROM dv")
     run_sql_duckdb(other, "SELECT count(*) AS n FROM interlake.plain")
 

@@ -573,16 +573,20 @@ def test_an_append_only_ledger_or_quarantine_is_one_line_before_a_write_and_inte
 def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_only_or_unreadable_without_spark(
         spark, make_config, tmp_path):
     """A cluster's ``spark.databricks.delta.properties.defaults.appendOnly`` made every new table append-only, so the
-    ingest that created the ledger refused it at its next run; ``…defaults.columnMapping.mode: name`` made the
-    tables unreadable by delta-rs and DuckDB. The jobs make their tables with both off; ``interactions``, which they
-    only add to, keeps the cluster's append-only default."""
+    ingest that created the ledger refused it at its next run; ``…defaults.columnMapping.mode: name``,
+    ``…checkpointPolicy: v2`` and ``…enableTypeWidening: true`` made the tables unreadable by delta-rs and DuckDB
+    (reader features delta-rs 1.x refuses). The jobs make their tables with these off; ``interactions``, which they
+    only add to, keeps the cluster's append-only default, and writers' features (row tracking) are kept."""
     from interlake.analyst.duck import connect
     from interlake.tables.append_only import table_properties
 
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n,i2,VIEW,{T0}\n")
     cfg = csv_cfg(make_config, tmp_path, max_quarantine_share=0.9)
     defaults = {"spark.databricks.delta.properties.defaults.appendOnly": "true",
-                "spark.databricks.delta.properties.defaults.columnMapping.mode": "name"}
+                "spark.databricks.delta.properties.defaults.columnMapping.mode": "name",
+                "spark.databricks.delta.properties.defaults.checkpointPolicy": "v2",
+                "spark.databricks.delta.properties.defaults.enableTypeWidening": "true",
+                "spark.databricks.delta.properties.defaults.enableRowTracking": "true"}
     for key, value in defaults.items():
         spark.conf.set(key, value)
     try:
@@ -596,6 +600,7 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
                   table_properties(spark, cfg.table_path(name)).get("delta.columnMapping.mode"))
            for name in (T.INTERACTIONS, T.LEDGER, T.QUARANTINE)}
     assert got == {T.INTERACTIONS: ("true", "none"), T.LEDGER: ("false", "none"), T.QUARANTINE: ("false", "none")}
+    assert table_properties(spark, cfg.table_path(T.LEDGER)).get("delta.enableRowTracking") == "true"
     con, skipped = connect(cfg.lakehouse, cfg.database)
     assert skipped == {}
     assert con.sql("SELECT user_id FROM interactions ORDER BY 1").fetchall() == [("u1",), ("u2",)]

@@ -54,7 +54,7 @@ def connect(lakehouse: str, database: str):
                              "through Spark (`interlake sql` without --engine)")
     from deltalake import DeltaTable
 
-    from interlake.tables.without_spark import files_are_rows, local_dataset
+    from interlake.tables.without_spark import local_dataset, not_plain
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -69,9 +69,10 @@ def connect(lakehouse: str, database: str):
                              + ("; a '%' in a local path reads as an escape to delta-rs" if "%" in path else "")
                              + ": query it through Spark (`interlake sql` without --engine)")
             continue
-        if not files_are_rows(table):
-            skipped[name] = ("delta-rs cannot read it as plain files (deletion vectors or column mapping): query it "
-                             "through Spark (`interlake sql` without --engine)")
+        why = not_plain(table)
+        if why:
+            skipped[name] = (f"delta-rs cannot read it as plain files ({why}): query it through Spark "
+                             "(`interlake sql` without --engine)")
             continue
         con.register(name, local_dataset(table, path))
         con.execute(f"CREATE VIEW {schema}.{_quote(name)} AS SELECT * FROM {_quote(name)}")

@@ -11,10 +11,13 @@ from interlake.tables.catalog import register_table
 from interlake.tables.quoting import delta_path, sql_string
 
 # Readers without Spark (delta-rs, DuckDB) must be able to read every table: no deletion vectors or column
-# mapping, which older delta-rs builds refuse; plain reader/writer features otherwise.
+# mapping, and none of the reader features delta-rs 1.x refuses (v2 checkpoints, type widening); plain reader/writer
+# features otherwise (row tracking, change data feed and in-commit timestamps are writers' features and are kept).
 # A cluster's defaults (spark.databricks.delta.properties.defaults.*, deletion vectors on as on Databricks) are
-# overridden when a job creates a table.
-READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false", "delta.columnMapping.mode": "none"}
+# overridden when a job creates a table. A default that adds a feature directly (``…defaults.feature.<name>:
+# supported``) cannot be: such a table is read through Spark, and the readers without it say which feature.
+READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false", "delta.columnMapping.mode": "none",
+                       "delta.checkpointPolicy": "classic", "delta.enableTypeWidening": "false"}
 
 
 def vocabulary_check(vocabulary: tuple[str, ...]) -> str:

@@ -42,10 +42,23 @@ def local_dataset(table, path: str):
 
 def files_are_rows(table) -> bool:
     """Whether the data files of ``table`` (a ``deltalake.DeltaTable``) alone are its rows and columns: not with
-    deletion vectors (rows deleted without rewriting their file) or column mapping (files name columns otherwise)."""
+    deletion vectors (rows deleted without rewriting their file), column mapping (files name columns otherwise) or
+    any other reader feature (v2 checkpoints, type widening …)."""
+    return not_plain(table) is None
+
+
+def not_plain(table) -> str | None:
+    """Why the data files of ``table`` (a ``deltalake.DeltaTable``) are not its rows as they are (None when they
+    are), in words for a message: ``"column mapping (name)"``, ``"reader features v2Checkpoint"``."""
     protocol, meta = table.protocol(), table.metadata()
-    return not (protocol.reader_features or protocol.min_reader_version > 1
-                or meta.configuration.get("delta.columnMapping.mode", "none") != "none")
+    mapping = meta.configuration.get("delta.columnMapping.mode", "none")
+    if mapping != "none":
+        return f"column mapping ({mapping})"
+    if protocol.reader_features:
+        return f"reader features {', '.join(sorted(protocol.reader_features))}"
+    if protocol.min_reader_version > 1:
+        return f"reader version {protocol.min_reader_version}"
+    return None
 
 
 def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None:
