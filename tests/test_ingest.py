@@ -607,6 +607,48 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
     assert con.sql("SELECT count(*) FROM ingest_ledger").fetchall() == [(2,)]
 
 
+def test_a_file_deleted_between_the_listing_and_the_read_fails_its_source_in_one_line_naming_it(
+        spark, make_config, tmp_path, monkeypatch):
+    """An export's own clean-up (or a mover archiving files) removed a file after the run listed the folder: the
+    source failed with Java's ``FileNotFoundException`` (a CSV's header) or ``[PATH_NOT_FOUND]`` and "fix or move a
+    file it names", of a file that was no longer there. The line says what happened; the next run takes the folder
+    as it is then. Here a CSV goes after the listing, a queue dump after Spark planned its read."""
+    import interlake.ingest.pipeline as P
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,VIEW,{T0}\n")
+    write(tmp_path / "in/q/a.jsonl", queue_line("u3", "i3", "view", T0 * 1000) + "\n")
+    write(tmp_path / "in/q/b.jsonl", queue_line("u4", "i4", "view", T0 * 1000) + "\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")},
+                               "q": {**QUEUE_SOURCE, "path": str(tmp_path / "in/q")}})
+    listed, planned = P.files_to_take, P.read_source
+
+    def remove_after_listing(spark, src, state, now, **kw):
+        todo, again = listed(spark, src, state, now, **kw)
+        if src.name == "shop" and todo:
+            (tmp_path / "in/shop/a.csv").unlink()
+        return todo, again
+
+    def remove_after_planning(spark, src, files, *args, **kw):
+        df = planned(spark, src, files, *args, **kw)
+        if src.name == "q":
+            (tmp_path / "in/q/a.jsonl").unlink()
+        return df
+
+    monkeypatch.setattr(P, "files_to_take", remove_after_listing)
+    monkeypatch.setattr(P, "read_source", remove_after_planning)
+    first = ingest(spark, cfg, now=NOW)
+    for name, file in (("shop", "a.csv"), ("q", "a.jsonl")):
+        assert (name, "failed", f"source {name}: {tmp_path}/in/{name}/{file} was deleted or moved while this run "
+                f"read it (by another process); the next run undoes what this one left, if anything, and lists "
+                f"{tmp_path}/in/{name} again") in [(s.source, s.status, s.message) for s in first.sources]
+    monkeypatch.undo()
+    assert ingest(spark, cfg, now=NOW + dt.timedelta(minutes=5)).ok
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), ("user_id", "source")) == [("u2", "shop"), ("u4", "q")]
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [("q", "b.jsonl", 1, 1, 0, 0, "committed"),
+                                                            ("shop", "b.csv", 1, 1, 0, 0, "committed")]
+
+
 def test_undoing_an_ingest_run_as_the_readme_says_takes_its_files_again_once_fixed(spark, make_config, tmp_path):
     """README, Undoing an ingest run: a run took an export whose user and item values were swapped. RESTORE takes its
     rows out of interactions, but its ledger rows still mark the file taken (the next run said "no new files"):

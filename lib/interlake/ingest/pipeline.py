@@ -39,7 +39,7 @@ from interlake.fs import exists, write_text
 from interlake.ingest import ledger as L
 from interlake.ingest.files import FileInfo, list_files
 from interlake.ingest.quality import render_html, run_quality_gate
-from interlake.ingest.readers import NOT_JSON_VALUE, base64_hint, check_encodings, read_source
+from interlake.ingest.readers import NOT_JSON_VALUE, base64_hint, check_encodings, read_source, vanished
 from interlake.ingest.standardize import standardize
 from interlake.ingest.validate import (
     ENCODING_REASON,
@@ -255,6 +255,9 @@ def unforeseen(exc: Exception, src: SourceConfig | None = None, *, jvm_died: boo
     the source ran; the error seen here is then most often the lost connection, the cause being in the JVM's log
     (an OutOfMemoryError ends a local JVM before its error reaches Python)."""
     message = one_line(exc)
+    gone = vanished(message, src) if src is not None and not jvm_died else None
+    if gone:
+        return gone
     if "DATETIME_PATTERN" in message and src is not None:  # a pattern pattern_problem() let through (a letter count)
         return (f"sources.{src.name}.timestamp_format: {src.timestamp_format!r} is not a datetime pattern Spark "
                 f"reads ({message}); see https://spark.apache.org/docs/latest/sql-ref-datetime-pattern.html")

@@ -460,6 +460,23 @@ def reader_path(file_uri: str) -> str:
     return re.sub(r"([\\\[\]{}*?])", r"\\\1", unquote(file_uri))
 
 
+# a file listed by the run and gone when Spark opened it: Hadoop's and Spark's spellings
+_GONE = re.compile(r"FileNotFoundException: File (\S+) does not exist"
+                   r"|PATH_NOT_FOUND\] Path does not exist: (\S+?)\.?(?:\s|$)")
+
+
+def vanished(exc: BaseException | str, src: SourceConfig) -> str | None:
+    """The one line for a file of ``src`` deleted or moved between the run's listing and Spark's read (an export's
+    own clean-up, a mover that archives files), or None when ``exc`` is not that. Nothing of the file was taken:
+    the next run lists the folder again."""
+    found = _GONE.search(exc if isinstance(exc, str) else one_line(exc))
+    if not found:
+        return None
+    path = unquote(found.group(1) or found.group(2)).removeprefix("file:")
+    return (f"source {src.name}: {path} was deleted or moved while this run read it (by another process); the next "
+            f"run undoes what this one left, if anything, and lists {src.path} again")
+
+
 def literal_path(reader_path_: str) -> str:
     """The file a ``reader_path`` names, its glob escapes removed (for Hadoop's FileSystem, which takes no globs)."""
     return re.sub(r"\\([\\\[\]{}*?])", r"\1", reader_path_)
@@ -478,8 +495,8 @@ def _read_csv(spark: SparkSession, src: SourceConfig, files: list[str], folders:
         try:
             line = first_line(spark, literal_path(f))
         except Exception as exc:  # noqa: BLE001  (e.g. a .gz that is not gzip: the JVM's message lacks the file)
-            raise SourceError(f"source {src.name}: cannot read the header of {literal_path(f)}: {one_line(exc)}; "
-                              "fix or move the file") from exc
+            raise SourceError(vanished(exc, src) or f"source {src.name}: cannot read the header of {literal_path(f)}: "
+                              f"{one_line(exc)}; fix or move the file") from exc
         groups.setdefault(line, []).append(f)
     parts = []
     for group in groups.values():
@@ -693,7 +710,7 @@ def _read_parquet(spark: SparkSession, src: SourceConfig, files: list[str],
         try:
             schema = parquet_schema(literal_path(f))
         except Exception as exc:  # noqa: BLE001  (not Parquet, cut short: the JVM's message names the file)
-            raise SourceError(f"source {src.name}: cannot read the Parquet footer of "
+            raise SourceError(vanished(exc, src) or f"source {src.name}: cannot read the Parquet footer of "
                               f"{literal_path(f).rsplit('/', 1)[-1]}: {one_line(exc)}; fix or move the file") from exc
         groups.setdefault(schema, []).append(f)
     parts = []
