@@ -453,10 +453,17 @@ def test_sql_reads_its_statement_from_a_file_or_standard_input(full_lake, tmp_pa
     assert main(["sql", "--conf", str(cfg.path), "-f", str(tmp_path / "empty.sql")]) == 1
     assert capsys.readouterr().err.endswith("empty.sql: is empty; it should hold one SQL statement\n")
     for argv, message in ((["sql"], "the query is required (or --file PATH holding it)"),
-                          (["sql", "SELECT 1", "-f", str(query)], "give the query or --file PATH, not both")):
+                          (["sql", "SELECT 1", "-f", str(query)], "give the query or --file PATH, not both"),
+                          (["sql", " "], 'the query is empty: give one SQL statement, e.g. "SELECT count(*) FROM '
+                                         'interactions"')):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == f"interlake sql: error: {message}"
+    # a wrong --out is said before a session is built (it was said after Spark's ~20 s start)
+    monkeypatch.setattr("interlake.cli._session", lambda *a: pytest.fail("a session was built"))
+    assert main(["sql", "--conf", str(cfg.path), "SELECT 1", "--out", str(tmp_path / "x.xlsx")]) == 1
+    assert capsys.readouterr().err == (f"interlake sql: error: --out {tmp_path}/x.xlsx: the file name must end in "
+                                       ".csv or .parquet\n")
 
 
 def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, make_config, tmp_path, capsys):

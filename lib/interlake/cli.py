@@ -220,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sql":
         if args.file:
             args.query = _read_query(args.file)
+        if args.out:  # said before Spark starts, not 20 s after
+            from interlake.analyst.sql import out_format
+
+            out_format(args.out)
         if args.engine == "duckdb":
             from interlake.analyst.duck import run_sql_duckdb
 
@@ -279,6 +283,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.command == "sql" and (args.query is None) == (args.file is None):
         args._commands["sql"].error("give the query or --file PATH, not both" if args.file else
                                     "the query is required (or --file PATH holding it)")
+    if args.command == "sql" and args.query is not None and not args.query.strip():
+        args._commands["sql"].error('the query is empty: give one SQL statement, e.g. "SELECT count(*) FROM '
+                                    'interactions"')
     del args._commands
     return args
 
