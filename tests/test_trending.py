@@ -23,7 +23,13 @@ from interlake.ingest.pipeline import ingest
 from interlake.interrupts import AT_ONCE
 from interlake.locks import LockTimeout
 from interlake.schemas import tables as T
-from interlake.trending.pipeline import print_trending_summary, run_trending, stop_handler, unfinished_batch
+from interlake.trending.pipeline import (
+    batch_files,
+    print_trending_summary,
+    run_trending,
+    stop_handler,
+    unfinished_batch,
+)
 from pyspark import InheritableThread
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -918,6 +924,40 @@ def test_ctrl_c_stops_the_query_after_the_batch_in_progress_quietly(spark, one_b
     restarted = parse_config(doc)
     assert run_trending(spark, restarted, once=True).batches == 4 - batches
     assert items_table(spark, restarted) == items_table(spark, cfg)
+
+
+def test_a_queue_file_gone_before_its_batch_read_it_is_named_in_a_warning(spark, tmp_path, caplog):
+    """Spark's file source skips, without a word, a file it planned for a batch that is gone when the batch reads
+    it: most often a batch redone after a crash, its dump deleted meanwhile by the queue's retention. The job says
+    which files, so the events missing from the counts are known. (The file log is compacted every tenth batch: a
+    batch's files are then read from the ``.compact`` file.)"""
+    import logging
+
+    from interlake.fs import missing_files
+
+    caplog.set_level(logging.WARNING, logger="interlake")
+    cfg = counted_six(spark, tmp_path)
+    three_more(tmp_path / "in", T10)
+    assert run_trending(spark, cfg, once=True).input_rows == 3
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    commits = tmp_path / "lake/_checkpoints/trending/commits"
+    for name in ("1", ".1.crc"):  # killed before batch 1 was committed, and the queue's retention took b.jsonl
+        (commits / name).unlink()
+    (tmp_path / "in/b.jsonl").unlink()
+    assert run_trending(spark, cfg, once=True).input_rows == 0
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "trending batch 1: 1 of the 1 queue files planned for it were deleted or moved before it read them; their "
+        "events are not counted in it (is the retention of sources.q.path shorter than the query was stopped or "
+        "behind?): b.jsonl"]
+    log = tmp_path / "cp/sources/0"
+    log.mkdir(parents=True)
+    (log / "9.compact").write_text("v1\n" + "".join(
+        json.dumps({"path": f"file://{tmp_path}/in/{name}", "timestamp": 1, "batchId": b}) + "\n"
+        for name, b in (("a.jsonl", 8), ("b.jsonl", 9), ("c.jsonl", 9))))
+    planned = batch_files(spark, str(tmp_path / "cp"), 9)
+    assert planned == [f"file://{tmp_path}/in/b.jsonl", f"file://{tmp_path}/in/c.jsonl"]
+    assert missing_files(spark, [*planned, f"file:{tmp_path}/in/a.jsonl", f"file:{tmp_path}/gone/d.jsonl"]) == [
+        *planned, f"file:{tmp_path}/gone/d.jsonl"]
 
 
 def test_only_a_planned_but_uncommitted_batch_is_a_replay(spark, tmp_path):

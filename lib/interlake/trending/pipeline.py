@@ -43,7 +43,7 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, InterlakeError, SourceError
-from interlake.fs import exists, is_file, read_text, write_text
+from interlake.fs import exists, is_file, missing_files, read_text, small_text, write_text
 from interlake.ingest.files import is_glob, list_files, normalize_uri, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
@@ -139,9 +139,11 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
 class BatchWriter:
     """The ``foreachBatch`` function: holds the session and settings, writes each batch idempotently."""
 
-    def __init__(self, spark: SparkSession, cfg: Config, parse: bool, replay_batch: int | None = None):
+    def __init__(self, spark: SparkSession, cfg: Config, parse: bool, replay_batch: int | None = None,
+                 checkpoint: str | None = None):
         tr = cfg.trending
         self.spark, self.cfg, self.parse = spark, cfg, parse
+        self.checkpoint = checkpoint  # a queue source's: its file log says which files each batch should read
         self.src = cfg.sources.get(tr.source)
         # subfolders' files (recursiveFileLookup, a glob): a mapped field may be a name=value folder of theirs, as in
         # batch ingestion; which folders the stream's files will have is not known ahead, so every plain name may be
@@ -213,6 +215,8 @@ class BatchWriter:
             steps[name] = max(0.0, round(time.time() - started - sum(steps.values()), 2))  # never -0.0
 
         spark, cfg = self.spark, self.cfg
+        if self.parse and self.checkpoint:
+            self._say_gone_files(batch_id)
         # Only what later steps use is kept: the three standard values every row needs, and file, raw text and
         # reasons only for the rows quarantine takes (NULL on a valid row: a valid row is one without reasons).
         bad = F.size(C.REASONS) > 0
@@ -287,6 +291,22 @@ class BatchWriter:
                  extra={"fields": {"batch_id": batch_id, "input_rows": stats["n"], "quarantined": stats["bad"],
                                    "dropped_late": stats["late"], "watermark": str(new_wm),
                                    "processing_ms": int((time.time() - started) * 1000), **steps}})
+
+    def _say_gone_files(self, batch_id: int) -> None:
+        """Warn of the files Spark's file source planned for this batch that were no longer there when it read
+        them: it skips such a file without a word (a queue's retention deleting dumps while the query was stopped or
+        behind, most often a batch redone after a crash). Their events cannot be counted; the warning names them."""
+        planned = batch_files(self.spark, self.checkpoint, batch_id)
+        if not planned:
+            return
+        gone = sorted(missing_files(self.spark, planned))
+        if gone:
+            names = ", ".join(unquote(g.rsplit("/", 1)[-1]) for g in gone[:5]) + (", …" if len(gone) > 5 else "")
+            log.warning("trending batch %d: %d of the %d queue files planned for it were deleted or moved before it "
+                        "read them; their events are not counted in it (is the retention of sources.%s.path shorter "
+                        "than the query was stopped or behind?): %s", batch_id, len(gone), len(planned),
+                        self.src.name, names,
+                        extra={"fields": {"batch_id": batch_id, "gone_files": gone}})
 
     def _event_time_range(self, batch_id: int) -> dict:
         """Max and min valid event time of the batches before ``batch_id``: read from ``stream_progress`` once per
@@ -431,6 +451,17 @@ class BatchWriter:
                .withColumn("as_of", F.lit(as_of).cast("timestamp")))
         self._retrying(lambda: pop.write.format("delta").mode("overwrite").save(self.paths["popularity"]),
                        "item_popularity overwrite")
+
+
+def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> list[str]:
+    """The files a queue source's stream planned for batch ``batch_id``, from its checkpoint's file log
+    (``sources/0/<id>``, or every tenth batch the ``<id>.compact`` file that holds all earlier ones too)."""
+    folder = f"{checkpoint}/sources/0"
+    text = small_text(spark, f"{folder}/{batch_id}")
+    if text is None:
+        text = small_text(spark, f"{folder}/{batch_id}.compact") or ""
+    entries = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]  # after the version line
+    return [e["path"] for e in entries if e.get("batchId") == batch_id]
 
 
 def unfinished_batch(spark: SparkSession, checkpoint: str) -> int | None:
@@ -601,7 +632,8 @@ def _run_query(spark: SparkSession, cfg: Config, *, once: bool, timeout_s: float
             # read again at each start: a query reads the table's schema when it starts
             stream, parse = stream_source(spark, cfg)
             check_query_shape(spark, cfg, checkpoint)
-            writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint))
+            writer = BatchWriter(spark, cfg, parse, replay_batch=unfinished_batch(spark, checkpoint),
+                                 checkpoint=checkpoint)
             if terminated.is_set():
                 return _sum(done, writer.totals)
             query = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint).queryName(
