@@ -956,8 +956,9 @@ def test_a_queue_file_gone_before_its_batch_read_it_is_named_in_a_warning(spark,
         for name, b in (("a.jsonl", 8), ("b.jsonl", 9), ("c.jsonl", 9))))
     planned = batch_files(spark, str(tmp_path / "cp"), 9)
     assert planned == [f"file://{tmp_path}/in/b.jsonl", f"file://{tmp_path}/in/c.jsonl"]
-    assert missing_files(spark, [*planned, f"file:{tmp_path}/in/a.jsonl", f"file:{tmp_path}/gone/d.jsonl"]) == [
-        *planned, f"file:{tmp_path}/gone/d.jsonl"]
+    write(tmp_path / "a b%/e.jsonl", "{}\n")  # the log's URIs are escaped
+    assert missing_files(spark, [*planned, f"file:{tmp_path}/in/a.jsonl", f"file:{tmp_path}/gone/d.jsonl",
+                                 f"file://{tmp_path}/a%20b%25/e.jsonl"]) == [*planned, f"file:{tmp_path}/gone/d.jsonl"]
 
 
 def test_only_a_planned_but_uncommitted_batch_is_a_replay(spark, tmp_path):

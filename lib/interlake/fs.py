@@ -84,8 +84,9 @@ def small_text(spark: SparkSession, uri: str) -> str | None:
 
 
 def missing_files(spark: SparkSession, uris: list[str]) -> list[str]:
-    """Those of ``uris`` (files on any Hadoop filesystem) that are not there: one listing per folder, not a request
-    per file (on an object store each is a round trip)."""
+    """Those of ``uris`` (URIs of files on any Hadoop filesystem, escaped as Spark's file log writes them: a space
+    is ``%20``) that are not there: one listing per folder, not a request per file (on an object store each is a
+    round trip)."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     by_folder: dict[str, list[str]] = {}
@@ -93,7 +94,7 @@ def missing_files(spark: SparkSession, uris: list[str]) -> list[str]:
         by_folder.setdefault(uri.rsplit("/", 1)[0], []).append(uri)
     missing = []
     for folder, files in by_folder.items():
-        path = jvm.org.apache.hadoop.fs.Path(folder)
+        path = jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(folder))  # Path(str) would escape a '%' again
         fs = path.getFileSystem(conf)
         try:
             present = {_plain_uri(st.getPath().toUri().toString()) for st in fs.listStatus(path)}
