@@ -575,8 +575,9 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
     """A cluster's ``spark.databricks.delta.properties.defaults.appendOnly`` made every new table append-only, so the
     ingest that created the ledger refused it at its next run; ``…defaults.columnMapping.mode: name``,
     ``…checkpointPolicy: v2`` and ``…enableTypeWidening: true`` made the tables unreadable by delta-rs and DuckDB
-    (reader features delta-rs 1.x refuses). The jobs make their tables with these off; ``interactions``, which they
-    only add to, keeps the cluster's append-only default, and writers' features (row tracking) are kept."""
+    (reader features delta-rs 1.x refuses); ``…enableIcebergCompatV2: true`` (UniForm) failed the first run (Delta
+    refuses it without column mapping). The jobs make their tables with these off; ``interactions``, which they only
+    add to, keeps the cluster's append-only default, and writers' features (row tracking) are kept."""
     from interlake.analyst.duck import connect
     from interlake.tables.append_only import table_properties
 
@@ -586,7 +587,9 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
                 "spark.databricks.delta.properties.defaults.columnMapping.mode": "name",
                 "spark.databricks.delta.properties.defaults.checkpointPolicy": "v2",
                 "spark.databricks.delta.properties.defaults.enableTypeWidening": "true",
-                "spark.databricks.delta.properties.defaults.enableRowTracking": "true"}
+                "spark.databricks.delta.properties.defaults.enableRowTracking": "true",
+                "spark.databricks.delta.properties.defaults.enableIcebergCompatV2": "true",
+                "spark.databricks.delta.properties.defaults.universalFormat.enabledFormats": "iceberg"}
     for key, value in defaults.items():
         spark.conf.set(key, value)
     try:

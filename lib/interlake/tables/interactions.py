@@ -14,10 +14,14 @@ from interlake.tables.quoting import delta_path, sql_string
 # mapping, and none of the reader features delta-rs 1.x refuses (v2 checkpoints, type widening); plain reader/writer
 # features otherwise (row tracking, change data feed and in-commit timestamps are writers' features and are kept).
 # A cluster's defaults (spark.databricks.delta.properties.defaults.*, deletion vectors on as on Databricks) are
-# overridden when a job creates a table. A default that adds a feature directly (``…defaults.feature.<name>:
-# supported``) cannot be: such a table is read through Spark, and the readers without it say which feature.
+# overridden when a job creates a table; so are IcebergCompat and UniForm defaults, which require column mapping
+# (with them on, Delta refused to create the table). A default that adds a feature directly
+# (``…defaults.feature.<name>: supported``) cannot be: such a table is read through Spark, and the readers without it
+# say which feature.
 READABLE_PROPERTIES = {"delta.enableDeletionVectors": "false", "delta.columnMapping.mode": "none",
-                       "delta.checkpointPolicy": "classic", "delta.enableTypeWidening": "false"}
+                       "delta.checkpointPolicy": "classic", "delta.enableTypeWidening": "false",
+                       "delta.enableIcebergCompatV1": "false", "delta.enableIcebergCompatV2": "false",
+                       "delta.universalFormat.enabledFormats": ""}
 
 
 def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
