@@ -42,7 +42,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from interlake.config import Config, check_trending_source, duration_seconds
-from interlake.errors import ConfigError, InterlakeError, SourceError
+from interlake.errors import ConfigError, InterlakeError, SourceError, one_line
 from interlake.fs import exists, is_file, missing_files, read_text, small_text, write_text
 from interlake.ingest.files import is_glob, list_files, normalize_uri, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
@@ -296,10 +296,12 @@ class BatchWriter:
         """Warn of the files Spark's file source planned for this batch that were no longer there when it read
         them: it skips such a file without a word (a queue's retention deleting dumps while the query was stopped or
         behind, most often a batch redone after a crash). Their events cannot be counted; the warning names them."""
-        planned = batch_files(self.spark, self.checkpoint, batch_id)
-        if not planned:
+        try:
+            planned = batch_files(self.spark, self.checkpoint, batch_id)
+            gone = sorted(missing_files(self.spark, planned)) if planned else []
+        except Exception as exc:  # noqa: BLE001  (a warning's check: a log it cannot read does not fail the batch)
+            log.debug("trending batch %d: its file log was not checked for gone files: %s", batch_id, one_line(exc))
             return
-        gone = sorted(missing_files(self.spark, planned))
         if gone:
             names = ", ".join(unquote(g.rsplit("/", 1)[-1]) for g in gone[:5]) + (", …" if len(gone) > 5 else "")
             log.warning("trending batch %d: %d of the %d queue files planned for it were deleted or moved before it "
