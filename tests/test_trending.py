@@ -933,7 +933,7 @@ def test_a_queue_file_gone_before_its_batch_read_it_is_named_in_a_warning(spark,
     batch's files are then read from the ``.compact`` file.)"""
     import logging
 
-    from interlake.fs import missing_files
+    from interlake.ingest.files import missing_files
 
     caplog.set_level(logging.WARNING, logger="interlake")
     cfg = counted_six(spark, tmp_path)

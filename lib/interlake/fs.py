@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pyspark.sql import SparkSession
@@ -81,34 +80,6 @@ def small_text(spark: SparkSession, uri: str) -> str | None:
         return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode("utf-8")
     finally:
         stream.close()
-
-
-def missing_files(spark: SparkSession, uris: list[str]) -> list[str]:
-    """Those of ``uris`` (URIs of files on any Hadoop filesystem, escaped as Spark's file log writes them: a space
-    is ``%20``) that are not there: one listing per folder, not a request per file (on an object store each is a
-    round trip)."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    by_folder: dict[str, list[str]] = {}
-    for uri in uris:
-        by_folder.setdefault(uri.rsplit("/", 1)[0], []).append(uri)
-    missing = []
-    for folder, files in by_folder.items():
-        path = jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(folder))  # Path(str) would escape a '%' again
-        fs = path.getFileSystem(conf)
-        try:
-            present = {_plain_uri(st.getPath().toUri().toString()) for st in fs.listStatus(path)}
-        except Exception as exc:  # noqa: BLE001  (py4j: the folder itself is gone)
-            if "FileNotFoundException" not in str(exc):
-                raise
-            present = set()
-        missing += [f for f in files if _plain_uri(f) not in present]
-    return missing
-
-
-def _plain_uri(uri: str) -> str:
-    """``file:///x`` and ``file:/x`` alike (Spark's file log and Hadoop's listing spell one local file so)."""
-    return re.sub(r"^file:/+", "file:/", uri)
 
 
 def first_line(spark: SparkSession, uri: str, max_bytes: int = 1 << 20) -> str:

@@ -29,6 +29,29 @@ def normalize_uri(uri: str) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
+def missing_files(spark: SparkSession, uris: list[str]) -> list[str]:
+    """Those of ``uris`` (URIs of files on any Hadoop filesystem, escaped as Spark's file log writes them: a space
+    is ``%20``) that are not there: one listing per folder, not a request per file (on an object store each is a
+    round trip). Unlike ``list_files``, every name counts (an empty file, a name starting with ``_``)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    by_folder: dict[str, list[str]] = {}
+    for uri in uris:
+        by_folder.setdefault(uri.rsplit("/", 1)[0], []).append(uri)
+    missing = []
+    for folder, files in by_folder.items():
+        path = jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(folder))  # Path(str) would escape a '%' again
+        fs = path.getFileSystem(conf)
+        try:
+            present = {normalize_uri(st.getPath().toUri().toString()) for st in fs.listStatus(path)}
+        except Exception as exc:  # noqa: BLE001  (py4j: the folder itself is gone)
+            if "FileNotFoundException" not in str(exc):
+                raise
+            present = set()
+        missing += [f for f in files if normalize_uri(f) not in present]
+    return missing
+
+
 GLOB_CHARS = "*?[{"
 
 

@@ -43,8 +43,8 @@ from pyspark.sql import functions as F
 
 from interlake.config import Config, check_trending_source, duration_seconds
 from interlake.errors import ConfigError, InterlakeError, SourceError, one_line
-from interlake.fs import exists, is_file, missing_files, read_text, small_text, write_text
-from interlake.ingest.files import is_glob, list_files, normalize_uri, source_root
+from interlake.fs import exists, is_file, read_text, small_text, write_text
+from interlake.ingest.files import is_glob, list_files, missing_files, normalize_uri, source_root
 from interlake.ingest.pipeline import crash_point, ensure_ingest_tables
 from interlake.ingest.readers import NO_FOLDERS, Folders, queue_records
 from interlake.ingest.standardize import standardize
