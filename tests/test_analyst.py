@@ -191,13 +191,29 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("interlake.dv", 1)]
     # read_table: delta-rs refuses deletion vectors; the error says how to make the table readable, which works
     with pytest.raises(InterlakeError, match=r"^dv: delta-rs cannot read this table \(.*deletionVectors.*\); query "
-                       r"it through Spark \(`interlake sql`\); `interlake sql \"ALTER TABLE dv DROP FEATURE "
-                       r"deletionVectors\"` makes it readable again"):
+                       r"it through Spark \(`interlake sql`\); `interlake sql 'ALTER TABLE dv DROP FEATURE "
+                       r"deletionVectors'` makes it readable again$"):
         read_table("dv", lakehouse=cfg.lakehouse)
     spark.sql(f"ALTER TABLE delta.`{path}` DROP FEATURE deletionVectors")
     assert read_table("dv", lakehouse=cfg.lakehouse)["n"].tolist() == [2]
     assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [("interlake.dv", 1)]
     assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
+    # column mapping (a column renamed; Delta gives the table reader version 2, no reader features): delta-rs read
+    # its renamed column as nulls before 2026-12-07 (`m: [[null]]`), without an error; now the same advice
+    mapped = cfg.table_path("cm")
+    spark.createDataFrame([(1,)], "n INT").write.format("delta").save(mapped)
+    spark.sql(f"ALTER TABLE delta.`{mapped}` SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')")
+    spark.sql(f"ALTER TABLE delta.`{mapped}` RENAME COLUMN n TO m")
+    with pytest.raises(InterlakeError, match=r"^cm: delta-rs cannot read this table \(column mapping \(name\)\); query "
+                       r"it through Spark \(`interlake sql`\); `interlake sql 'ALTER TABLE cm DROP FEATURE "
+                       r"columnMapping'` makes it readable again$"):
+        read_table("cm", lakehouse=cfg.lakehouse)
+    spark.sql(f"ALTER TABLE delta.`{mapped}` DROP FEATURE columnMapping")
+    assert read_table("cm", lakehouse=cfg.lakehouse)["m"].tolist() == [1]
+    # a TIMESTAMP_NTZ column (reader feature timestampNtz): its files are plain, counted without Spark
+    spark.sql("SELECT to_timestamp_ntz('2026-01-02 03:04:05') AS t").write.format("delta").save(cfg.table_path("ntz"))
+    assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [
+        ("interlake.cm", 1), ("interlake.dv", 1), ("interlake.ntz", 1)]
 
 
 def test_an_analyst_s_create_table_as_select_is_a_delta_table_every_command_takes(spark, make_config, tmp_path,
@@ -530,9 +546,39 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
     with pytest.raises(InterlakeError, match=r"^query failed: Catalog Error: Table with name dv does not exist: dv: "
                                              r"delta-rs cannot read it as plain files \(reader features "
                                              r"deletionVectors\): query it through Spark \(`interlake sql` without "
-                                             r"--engine\)$"):
+                                             r"--engine\), or make it plain files once with `interlake sql 'ALTER "
+                                             r"TABLE dv DROP FEATURE deletionVectors'` \(Delta rewrites the files it "
+                                             r"must\)$"):
         run_sql_duckdb(other, "SELECT * FROM dv")
     run_sql_duckdb(other, "SELECT count(*) AS n FROM interlake.plain")
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()[-2:]] == ["2", "(1 row)"]
+    # and the advice works: the table reads without Spark after the command it names, its rows as Spark's
+    spark.sql(f"ALTER TABLE delta.`{other.table_path('dv')}` DROP FEATURE deletionVectors")
+    run_sql_duckdb(other, "SELECT list(id ORDER BY id) AS ids FROM dv")
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()[-2:]] == ["[1,2]", "(1 row)"]
+    # two features: one command each, in the order to run them; a feature not known to drop gives no such advice
+    two, variant = other.table_path("two"), other.table_path("var")
+    spark.range(3).write.format("delta").save(two)
+    spark.sql(f"ALTER TABLE delta.`{two}` SET TBLPROPERTIES (delta.enableDeletionVectors = true, "
+              "delta.checkpointPolicy = 'v2')")
+    spark.sql(f"DELETE FROM delta.`{two}` WHERE id = 0")
+    spark.sql("SELECT 1 AS id, parse_json('{\"a\": 1}') AS v").write.format("delta").save(variant)
+    with pytest.raises(InterlakeError, match=r"\(reader features deletionVectors, v2Checkpoint\): query it through "
+                                             r"Spark \(`interlake sql` without --engine\), or make it plain files "
+                                             r"once with `interlake sql 'ALTER TABLE two DROP FEATURE "
+                                             r"deletionVectors'`, then `interlake sql 'ALTER TABLE two DROP FEATURE "
+                                             r"v2Checkpoint'` \(Delta"):
+        run_sql_duckdb(other, "SELECT * FROM two")
+    with pytest.raises(InterlakeError, match=r"var: delta-rs cannot read it as plain files \(reader features "
+                                             r"variantType\): query it through Spark \(`interlake sql` without "
+                                             r"--engine\)$"):
+        run_sql_duckdb(other, "SELECT * FROM var")
+    # a TIMESTAMP_NTZ column (reader feature timestampNtz) is a plain Parquet timestamp: read, not skipped
+    spark.sql("SELECT 1 AS id, to_timestamp_ntz('2026-01-02 03:04:05') AS t").write.format("delta").save(
+        other.table_path("ntz"))
+    run_sql_duckdb(other, "SELECT id, t FROM ntz")
+    assert [line.split() for line in capsys.readouterr().out.splitlines()[-2:]] == [
+        ["1", "2026-01-02", "03:04:05"], ["(1", "row)"]]
 
 
 def test_maintenance_keeps_time_travel_and_is_safe_twice(spark, full_lake):

@@ -54,7 +54,7 @@ def connect(lakehouse: str, database: str):
                              "through Spark (`interlake sql` without --engine)")
     from deltalake import DeltaTable
 
-    from interlake.tables.without_spark import local_dataset, not_plain
+    from interlake.tables.without_spark import drop_commands, local_dataset, not_plain
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -71,8 +71,11 @@ def connect(lakehouse: str, database: str):
             continue
         why = not_plain(table)
         if why:
+            drops = drop_commands(table, name)
             skipped[name] = (f"delta-rs cannot read it as plain files ({why}): query it through Spark "
-                             "(`interlake sql` without --engine)")
+                             "(`interlake sql` without --engine)"
+                             + (f", or make it plain files once with {drops} (Delta rewrites the files it must)"
+                                if drops else ""))
             continue
         con.register(name, local_dataset(table, path))
         con.execute(f"CREATE VIEW {schema}.{_quote(name)} AS SELECT * FROM {_quote(name)}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from interlake.errors import InterlakeError
-from interlake.tables.without_spark import managed_folder, to_arrow
+from interlake.tables.without_spark import drop_commands, managed_folder, not_plain, to_arrow
 
 
 def table_uri(name: str, lakehouse: str) -> str:
@@ -58,10 +58,13 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         raise InterlakeError(f"delta-rs cannot open a table under a local path with '%' (it reads %XX as an escape): "
                              f"{uri}; move the lakehouse to a path without '%', or query it through Spark "
                              "(`interlake sql`)")
+    table = None
     try:
         table, name, uri = _open(DeltaTable, TableNotFoundError, name, lakehouse, uri, database)
         if version is not None or timestamp is not None:
             _time_travel(table, name, version, timestamp)
+        if why := not_plain(table):  # column mapping under reader version 2 read as nulls, without an error
+            raise DeltaProtocolError(why)
         schema = pa.schema(table.schema().to_arrow())  # delta-rs gives an arro3 schema
         _check_columns(name, schema, columns)
         where = _filter_expression(name, schema, filters)
@@ -79,8 +82,8 @@ def read_table(name: str, *, conf: str | None = None, lakehouse: str | None = No
         raise InterlakeError(f"{name}: that version can no longer be read: VACUUM (`interlake maintain`, after "
                              "maintenance.vacuum_retention_hours) removed files it needs; read a later one") from None
     except DeltaProtocolError as exc:  # e.g. deletion vectors, turned on by hand: the jobs write tables without
-        fix = (f"; `interlake sql \"ALTER TABLE {name} DROP FEATURE deletionVectors\"` makes it readable again"
-               if "deletionVectors" in str(exc) else "")
+        drops = drop_commands(table, name) if table is not None else ""
+        fix = f"; {drops} makes it readable again" if drops else ""
         raise InterlakeError(f"{name}: delta-rs cannot read this table ({str(exc).rstrip('.')}); query it through "
                              f"Spark (`interlake sql`){fix}") from None
     return arrow if as_arrow else arrow.to_pandas()

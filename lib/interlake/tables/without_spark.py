@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from interlake.tables.quoting import identifier
+
 # A local lakehouse's folder of managed tables (the local session's spark.sql.warehouse.dir): a database's tables made
 # without a LOCATION (an analyst's CREATE TABLE … AS SELECT) are in <lakehouse>/_warehouse/<database>.db/<name>.
 WAREHOUSE = "_warehouse"
@@ -47,6 +49,15 @@ def files_are_rows(table) -> bool:
     return not_plain(table) is None
 
 
+# Reader features under which the data files still are the rows as they are: a TIMESTAMP_NTZ column is a Parquet
+# timestamp without a zone, which delta-rs and pyarrow read as Spark shows it (an analyst's table with one was
+# skipped by DuckDB before 2026-12-07).
+PLAIN_READER_FEATURES = frozenset({"timestampNtz"})
+# Reader features Delta 4.4 drops in one `ALTER TABLE … DROP FEATURE` (the files rewritten as plain ones, the table
+# keeping a `checkpointProtection` writer feature readers need nothing for), each checked by hand on 2026-12-07.
+DROPPABLE = frozenset({"columnMapping", "deletionVectors", "typeWidening", "v2Checkpoint", "vacuumProtocolCheck"})
+
+
 def not_plain(table) -> str | None:
     """Why the data files of ``table`` (a ``deltalake.DeltaTable``) are not its rows as they are (None when they
     are), in words for a message: ``"column mapping (name)"``, ``"reader features v2Checkpoint"``."""
@@ -55,10 +66,32 @@ def not_plain(table) -> str | None:
     if mapping != "none":
         return f"column mapping ({mapping})"
     if protocol.reader_features:
-        return f"reader features {', '.join(sorted(protocol.reader_features))}"
+        features = sorted(set(protocol.reader_features) - PLAIN_READER_FEATURES)
+        return f"reader features {', '.join(features)}" if features else None
     if protocol.min_reader_version > 1:
         return f"reader version {protocol.min_reader_version}"
     return None
+
+
+def features_to_drop(table) -> list[str]:
+    """The features to drop, one ``ALTER TABLE … DROP FEATURE`` each, that make ``table`` (a
+    ``deltalake.DeltaTable``) plain files again; empty when it is plain, or when one of them is not known to drop."""
+    protocol, meta = table.protocol(), table.metadata()
+    features = set(protocol.reader_features or ()) - PLAIN_READER_FEATURES
+    if meta.configuration.get("delta.columnMapping.mode", "none") != "none":
+        features.add("columnMapping")  # also under the older protocol (reader version 2), which lists no features
+    return sorted(features) if features and features <= DROPPABLE else []
+
+
+def drop_commands(table, name: str) -> str:
+    """The commands that make ``table`` (a ``deltalake.DeltaTable``, ``name`` in the catalog) plain files again, for a
+    message: ```interlake sql 'ALTER TABLE dv DROP FEATURE deletionVectors'```, several joined by ", then "; "" when
+    none is known."""
+    import re
+
+    spelled = name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else identifier(name)  # a shell runs `…`
+    return ", then ".join(f"`interlake sql 'ALTER TABLE {spelled} DROP FEATURE {feature}'`"
+                          for feature in features_to_drop(table))
 
 
 def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None:
