@@ -1710,6 +1710,49 @@ def test_records_that_are_not_objects_are_quarantined_not_failing_the_source(spa
                        + [("q", "queue record value is not a JSON object")] * 3)
 
 
+def test_files_without_a_record_to_map_are_taken_not_failing_the_source_as_a_wrong_config(spark, make_config,
+                                                                                         tmp_path):
+    """A day without interactions exported as ``[]`` (or ``{"data": []}``), a queue dump or JSON-lines file holding
+    only a line break, or a JSON document cut short: alone in a run, before 2026-12-07 each failed its source with
+    "fields not found … The files have: no fields. Fix sources.<name>.fields" on every run, about a right config.
+    Now a file without records is taken with 0 rows read (as a CSV export of only its header is), and a broken
+    document is quarantined with its text, or fails the quality gate by its share, naming the reason."""
+    write(tmp_path / "in/docs/a.json", "[]\n")
+    write(tmp_path / "in/page/a.json", json.dumps({"data": [], "next": None}))
+    write(tmp_path / "in/lines/a.jsonl", "\n")
+    write(tmp_path / "in/queue/a.jsonl", "\n\n")
+    cut = json.dumps([{"uid": "u1", "sku": "i1", "action": "view", "ts": T0 * 1000}])[:-1] + ',\n{"uid": "u2", "sku":'
+    write(tmp_path / "in/cut/a.json", cut)
+    write(tmp_path / "in/cut2/a.json", cut)
+    sources = {"docs": {**QUEUE_SOURCE, "format": "json"}, "page": {**QUEUE_SOURCE, "format": "json",
+                                                                    "record_path": "data"},
+               "lines": {**QUEUE_SOURCE, "format": "jsonl"}, "queue": QUEUE_SOURCE,
+               "cut": {**QUEUE_SOURCE, "format": "json", "max_quarantine_share": 1.0},
+               "cut2": {**QUEUE_SOURCE, "format": "json"}}
+    cfg = make_config(sources={name: {**src, "path": str(tmp_path / "in" / name)} for name, src in sources.items()})
+    result = ingest(spark, cfg, now=NOW)
+    assert [(s.source, s.status) for s in result.sources] == [
+        ("docs", "ok"), ("page", "ok"), ("lines", "ok"), ("queue", "ok"), ("cut", "ok"), ("cut2", "failed")]
+    assert result.sources[-1].message.startswith(
+        "quality gate failed, nothing written: 100.0% of 1 records were quarantined, above the maximum 20.0% "
+        "(ingest.max_quarantine_share); most common reasons: 'file is not valid JSON' (1 row)")
+    assert ledger_rows(spark, cfg.table_path(T.LEDGER)) == [
+        ("cut", "a.json", 1, 0, 0, 1, "committed"), ("docs", "a.json", 0, 0, 0, 0, "committed"),
+        ("lines", "a.jsonl", 0, 0, 0, 0, "committed"), ("page", "a.json", 0, 0, 0, 0, "committed"),
+        ("queue", "a.jsonl", 0, 0, 0, 0, "committed")]
+    assert [(r.source, r.raw, r.reasons) for r in spark.read.format("delta").load(cfg.table_path(T.QUARANTINE))
+            .collect()] == [("cut", cut, ["file is not valid JSON"])]
+    # a document without the record_path at all still says to fix the setting, and a record that is an object
+    # without the fields still says to fix the fields
+    write(tmp_path / "in/page/b.json", json.dumps({"items": []}))
+    write(tmp_path / "in/docs/b.json", "[{}]")
+    result = ingest(spark, cfg, now=NOW, sources=["page", "docs"])
+    assert [s.message for s in result.sources] == [
+        "source page: no document has records at 'data'; the documents have: items. Fix sources.page.record_path",
+        "source docs: fields not found in the JSON records: user_id -> 'uid'; item_id -> 'sku'; interaction_type -> "
+        "'action'; timestamp -> 'ts'. The files have: no fields. Fix sources.docs.fields"]
+
+
 def test_a_mapped_field_that_is_an_object_is_a_one_line_error_naming_its_fields(spark, make_config, tmp_path):
     """``user_id: who`` where ``who`` is ``{"id": .., "name": ..}``: every id would have been the object's JSON text,
     stored without a word. Now the source fails before writing, naming the fields inside it (also for Parquet)."""

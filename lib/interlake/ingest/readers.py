@@ -856,6 +856,14 @@ def is_object(variant: Column) -> Column:
     return F.try_variant_get(variant, "$", "struct<>").isNotNull()
 
 
+def _no_object(df: DataFrame, variant_col: str) -> bool:
+    """Whether no record of ``df`` is a JSON object: the files hold no record (``[]``, a blank line) or only ones that
+    are quarantined (broken JSON, a list). There is then no field to check a config's fields against: before
+    2026-12-07 such a run failed its source with "fields not found … The files have: no fields. Fix
+    sources.<name>.fields", on every run, about a config that was right."""
+    return df.where(is_object(F.col(variant_col))).first() is None
+
+
 def _sample_fields(df: DataFrame, variant_col: str, kinds: dict[str, str] | None = None) -> list[str]:
     """The field paths of the first records that are objects (an array or a number among them would merge every
     schema into VARIANT: no fields at all, and the source failed for one odd record). Each distinct record
@@ -893,14 +901,16 @@ def _json_records(df: DataFrame, src: SourceConfig, what: str, hint: bool = Fals
         raise SourceError(f"source {src.name}: the files hold more than one JSON document each, as JSON lines do "
                           f"({unquote(several['file'].rsplit('/', 1)[-1])}): set sources.{src.name}.format: jsonl, "
                           "or write one document per file (an array of records)")
-    if not available and docs is not None and src.record_path:
+    if (not available and docs is not None and src.record_path
+            and df.where(F.col("parse_error") == no_records_at(src)).first()):  # not for `{"data": []}` alone
         shown = ", ".join(_sample_fields(docs, "doc")[:40]) or "no fields"
         raise SourceError(f"source {src.name}: no document has records at {src.record_path!r}; the documents have: "
                           f"{shown}. Fix sources.{src.name}.record_path")
     lists = [p for p in available if "." not in p and kinds.get(p) == "array"] if hint else []
-    _check_fields(src, available, what, kinds, folders=folders, hint=(
-        f" If the records are the items of the list {lists[0]!r}, set sources.{src.name}.record_path: {lists[0]}"
-        if lists else ""))
+    if available or not _no_object(df, "rec"):
+        _check_fields(src, available, what, kinds, folders=folders, hint=(
+            f" If the records are the items of the list {lists[0]!r}, set sources.{src.name}.record_path: "
+            f"{lists[0]}" if lists else ""))
     return _finish(df, src, _record_values(F.col("rec"), src),
                    lambda path: F.try_variant_get(F.col("rec"), variant_path(path), "variant"), folders=folders)
 
@@ -991,7 +1001,7 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str], folders
     # Its own column: referenced in the select that names its output rec, a lambda's rec became that output
     records = records.withColumn("text", F.when(lenient & F.col("parsed").isNull(), part))
     rec, text = F.when(lenient, F.col("parsed")).otherwise(F.col("rec")), F.col("text")
-    missing = F.lit(f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)")
+    missing = F.lit(no_records_at(src))
     df = records.select(
         "file", rec.alias("rec"),
         F.when(whole, F.col("value")).when(lenient, F.coalesce(part, F.lit("null"))).otherwise(F.to_json(rec))
@@ -1003,6 +1013,11 @@ def _read_json(spark: SparkSession, src: SourceConfig, files: list[str], folders
         .when(text.startswith("{"), not_json(text, "record"))
         .when(~is_object(rec), F.lit("record is not a JSON object")).alias("parse_error"))
     return _json_records(df, src, "JSON records", hint=not src.record_path, docs=docs, folders=folders)
+
+
+def no_records_at(src: SourceConfig) -> str:
+    """The reason a JSON document without a value at the source's ``record_path`` is quarantined with."""
+    return f"file has no records at {src.record_path!r} (sources.{src.name}.record_path)"
 
 
 # Jackson as strict as Spark's JSON parser but for a key given twice (single quotes and NaN are its defaults)
@@ -1083,7 +1098,8 @@ def _read_queue_dump(spark: SparkSession, src: SourceConfig, files: list[str],
         _check_repeated_keys(src, parsed.where(F.col("rec").isNull()).select(json_text(text, src).alias("text")),
                              "queue records' values")
         _check_value_text(src, lines.limit(SAMPLE_RECORDS).select(text.alias("text")).where("text IS NOT NULL"))
-    _check_fields(src, available, "queue record values", kinds, folders=folders)
+    if available or not _no_object(parsed, "rec"):
+        _check_fields(src, available, "queue record values", kinds, folders=folders)
     return queue_records(lines.drop("env"), src, folders)
 
 
