@@ -610,6 +610,43 @@ def test_a_cluster_s_delta_table_defaults_do_not_make_the_jobs_tables_append_onl
     assert con.sql("SELECT count(*) FROM ingest_ledger").fetchall() == [(2,)]
 
 
+def test_a_column_of_interactions_renamed_by_hand_is_one_line_naming_the_statement_that_renames_it_back(
+        spark, make_config, tmp_path):
+    """An analyst's ``RENAME COLUMN item_id TO sku`` (Delta turns column mapping on for it): every later ingest failed
+    with `[DELTA_MERGE_UNRESOLVED_EXPRESSION] Cannot resolve item_id in INSERT clause …` and "fix or move a file it
+    names", training and the trending stream with Spark's own words. Each job now says which column is gone and the
+    statement that renames it back, which works; a column added by hand is left alone."""
+    from interlake.analyst.maintain import maintain
+    from interlake.errors import InterlakeError
+    from interlake.train.pipeline import read_interactions
+    from interlake.trending.pipeline import stream_source
+
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n")
+    cfg = make_config(sources={"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}},
+                      trending={"source": "interactions"})
+    assert ingest(spark, cfg, now=NOW).ok
+    path = cfg.table_path(T.INTERACTIONS)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')")
+    spark.sql(f"ALTER TABLE delta.`{path}` RENAME COLUMN item_id TO sku")
+    spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMN note STRING")
+    write(tmp_path / "in/shop/b.csv", f"customer,product,event,time\nu2,i2,VIEW,{T0}\n")
+    said = (rf"^interactions at {path} has no column item_id \(its columns: event_id, user_id, sku, interaction_type, "
+            r"event_ts, event_date, source, ingested_at, note\); the jobs read and write the interaction schema: "
+            r"rename it back: `interlake sql 'ALTER TABLE interactions RENAME COLUMN sku TO item_id'`$")
+    with pytest.raises(InterlakeError, match=said):
+        ingest(spark, cfg, now=NOW)
+    with pytest.raises(InterlakeError, match=said):
+        read_interactions(spark, cfg, None)
+    with pytest.raises(InterlakeError, match=said):
+        stream_source(spark, cfg)
+    with pytest.raises(InterlakeError, match=said):
+        maintain(spark, cfg)
+    assert read_interactions(spark, cfg, 1)[0].columns[:3] == ["event_id", "user_id", "item_id"]  # before the rename
+    spark.sql(f"ALTER TABLE delta.`{path}` RENAME COLUMN sku TO item_id")
+    assert ingest(spark, cfg, now=NOW).ok
+    assert table_rows(spark, path, ("user_id", "item_id", "note")) == [("u1", "i1", None), ("u2", "i2", None)]
+
+
 def test_a_file_deleted_between_the_listing_and_the_read_fails_its_source_in_one_line_naming_it(
         spark, make_config, tmp_path, monkeypatch):
     """An export's own clean-up (or a mover archiving files) removed a file after the run listed the folder: the

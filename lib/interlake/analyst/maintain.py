@@ -30,6 +30,7 @@ from interlake.session import session_conf
 from interlake.tables.append_only import append_only, unset_command
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
+from interlake.tables.interactions import check_interactions_columns
 from interlake.tables.quoting import sql_string
 from interlake.train.registry import current_published
 
@@ -130,6 +131,9 @@ def optimize_table(spark: SparkSession, cfg: Config, name: str, path: str) -> di
     """OPTIMIZE one table (Z-ordered where ``ZORDER`` says); its metrics, and ``zorder_scope``: how many of the
     table's partitions were Z-ordered (``None`` for a compaction). The jobs may write the table meanwhile (the trending
     query runs on through the nightly maintenance): a commit that conflicts makes it plan again."""
+    if name == T.INTERACTIONS:  # Z-ordered by item_id: a column renamed by hand is said as the other jobs say it
+        check_interactions_columns(path, spark.read.format("delta").load(path).columns)
+
     def optimize() -> tuple[dict, tuple[int, int] | None]:
         opt = DeltaTable.forPath(spark, path).optimize()
         if name not in ZORDER:

@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from interlake.schemas import tables as T
 from interlake.tables.append_only import JOB_CHANGED, PROPERTY, table_properties
 from interlake.tables.catalog import register_table
-from interlake.tables.quoting import delta_path, sql_string
+from interlake.tables.quoting import delta_path, spelled_name, sql_string
 
 # Readers without Spark (delta-rs, DuckDB) must be able to read every table: no deletion vectors or column
 # mapping, and none of the reader features delta-rs 1.x refuses (v2 checkpoints, type widening); plain reader/writer
@@ -45,10 +45,36 @@ def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[
     for key, value in READABLE_PROPERTIES.items():
         builder = builder.property(key, value)
     table = builder.execute()
+    check_interactions_columns(path, table.toDF().columns)
     sync_vocabulary_constraint(spark, path, vocabulary)
     if database:
         register_table(spark, database, T.INTERACTIONS, path)
     return table
+
+
+def check_interactions_columns(path: str, columns: list[str]) -> None:
+    """Raise a one-line error when ``interactions`` (at ``path``, with ``columns``) lacks a column of the interaction
+    schema, as after an analyst's ``RENAME COLUMN`` (column mapping): every job failed with Delta's or Spark's own
+    words (`[DELTA_MERGE_UNRESOLVED_EXPRESSION] Cannot resolve item_id in INSERT clause …`, and "fix or move a file
+    it names") before 2026-12-07. A column added by hand is left alone (the jobs insert it as NULL)."""
+    from interlake.errors import InterlakeError
+
+    expected = [name for name, _ in T.INTERACTIONS_COLUMNS]
+    missing = [name for name in expected if name not in columns]
+    if not missing:
+        return
+    # a renamed column keeps its place (columns added by hand come last): the column in a missing one's place
+    renamed = {name: columns[i] for i, name in enumerate(expected)
+               if name in missing and i < len(columns) and columns[i] not in expected}
+    if len(renamed) == len(missing):
+        fix = f"rename {'it' if len(missing) == 1 else 'them'} back: " + ", then ".join(
+            f"`interlake sql 'ALTER TABLE {T.INTERACTIONS} RENAME COLUMN {spelled_name(now)} TO {was}'`"
+            for was, now in renamed.items())
+    else:
+        fix = f"rename them back (`interlake sql 'ALTER TABLE {T.INTERACTIONS} RENAME COLUMN <now> TO <was>'`)"
+    raise InterlakeError(
+        f"{T.INTERACTIONS} at {path} has no column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (its columns: "
+        f"{', '.join(columns)}); the jobs read and write the interaction schema: {fix}")
 
 
 def sync_vocabulary_constraint(spark: SparkSession, path: str, vocabulary: tuple[str, ...]) -> None:

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 
 def sql_string(value: str) -> str:
     """``value`` as a Spark SQL string literal (backslash is Spark's escape character in literals)."""
@@ -26,3 +28,10 @@ def identifier(name: str) -> str:
 def delta_path(path: str) -> str:
     """The Delta table at ``path`` as a SQL table name: ``delta.`path```, a backtick in the path doubled."""
     return "delta." + identifier(path)
+
+
+def spelled_name(name: str) -> str:
+    """``name`` for a SQL statement a message tells a person to run: as it is when it needs no quotes (``a.b`` a
+    qualified name), else backquoted (inside a shell's double quotes a backquote runs a command, so messages put such
+    statements in single quotes)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name) else identifier(name)

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from interlake.tables.quoting import identifier
+from interlake.tables.quoting import spelled_name
 
 # A local lakehouse's folder of managed tables (the local session's spark.sql.warehouse.dir): a database's tables made
 # without a LOCATION (an analyst's CREATE TABLE … AS SELECT) are in <lakehouse>/_warehouse/<database>.db/<name>.
@@ -87,10 +87,7 @@ def drop_commands(table, name: str) -> str:
     """The commands that make ``table`` (a ``deltalake.DeltaTable``, ``name`` in the catalog) plain files again, for a
     message: ```interlake sql 'ALTER TABLE dv DROP FEATURE deletionVectors'```, several joined by ", then "; "" when
     none is known."""
-    import re
-
-    spelled = name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else identifier(name)  # a shell runs `…`
-    return ", then ".join(f"`interlake sql 'ALTER TABLE {spelled} DROP FEATURE {feature}'`"
+    return ", then ".join(f"`interlake sql 'ALTER TABLE {spelled_name(name)} DROP FEATURE {feature}'`"
                           for feature in features_to_drop(table))
 
 

@@ -34,7 +34,7 @@ from interlake.schemas import tables as T
 from interlake.tables.append_only import refuse_append_only
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.conflicts import with_conflict_retry
-from interlake.tables.interactions import ensure_table
+from interlake.tables.interactions import check_interactions_columns, ensure_table
 from interlake.train.affinity import affinity
 from interlake.train.metrics import ranking_metrics
 from interlake.train.model import ITEM_IDX, USER_IDX, as_lists, fit_als, fit_indexes, index, popularity, recommend
@@ -90,6 +90,7 @@ def read_interactions(spark: SparkSession, cfg: Config, data_version: int | None
     if version < 0 or version > latest:
         raise TrainingError(f"--data-version {version}: interactions has versions 0..{latest}")
     df = spark.read.format("delta").option("versionAsOf", version).load(path)
+    check_interactions_columns(path, df.columns)
     return df, int(version)
 
 

@@ -55,7 +55,7 @@ from interlake.schemas import columns as C
 from interlake.schemas import tables as T
 from interlake.tables.append_only import refuse_append_only
 from interlake.tables.conflicts import with_conflict_retry
-from interlake.tables.interactions import ensure_table
+from interlake.tables.interactions import check_interactions_columns, ensure_table
 from interlake.tables.merging import set_columns
 from interlake.trending.forecast import score_items
 
@@ -109,7 +109,9 @@ def stream_source(spark: SparkSession, cfg: Config) -> tuple[DataFrame, bool]:
         reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
         if tr.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", tr.max_files_per_trigger)
-        return reader.load(cfg.table_path(T.INTERACTIONS)), False
+        stream = reader.load(cfg.table_path(T.INTERACTIONS))
+        check_interactions_columns(cfg.table_path(T.INTERACTIONS), stream.columns)
+        return stream, False
     check_trending_source(tr, cfg.sources)
     src = cfg.sources[tr.source]
     if not is_glob(src.path) and not exists(spark, src.path):
