@@ -189,13 +189,17 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     spark.sql(f"DELETE FROM delta.`{path}` WHERE n = 1")  # a deletion vector: the file's count says 2, the table 1
     assert table_summaries_without_spark(cfg) is None
     assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("interlake.dv", 1)]
-    # read_table: delta-rs refuses deletion vectors; the error says how to make the table readable, which works
-    with pytest.raises(InterlakeError, match=r"^dv: delta-rs cannot read this table \(.*deletionVectors.*\); query "
-                       r"it through Spark \(`interlake sql`\); `interlake sql 'ALTER TABLE dv DROP FEATURE "
-                       r"deletionVectors'` makes it readable again$"):
-        read_table("dv", lakehouse=cfg.lakehouse)
-    spark.sql(f"ALTER TABLE delta.`{path}` DROP FEATURE deletionVectors")
-    assert read_table("dv", lakehouse=cfg.lakehouse)["n"].tolist() == [2]
+    def advice_works(name: str, why: str, feature: str, column: str, values: list) -> None:
+        """read_table refuses the table, naming the statement that makes it readable, which works."""
+        with pytest.raises(InterlakeError, match=rf"^{name}: delta-rs cannot read this table \({why}\); query it "
+                           rf"through Spark \(`interlake sql`\); `interlake sql 'ALTER TABLE {name} DROP FEATURE "
+                           rf"{feature}'` makes it readable again$"):
+            read_table(name, lakehouse=cfg.lakehouse)
+        spark.sql(f"ALTER TABLE delta.`{cfg.table_path(name)}` DROP FEATURE {feature}")
+        assert read_table(name, lakehouse=cfg.lakehouse)[column].tolist() == values
+
+    # read_table: delta-rs refuses deletion vectors
+    advice_works("dv", ".*deletionVectors.*", "deletionVectors", "n", [2])
     assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [("interlake.dv", 1)]
     assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
     # column mapping (a column renamed; Delta gives the table reader version 2, no reader features): delta-rs read
@@ -204,12 +208,7 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     spark.createDataFrame([(1,)], "n INT").write.format("delta").save(mapped)
     spark.sql(f"ALTER TABLE delta.`{mapped}` SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')")
     spark.sql(f"ALTER TABLE delta.`{mapped}` RENAME COLUMN n TO m")
-    with pytest.raises(InterlakeError, match=r"^cm: delta-rs cannot read this table \(column mapping \(name\)\); query "
-                       r"it through Spark \(`interlake sql`\); `interlake sql 'ALTER TABLE cm DROP FEATURE "
-                       r"columnMapping'` makes it readable again$"):
-        read_table("cm", lakehouse=cfg.lakehouse)
-    spark.sql(f"ALTER TABLE delta.`{mapped}` DROP FEATURE columnMapping")
-    assert read_table("cm", lakehouse=cfg.lakehouse)["m"].tolist() == [1]
+    advice_works("cm", r"column mapping \(name\)", "columnMapping", "m", [1])
     # a TIMESTAMP_NTZ column (reader feature timestampNtz): its files are plain, counted without Spark
     spark.sql("SELECT to_timestamp_ntz('2026-01-02 03:04:05') AS t").write.format("delta").save(cfg.table_path("ntz"))
     assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [
