@@ -754,6 +754,19 @@ def test_overlapping_and_changed_files_add_only_new_events(spark, make_config, t
     assert [r[0] for r in table_rows(spark, cfg.table_path(T.INTERACTIONS))] == ["u1", "u2", "u3", "u4"]
 
 
+def test_ids_holding_the_event_id_separator_are_two_interactions_not_a_duplicate(spark, make_config, tmp_path):
+    """User ``a␟b`` with item ``c`` and user ``a`` with item ``b␟c`` (U+001F, which joins the values the event id
+    hashes): before 2026-12-07 the second export's row was counted a duplicate of the first's and never stored."""
+    cfg = csv_cfg(make_config, tmp_path)
+    write(tmp_path / "in/shop/day1.csv", f"customer,product,event,time\na\u001fb,c,VIEW,{T0}\n")
+    ingest(spark, cfg, now=NOW)
+    write(tmp_path / "in/shop/day2.csv", f"customer,product,event,time\na,b\u001fc,VIEW,{T0}\na\u001fb,c,VIEW,{T0}\n")
+    result = ingest(spark, cfg, now=NOW)
+    assert [(f.rows_read, f.rows_accepted, f.rows_duplicate) for s in result.sources for f in s.files] == [(2, 1, 1)]
+    assert table_rows(spark, cfg.table_path(T.INTERACTIONS), cols=("user_id", "item_id")) == [
+        ("a", "b\u001fc"), ("a\u001fb", "c")]
+
+
 def test_timestamps_in_another_unit_fail_the_gate_with_one_reason_and_the_unit_to_set(spark, make_config, tmp_path):
     """An export in milliseconds read as ``epoch_s`` (and one in seconds read as ``epoch_ms``): every row is
     quarantined and the gate fails. Its line counts the reason once for all the rows, with two of the values, and

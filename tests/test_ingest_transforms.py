@@ -1,6 +1,7 @@
 """Standardize and validate as pure transforms, on inline rows (no files, no tables)."""
 
 import datetime as dt
+import hashlib
 
 import pytest
 from chispa import assert_df_equality
@@ -81,6 +82,19 @@ def test_event_id_is_the_same_for_the_same_four_values_whatever_the_source_forma
             event_id(F.col("u"), F.col("i"), F.col("t"), parse_timestamp(F.col("ts"), fmt)).alias("id")).first()
         ids.add(row["id"])
     assert len(ids) == 1 and len(ids.pop()) == 64
+
+
+def test_event_ids_of_ids_holding_the_separator_are_not_those_of_other_ids(spark):
+    """The four values are joined by U+001F: user ``a␟b`` with item ``c`` and user ``a`` with item ``b␟c`` were one
+    text, so one id. They now differ, and an id without the separator keeps the hash it always had."""
+    t0_ms = 1_790_000_000_123
+    df = spark.createDataFrame([("plain", "u1", "i1"), ("in_user", "a\u001fb", "c"), ("in_item", "a", "b\u001fc"),
+                                ("at_ends", "a\u001f", "\u001fc"), ("two_in_item", "a", "\u001f\u001fc")],
+                               "case STRING, u STRING, i STRING")
+    ids = event_id(F.col("u"), F.col("i"), F.lit("view"), F.timestamp_millis(F.lit(t0_ms)))
+    got = {r["case"]: r["id"] for r in df.select("case", ids.alias("id")).collect()}
+    assert len(set(got.values())) == 5
+    assert got["plain"] == hashlib.sha256(f"u1\u001fi1\u001fview\u001f{t0_ms}".encode()).hexdigest()
 
 
 def test_standardize_maps_trims_and_keeps_vocabulary_names(spark):

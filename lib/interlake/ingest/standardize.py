@@ -96,10 +96,23 @@ def map_interaction_type(text: Column, type_map: Mapping[str, str], vocabulary: 
     return F.coalesce(F.element_at(lookup, text), known)
 
 
+EVENT_ID_SEPARATOR = "\u001f"
+
+
 def event_id(user: Column, item: Column, itype: Column, ts: Column) -> Column:
     """SHA-256 of the four standard values, the timestamp as epoch milliseconds: the same interaction from any
-    source gets the same id."""
-    return F.sha2(F.concat_ws("\u001f", user, item, itype, F.unix_millis(ts).cast("string")), 256)
+    source gets the same id.
+
+    The values are joined by U+001F. An id holding that character itself would make two interactions one text (user
+    ``a␟b`` with item ``c``, user ``a`` with item ``b␟c``: before 2026-12-07 the second was counted a duplicate of the
+    first). Such a row's text starts with the separator and the user id's length, which no other row's text does and
+    which splits only one way (the type and the milliseconds never hold it); every other row keeps the id it always
+    had, so tables ingested before keep matching their sources."""
+    ms = F.unix_millis(ts).cast("string")
+    plain = F.concat_ws(EVENT_ID_SEPARATOR, user, item, itype, ms)
+    framed = F.concat_ws(EVENT_ID_SEPARATOR, F.lit(""), F.length(user).cast("string"), user, item, itype, ms)
+    holds_separator = user.contains(EVENT_ID_SEPARATOR) | item.contains(EVENT_ID_SEPARATOR)
+    return F.sha2(F.when(holds_separator, framed).otherwise(plain), 256)
 
 
 def standardize(df: DataFrame, *, type_map: Mapping[str, str], vocabulary: tuple[str, ...],
