@@ -115,6 +115,11 @@ def test_duplicates_and_malformed_records_exist(sample):
     ({"days": -1}, "--days -1: too few for a sample (at least 1)"),
     ({"start": "yesterday"}, "--start 'yesterday': expected a date as YYYY-MM-DD"),
     ({"seed": -1}, "--seed -1: a seed is a whole number of 0 or more"),  # was numpy's ValueError
+    ({"start": "9999-12-31", "days": 2},  # was "failed: ValueError: year 10000 is out of range"
+     "--days 2 from --start 9999-12-31: the sample's dates must lie between 0001-01-01 and 9999-12-30; give fewer "
+     "days or another --start"),
+    ({"days": 10_000_000}, "--days 10000000 before today: the sample's dates must lie between 0001-01-01 and "
+     "9999-12-30; give fewer days or another --start"),  # was "failed: OverflowError: date value out of range"
 ])
 def test_sample_sizes_it_cannot_make_are_one_line_errors(tmp_path, kwargs, message):
     """They used to end in numpy's IndexError or ValueError ('lam < 0 or lam contains NaNs')."""

@@ -73,11 +73,17 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
         except ValueError:
             raise ConfigError(f"--start {start!r}: expected a date as YYYY-MM-DD") from None
     rng = np.random.default_rng(seed)
-    if start is None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        start_dt = today - timedelta(days=days)
-    else:
-        start_dt = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    try:  # each day's files are named by its date: the days must lie within the years 1 to 9999
+        if start is None:
+            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            start_dt = today - timedelta(days=days)
+        else:
+            start_dt = datetime.fromisoformat(start).replace(tzinfo=UTC)
+        start_dt + timedelta(days=days)
+    except OverflowError:  # was `failed: ValueError: year 10000 is out of range` or `OverflowError: date value …`
+        since = f"from --start {start}" if start else "before today"
+        raise ConfigError(f"--days {days} {since}: the sample's dates must lie between 0001-01-01 and "
+                          f"9999-12-30; give fewer days or another --start") from None
     start_ms = int(start_dt.timestamp() * 1000)
 
     # Catalog: categories with Zipf popularity inside each.
