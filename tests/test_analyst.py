@@ -391,6 +391,12 @@ def test_sql_out_writes_one_csv_or_parquet_file(spark, tmp_path, capsys):
     (tmp_path / "res" / "dir.csv").mkdir()
     with pytest.raises(InterlakeError, match=r"dir\.csv: is a folder; give the name of the file to write$"):
         run_sql(spark, query, out=str(tmp_path / "res" / "dir.csv"))
+    # under a file: it was Python's FileExistsError (NotADirectoryError through Spark) after the query had run
+    for under_a_file in (out / "x.csv", f"file:{out}/deeper/x.parquet"):
+        with pytest.raises(InterlakeError) as err:
+            run_sql(spark, "SELECT * FROM interlake.no_such_table", out=str(under_a_file))  # before the query
+        assert str(err.value) == f"--out {under_a_file}: {out} is a file, not a folder; give a path in a folder"
+    assert out.read_text().startswith("n,s,reasons,ts")
 
 
 def test_sql_through_duckdb_answers_as_spark_does_without_starting_spark(spark, full_lake, tmp_path, capsys):

@@ -303,6 +303,24 @@ def test_load_config_reports_missing_file_and_bad_yaml(tmp_path):
         load_config(str(bad))
 
 
+def test_a_file_that_is_no_config_or_a_long_list_for_a_mapping_is_shown_in_a_short_line(tmp_path):
+    """``--conf`` given a CSV export (or ``/etc/passwd``), or a long list where a mapping belongs: the whole text or
+    list was the error's one line, as long as the file."""
+    export = tmp_path / "export.csv"
+    export.write_text("customer,product,event,time " + "u1,i1,VIEW,1790000000 " * 500 + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(export))
+    assert str(err.value) == (f"{export}: config: expected a mapping, got str "
+                              "'customer,product,event,time u1,i1,VIEW,1790000000 u1,i1,VIE…")
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("lakehouse: x\ninteraction_types: {view: {weight: 1}}\nsources: {}\nspark: {conf: ["
+                      + ", ".join(["spark.sql.shuffle.partitions=8"] * 100) + "]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(listed))
+    assert str(err.value) == (f"{listed}: spark.conf: expected a mapping, got "
+                              "['spark.sql.shuffle.partitions=8', 'spark.sql.shuffle.partit…")
+
+
 def test_a_config_is_read_as_utf_8_or_utf_16_and_other_bytes_are_one_line_naming_where(tmp_path):
     """Before 2026-12-07 a config saved in windows-1252 (an editor's default on Windows; here an accented type name)
     ended in `failed: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 …` (exit 1), one in UTF-16 too."""

@@ -141,6 +141,12 @@ def test_report_out_naming_a_file_is_one_line_before_spark_starts(tmp_path, caps
     assert capsys.readouterr().err.strip() == (
         f"interlake report: error: --out {tmp_path / 'report.html'}: is a file; the report is a folder (index.html "
         "and its images): give a folder's name")
+    # a folder under a file: it was `failed: NotADirectoryError` once Spark had read the tables
+    assert main(["report", "--out", str(tmp_path / "report.html" / "nightly")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"interlake report: error: --out {tmp_path / 'report.html' / 'nightly'}: {tmp_path / 'report.html'} is a "
+        "file, not a folder; give a folder's name")
+    assert (tmp_path / "report.html").read_text() == "an earlier report"
 
 
 def _timeline_rows(frame):

@@ -242,10 +242,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "report":
         from interlake.analyst.report import write_report
+        from interlake.fs import file_in_the_way
 
         if os.path.exists(args.out) and not os.path.isdir(args.out):  # before Spark starts, not after
             raise InterlakeError(f"--out {args.out}: is a file; the report is a folder (index.html and its images): "
                                  "give a folder's name")
+        blocker = file_in_the_way(args.out)
+        if blocker:
+            raise InterlakeError(f"--out {args.out}: {blocker} is a file, not a folder; give a folder's name")
         path = write_report(_session(cfg, "report"), cfg, args.out)
         print(f"report written: {path}")
         return 0

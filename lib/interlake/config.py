@@ -146,6 +146,13 @@ def resolve_path(path: str) -> str:
 _KIND_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, its first ``limit`` characters and ``…`` when longer: a file that is not
+    YAML mappings (``--conf /etc/passwd``, a CSV export) was printed whole, as one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class _Section:
     """Reads one mapping of the YAML, remembering its key path for error messages."""
 
@@ -153,7 +160,7 @@ class _Section:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__} {data!r}")
+            raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__} {_shown(data)}")
         self.data, self.path = dict(data), path
         if known is not None:
             unknown = sorted(set(self.data) - set(known))
@@ -215,7 +222,7 @@ class _Section:
         """A mapping of text; ``for_spark``: its values are Spark settings or reader options (see ``_text``)."""
         raw = self.data.get(name) or {}
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"{self.key(name)}: expected a mapping, got {raw!r}")
+            raise ConfigError(f"{self.key(name)}: expected a mapping, got {_shown(raw)}")
         return MappingProxyType({_text(k): _text(v, for_spark=for_spark) for k, v in raw.items()})
 
 

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
+
+
+def file_in_the_way(path: str) -> str | None:
+    """For a local ``path`` (no scheme, or ``file:``): its nearest existing ancestor when that is a file, not a folder,
+    so nothing can be written at ``path`` (said before any work: it was Python's ``FileExistsError`` or
+    ``NotADirectoryError`` after the query had run). ``None`` otherwise, and for a URI of another filesystem, which
+    only that filesystem can answer."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path):
+        parsed = urlparse(path)
+        if parsed.scheme != "file":
+            return None
+        path = parsed.path
+    for folder in Path(os.path.abspath(path)).parents:
+        if folder.exists():
+            return None if folder.is_dir() else str(folder)
+    return None
 
 
 def write_text(spark: SparkSession, uri: str, text: str) -> str:

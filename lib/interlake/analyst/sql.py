@@ -16,6 +16,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 
 from interlake.config import Config
 from interlake.errors import InterlakeError
+from interlake.fs import file_in_the_way
 from interlake.tables.catalog import lakehouse_tables
 from interlake.tables.without_spark import files_are_rows
 
@@ -75,9 +76,13 @@ CSV_OPTIONS = {"header": "true", "escape": '"'}
 
 
 def out_format(out: str) -> str:
-    """``csv`` or ``parquet`` by the file name's ending; a one-line error for any other, before the query runs."""
+    """``csv`` or ``parquet`` by the file name's ending; a one-line error for any other, or for a path under a file,
+    before the query runs."""
     for ending, kind in OUT_FORMATS.items():
         if out.lower().endswith(ending):
+            blocker = file_in_the_way(out)
+            if blocker:
+                raise InterlakeError(f"--out {out}: {blocker} is a file, not a folder; give a path in a folder")
             return kind
     raise InterlakeError(f"--out {out}: the file name must end in .csv or .parquet")
 
