@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -43,6 +44,15 @@ def test_issue_example_source_parses_and_is_frozen():
         src.format = "json"  # frozen
     with pytest.raises(TypeError):
         src.fields["user_id"] = "x"  # read-only mapping
+
+
+def test_a_file_uri_with_one_slash_is_the_local_path_not_a_folder_named_file_colon(make_config):
+    """``file:/data/lake``, as Spark and the ledger spell a local path, was taken for a relative path: the tables
+    went to ``./file:/data/lake``, and a source path copied from the ledger named no file."""
+    cfg = make_config(lakehouse="file:/data/lake", sources={"s": {**SHOP, "path": "file:/data/in"}})
+    assert (cfg.lakehouse, cfg.sources["s"].path) == ("file:///data/lake", "file:///data/in")
+    cfg = make_config(lakehouse="file:///data/lake", sources={"s": {**SHOP, "path": "data/in"}})
+    assert (cfg.lakehouse, cfg.sources["s"].path) == ("file:///data/lake", os.path.abspath("data/in"))
 
 
 def test_uri_lakehouse_is_kept_as_is():

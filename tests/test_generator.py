@@ -131,6 +131,20 @@ def test_sample_sizes_it_cannot_make_are_one_line_errors(tmp_path, kwargs, messa
     assert not (tmp_path / "out").exists()
 
 
+def test_an_out_that_is_a_file_or_under_one_is_one_line_before_the_sample_is_made(tmp_path):
+    """It was `failed: NotADirectoryError` (a file: FileExistsError) once the interactions had been generated."""
+    from interlake.errors import ConfigError
+
+    export = tmp_path / "export.csv"
+    export.write_text("customer,product\n")
+    for out in (export, export / "sample"):
+        with pytest.raises(ConfigError) as err:
+            generate(str(out), users=10, items=6, days=1)
+        assert str(err.value) == (f"--out {out}: {export} is a file; the sample is a folder (its sources and "
+                                  "truth.json): give a folder's name")
+    assert [p.name for p in tmp_path.iterdir()] == ["export.csv"] and export.read_text() == "customer,product\n"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["models", "--last", "0"], "argument --last: 0 is below 1"),
     (["sql", "SELECT 1", "--limit", "x"], "argument --limit: 'x' is not a whole number"),

@@ -40,6 +40,28 @@ def test_csv_source_lands_standardized(spark, make_config, tmp_path):
     assert logging.getLogger("great_expectations.data_context.types.base").getEffectiveLevel() >= logging.WARNING
 
 
+def test_a_lakehouse_and_a_source_given_as_file_uris_are_ingested_and_a_rerun_is_a_no_op(spark, make_config,
+                                                                                          tmp_path):
+    """``lakehouse: file:///lake`` failed every first run with Delta's ``[DELTA_AMBIGUOUS_PATHS_IN_CREATE_TABLE]
+    CREATE TABLE contains two different locations: file:///lake/interactions and file:/lake/interactions``; and
+    ``file:/lake`` (Hadoop's spelling, as the ledger's ``file`` column has it) was taken for ``./file:/lake``."""
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0 + 60}\n")
+    cfg = make_config(lakehouse=f"file:{tmp_path}/lake", database="urilake",
+                      sources={"shop": {**CSV_SOURCE, "path": f"file:{tmp_path}/in/shop"}})
+    assert (cfg.lakehouse, cfg.table_path(T.INTERACTIONS)) == (f"file://{tmp_path}/lake",
+                                                               f"file://{tmp_path}/lake/interactions")
+    first, again = ingest(spark, cfg, now=NOW), ingest(spark, cfg, now=NOW)
+    assert first.ok and again.ok, first.sources[0].message
+    assert [s.status for s in first.sources + again.sources] == ["ok", "no new files"]
+    assert table_rows(spark, f"{tmp_path}/lake/interactions") == [
+        ("u1", "i1", "view", ts(T0), "shop"), ("u2", "i2", "purchase", ts(T0 + 60), "shop")]
+    assert [tuple(r) for r in spark.read.format("delta").load(f"{tmp_path}/lake/{T.LEDGER}").select(
+        "file", "rows_read", "rows_accepted", "status").collect()] == [(f"file:{tmp_path}/in/shop/a.csv", 2, 2,
+                                                                        "committed")]
+    assert not os.path.exists("file:")  # nothing under the current directory
+    spark.sql("DROP DATABASE urilake CASCADE")
+
+
 def test_a_time_zone_aware_now_is_the_same_instant_as_naive_utc(spark, make_config, tmp_path):
     """A library caller's ``now=datetime.now(ZoneInfo(...))`` failed the quality gate (GX compared the aware value
     with the naive timestamps). It is that instant in UTC: 02:00 at +02:00 is midnight UTC, so an event 23 hours

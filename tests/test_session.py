@@ -112,6 +112,22 @@ def test_a_jvm_setting_that_stops_the_jvm_is_named_in_one_line(write_yaml, tmp_p
     assert "Invalid maximum heap size" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_lakehouse_that_is_a_file_or_under_one_is_one_line_before_spark_starts(write_yaml, tmp_path):
+    """It failed the job at its first write, after Spark had started and a warning that the tables could not be
+    registered: `failed: org.apache.hadoop.fs.ParentNotDirectoryException: Parent path is not a directory`."""
+    export = tmp_path / "export.csv"
+    export.write_text("customer,product\n")
+    for lakehouse, shown in ((export / "lake", export / "lake"), (export, export),
+                             (f"file:{export}/lake", f"file://{export}/lake")):
+        proc = subprocess.run([sys.executable, "-m", "interlake", "sql", "SELECT 1", "--conf",
+                               write_yaml({**BASE, "lakehouse": str(lakehouse)})], capture_output=True, text=True,
+                              timeout=120)
+        assert (proc.returncode, proc.stderr) == (2, (
+            f"interlake sql: error: lakehouse: {shown}: {export} is a file, not a folder; set lakehouse to a "
+            "folder (it is made if missing)\n"))
+    assert export.read_text() == "customer,product\n"
+
+
 def test_spark_submit_without_delta_s_jars_is_one_line_saying_how_to_pass_them(write_yaml, tmp_path):
     """A spark-submit that forgets ``--packages`` (or a cluster without Delta): before, the job failed at its first
     Delta call with py4j's ``TypeError: 'JavaPackage' object is not callable``."""

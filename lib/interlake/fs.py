@@ -6,22 +6,28 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # the sample generator checks its --out here without loading PySpark
+    from pyspark.sql import SparkSession
 
 
-def file_in_the_way(path: str) -> str | None:
+def file_in_the_way(path: str, *, itself: bool = False) -> str | None:
     """For a local ``path`` (no scheme, or ``file:``): its nearest existing ancestor when that is a file, not a folder,
     so nothing can be written at ``path`` (said before any work: it was Python's ``FileExistsError`` or
-    ``NotADirectoryError`` after the query had run). ``None`` otherwise, and for a URI of another filesystem, which
-    only that filesystem can answer."""
+    ``NotADirectoryError``, or Hadoop's ``ParentNotDirectoryException``, once the work was done); with ``itself``,
+    ``path`` too when it is a file where a folder is meant. ``None`` otherwise, and for a URI of another filesystem,
+    which only that filesystem can answer."""
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path):
         parsed = urlparse(path)
         if parsed.scheme != "file":
             return None
         path = parsed.path
-    for folder in Path(os.path.abspath(path)).parents:
+    here = Path(os.path.abspath(path))
+    if itself and here.exists() and not here.is_dir():
+        return str(here)
+    for folder in here.parents:
         if folder.exists():
             return None if folder.is_dir() else str(folder)
     return None

@@ -122,6 +122,8 @@ def build_session(
     if active is not None:
         spark = active
     else:
+        if not under_spark_submit():
+            _check_local_lakehouse(lakehouse)
         spark = _cluster_session(settings, app_name) if under_spark_submit() else \
             _local_session(settings, lakehouse, app_name)
         _apply_sql_settings(spark, settings)
@@ -145,6 +147,19 @@ def build_session(
 
         register_lakehouse(spark, lakehouse, database)
     return spark
+
+
+def _check_local_lakehouse(lakehouse: str) -> None:
+    """A local session's lakehouse on this machine's disk must be a folder, or a path under one: a file in the way
+    (``lakehouse: /data/export.csv/lake``) failed the job at its first write with ``failed: org.apache.hadoop.fs.
+    ParentNotDirectoryException`` after a warning. (A path without a scheme under spark-submit may be on the
+    cluster's default filesystem, so it is not checked there.)"""
+    from interlake.fs import file_in_the_way
+
+    blocker = file_in_the_way(lakehouse, itself=True)
+    if blocker:
+        raise ConfigError(f"lakehouse: {lakehouse}: {blocker} is a file, not a folder; set lakehouse to a folder "
+                          "(it is made if missing)")
 
 
 def delta_package() -> str:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from interlake.errors import ConfigError
+from interlake.fs import file_in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ def generate(out: str, *, users: int = 2000, items: int = 400, days: int = 14, s
         since = f"from --start {start}" if start else "before today"
         raise ConfigError(f"--days {days} {since}: the sample's dates must lie between 0001-01-01 and "
                           f"9999-12-30; give fewer days or another --start") from None
+    # a path under a file, or a file: was `failed: NotADirectoryError` (FileExistsError) after the data was made
+    blocker = file_in_the_way(out, itself=True)
+    if blocker:
+        raise ConfigError(f"--out {out}: {blocker} is a file; the sample is a folder (its sources and truth.json): "
+                          "give a folder's name")
     start_ms = int(start_dt.timestamp() * 1000)
 
     # Catalog: categories with Zipf popularity inside each.

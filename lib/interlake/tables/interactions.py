@@ -28,6 +28,14 @@ def vocabulary_check(vocabulary: tuple[str, ...]) -> str:
     return f"interaction_type IN ({', '.join(sql_string(v) for v in sorted(vocabulary))})"
 
 
+def _location(path: str) -> str:
+    """``file:///lake/t`` as Hadoop spells it, ``file:/lake/t``: Delta's ``createIfNotExists().location()`` compares
+    the table's path, qualified by Hadoop, with the location as given, and refused the first run of every job on a
+    ``file:///`` lakehouse with ``[DELTA_AMBIGUOUS_PATHS_IN_CREATE_TABLE] CREATE TABLE contains two different
+    locations: file:///lake/interactions and file:/lake/interactions``."""
+    return "file:/" + path[len("file:///"):] if path.startswith("file:///") else path
+
+
 def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[str, ...],
                               database: str | None = None) -> DeltaTable:
     """Create ``interactions`` if missing (all NOT NULL, generated partition column) and make its
@@ -37,7 +45,7 @@ def ensure_interactions_table(spark: SparkSession, path: str, vocabulary: tuple[
         >>> ensure_interactions_table(spark, "/lake/interactions", ("view", "purchase"))
     """
     about, columns = T.DESCRIPTIONS[T.INTERACTIONS]
-    builder = DeltaTable.createIfNotExists(spark).location(path).comment(about)
+    builder = DeltaTable.createIfNotExists(spark).location(_location(path)).comment(about)
     for name, kind in T.INTERACTIONS_COLUMNS:
         builder = builder.addColumn(name, kind, nullable=False,
                                     generatedAlwaysAs=T.INTERACTIONS_GENERATED.get(name), comment=columns[name])
@@ -121,7 +129,7 @@ def ensure_table(spark: SparkSession, path: str, ddl: str, *, database: str | No
     ``generated``: extra columns ``{name: (type, SQL expression)}`` Delta computes on every write. A table of
     ``T.DESCRIPTIONS`` gets its description and column comments."""
     about, comments = T.DESCRIPTIONS.get(name or "", (None, {}))
-    builder = DeltaTable.createIfNotExists(spark).location(path)
+    builder = DeltaTable.createIfNotExists(spark).location(_location(path))
     if about:
         builder = builder.comment(about)
     for field in spark.createDataFrame([], ddl).schema.fields:
