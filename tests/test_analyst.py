@@ -201,7 +201,11 @@ def test_tables_without_spark_leaves_what_it_cannot_be_sure_of_to_spark(spark, m
     # read_table: delta-rs refuses deletion vectors
     advice_works("dv", ".*deletionVectors.*", "deletionVectors", "n", [2])
     assert [(s["table"], s["rows"]) for s in table_summaries_without_spark(cfg)] == [("interlake.dv", 1)]
-    assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) is None
+    # the same folder as a file: URI is read the same way (it went to Spark as an object store's did); a URI of
+    # another filesystem still goes to Spark
+    assert table_summaries_without_spark(make_config(lakehouse=f"file://{tmp_path}/lake")) == (
+        table_summaries_without_spark(cfg))
+    assert table_summaries_without_spark(make_config(lakehouse="s3a://bucket/lake")) is None
     # column mapping (a column renamed; Delta gives the table reader version 2, no reader features): delta-rs read
     # its renamed column as nulls before 2026-12-07 (`m: [[null]]`), without an error; now the same advice
     mapped = cfg.table_path("cm")
@@ -449,6 +453,10 @@ def test_a_notebook_gets_a_duckdb_connection_with_every_table_by_name(spark, ful
     same = duckdb_connect(lakehouse=cfg.lakehouse)
     assert same.sql("SELECT count(*) FROM interactions").fetchall()[0][0] == (
         spark.read.format("delta").load(cfg.table_path(T.INTERACTIONS)).count())
+    # the same folder as a file: URI (refused as "a URI" before): the same tables
+    as_uri = duckdb_connect(lakehouse=f"file://{cfg.lakehouse}")
+    assert as_uri.sql("SELECT count(*) FROM interactions").fetchall() == (
+        same.sql("SELECT count(*) FROM interactions").fetchall())
 
 
 def test_sql_reads_its_statement_from_a_file_or_standard_input(full_lake, tmp_path, capsys, monkeypatch):
@@ -538,9 +546,9 @@ def test_sql_through_duckdb_says_what_is_wrong_in_one_line(spark, full_lake, mak
         with pytest.raises(InterlakeError, match=r"^--engine duckdb answers queries and keeps nothing: the tables are "
                                                  r"read-only views there; run it without --engine"):
             run_sql_duckdb(cfg, change)
-    with pytest.raises(InterlakeError, match=r"^DuckDB reads a lakehouse on this machine's disk only; s3a://bucket/"
-                                             r"lake is a URI: query it through Spark \(`interlake sql` without "
-                                             r"--engine\)$"):
+    with pytest.raises(InterlakeError, match=r"^DuckDB reads a lakehouse on this machine's disk only \(a folder or a "
+                                             r"file: URI\); s3a://bucket/lake is not: query it through Spark "
+                                             r"\(`interlake sql` without --engine\)$"):
         run_sql_duckdb(make_config(lakehouse="s3a://bucket/lake"), "SELECT 1")
     # a table delta-rs cannot read as plain files (deletion vectors) says so, the others still answer
     other = make_config(lakehouse=str(tmp_path / "lake"))
@@ -1002,8 +1010,14 @@ def test_a_lakehouse_given_as_a_uri_is_listed_maintained_and_registered(spark, m
     assert [(s["table"], s["action"]) for s in summary] == [("events", "optimize+vacuum")]
     assert summary[0]["detail"].startswith("files 2 -> 1")
     assert [(s["table"], s["rows"]) for s in table_summaries(spark, cfg)] == [("urilake.events", 2)]
+    # a file: lakehouse keeps its own catalog as a folder does: a table an analyst made there without LOCATION (in
+    # its _warehouse) is found and registered by name too
+    cohort = f"{uri}/_warehouse/urilake.db/cohort"
+    spark.createDataFrame([("c",)], "x STRING").write.format("delta").save(cohort)
+    assert lakehouse_tables(uri, spark, "urilake") == {"events": f"{uri}/events", "cohort": cohort}
     register_lakehouse(spark, uri, "urilake")
     assert sorted(r["x"] for r in spark.sql("SELECT x FROM urilake.events").collect()) == ["a", "b"]
+    assert [r["x"] for r in spark.sql("SELECT x FROM urilake.cohort").collect()] == ["c"]
     spark.sql("DROP DATABASE urilake CASCADE")  # the entry only: the table is external
     assert sorted(r["x"] for r in spark.read.format("delta").load(f"{uri}/events").collect()) == ["a", "b"]
 

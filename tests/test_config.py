@@ -55,6 +55,15 @@ def test_a_file_uri_with_one_slash_is_the_local_path_not_a_folder_named_file_col
     assert (cfg.lakehouse, cfg.sources["s"].path) == ("file:///data/lake", os.path.abspath("data/in"))
 
 
+def test_the_local_folder_of_a_path_or_a_file_uri_and_none_for_other_filesystems():
+    """What the run locks, the local catalog, DuckDB and the answers without Spark take for this machine's disk."""
+    from interlake.config import local_folder
+
+    assert [local_folder(p) for p in ("/data/lake", "data/lake", "file:/data/lake", "file:///data/lake/")] == [
+        "/data/lake", os.path.abspath("data/lake"), "/data/lake", "/data/lake/"]
+    assert [local_folder(p) for p in ("s3a://bucket/lake", "hdfs:///lake", "file://host/lake")] == [None] * 3
+
+
 def test_uri_lakehouse_is_kept_as_is():
     assert parse_config(doc(lakehouse="s3a://bucket/lake")).table_path("x") == "s3a://bucket/lake/x"
 

@@ -59,6 +59,15 @@ def test_a_lakehouse_and_a_source_given_as_file_uris_are_ingested_and_a_rerun_is
         "file", "rows_read", "rows_accepted", "status").collect()] == [(f"file:{tmp_path}/in/shop/a.csv", 2, 2,
                                                                         "committed")]
     assert not os.path.exists("file:")  # nothing under the current directory
+    # a re-run with nothing new is answered from the ledger without Spark, as for a path (it started Spark before);
+    # so is a source folder that is not there
+    from interlake.ingest.noop import no_source_folder, nothing_new
+
+    assert [s.status for s in nothing_new(cfg, now=NOW).sources] == ["no new files"]
+    gone = make_config(lakehouse=f"file://{tmp_path}/lake", sources={"shop": {**CSV_SOURCE,
+                                                                              "path": f"file:{tmp_path}/in/gone"}})
+    assert [(s.status, s.message) for s in no_source_folder(gone).sources] == [(
+        "failed", f"source folder file://{tmp_path}/in/gone does not exist; create it or fix sources.shop.path")]
     spark.sql("DROP DATABASE urilake CASCADE")
 
 

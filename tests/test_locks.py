@@ -61,3 +61,18 @@ def test_an_object_store_lakehouse_takes_no_local_lock(tmp_path, monkeypatch):
         with exclusive("s3a://bucket/lake", "ingest-shop", wait="0 seconds", setting="x", what="source shop"):
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_uri_lakehouse_is_locked_as_the_folder_it_names(tmp_path):
+    """``lakehouse: file:///data/lake`` was taken for an object store and never locked: two overlapping ingest runs
+    both took the same new files and wrote their ledger and quarantine rows twice. It is the folder: the same lock
+    as the path's, whichever way a config spells it."""
+    lake = tmp_path / "lake"
+    with exclusive(f"file://{lake}", "ingest-shop", wait="0 seconds", setting="ingest.lock_timeout",
+                   what="source shop"):
+        assert json.loads((lake / "_locks/ingest-shop.lock").read_text())["pid"] == os.getpid()
+        for spelled in (str(lake), f"file:{lake}", f"file://{lake}"):
+            with pytest.raises(LockTimeout, match=f"^source shop: another run still holds {lake}/_locks/ingest-shop"):
+                with exclusive(spelled, "ingest-shop", wait="0 seconds", setting="ingest.lock_timeout",
+                               what="source shop"):
+                    pytest.fail(f"entered a lock another run holds, as {spelled}")

@@ -16,7 +16,7 @@ from interlake.session import build_session
 from pyspark.sql import functions as F
 
 from tests.conftest import BASE, PROCESS_SPARK_CONF, ROOT, TEST_SPARK_CONF
-from tests.ingest_helpers import CSV_SOURCE, table_rows, write
+from tests.ingest_helpers import CSV_SOURCE, T0, table_rows, write
 
 
 def test_runtime_settings_apply_to_a_running_session_and_static_ones_do_not_fail_it(spark, tmp_path, caplog):
@@ -161,8 +161,6 @@ def test_a_lakehouse_whose_path_has_spaces_quotes_and_a_hash_works_in_new_proces
     metastore), the no-op re-run without Spark, and delta-rs reading the table."""
     from interlake import read_table
 
-    from tests.ingest_helpers import CSV_SOURCE, T0, write
-
     lake = tmp_path / "My Drive" / "it's #1 lake"
     write(tmp_path / "in put/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0}\n")
     conf = {k: v for k, v in PROCESS_SPARK_CONF.items() if k != "spark.sql.catalogImplementation"}  # Derby, as shipped
@@ -187,6 +185,35 @@ def test_a_lakehouse_whose_path_has_spaces_quotes_and_a_hash_works_in_new_proces
     assert sorted(read_table("interactions", lakehouse=str(lake))["user_id"]) == ["u1", "u2"]
 
 
+def test_a_file_uri_lakehouse_keeps_its_own_catalog_in_new_processes_as_a_path_does(write_yaml, tmp_path):
+    """``lakehouse: file:///data/lake`` names the same folder as ``/data/lake``, but its local session took it for an
+    object store: no metastore in the lakehouse (the tables' names lived as long as the process) and the catalog's
+    warehouse in the working folder (an analyst's ``CREATE TABLE … AS SELECT`` went to ``./spark-warehouse``, outside
+    the lakehouse). Now it is the folder's: its ``_metastore``, its ``_warehouse``, read by DuckDB too."""
+    lake, work = tmp_path / "lake", tmp_path / "work"
+    work.mkdir()
+    write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\nu2,i2,BUY,{T0}\n")
+    conf = {k: v for k, v in PROCESS_SPARK_CONF.items() if k != "spark.sql.catalogImplementation"}  # Derby, as shipped
+    path = write_yaml({**BASE, "lakehouse": f"file://{lake}", "spark": {"master": "local[1]", "conf": conf},
+                       "sources": {"shop": {**CSV_SOURCE, "path": str(tmp_path / "in/shop")}}})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "interlake", *args, "--conf", path], cwd=work,
+                              capture_output=True, text=True, timeout=240)
+
+    first = cli("ingest")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (lake / "_metastore" / "metastore_db").is_dir() and (lake / "_locks" / "ingest-shop.lock").is_file()
+    made = cli("sql", "CREATE TABLE interlake.buyers AS SELECT user_id FROM interlake.interactions "
+                      "WHERE interaction_type = 'purchase'")
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert (lake / "_warehouse" / "interlake.db" / "buyers" / "_delta_log").is_dir()
+    assert list(work.iterdir()) == []  # no spark-warehouse, metastore_db or derby.log in the working folder
+    by_duckdb = cli("sql", "--engine", "duckdb", "SELECT user_id FROM interlake.buyers")
+    assert by_duckdb.returncode == 0, by_duckdb.stderr[-3000:]
+    assert [line.split() for line in by_duckdb.stdout.splitlines()[2:]] == [["u2"], ["(1", "row)"]]
+
+
 def test_a_lakehouse_path_with_a_percent_sign_is_refused_by_the_reader_without_spark_in_one_line(tmp_path):
     """delta-rs decodes ``%20`` in a local path (it then looks for ``my lake``): read_table says so instead of
     'File not found' on a log file that is there. (The no-op ingest check falls back to Spark on its own.)"""
@@ -204,8 +231,6 @@ def test_a_host_whose_time_zone_is_not_utc_writes_and_shows_utc_times(spark, wri
     from datetime import UTC, datetime
 
     from interlake.schemas import tables as T
-
-    from tests.ingest_helpers import CSV_SOURCE, T0, write
 
     modified = 1_789_000_000  # 2026-09-10 00:26:40 UTC
     write(tmp_path / "in/shop/a.csv", f"customer,product,event,time\nu1,i1,VIEW,{T0}\n", mtime=modified)

@@ -216,6 +216,12 @@ def test_the_train_command_without_interactions_says_so_before_spark_starts(tmp_
     assert cli.main(["train", "--conf", str(conf)]) == 1 and started == [1]
     assert capsys.readouterr().err == (f"interlake train: error: no interactions table at {tmp_path / 'lake'}/"
                                        "interactions: run `interlake ingest` first\n")
+    # the same folder as a file: URI (asked Spark before, as an object store's would)
+    conf.write_text(yaml.safe_dump({"lakehouse": f"file://{tmp_path}/lake", "sources": {},
+                                    "interaction_types": {"view": {"weight": 1}}}))
+    assert cli.main(["train", "--conf", str(conf)]) == 1 and started == [1]
+    assert capsys.readouterr().err == (f"interlake train: error: no interactions table at file://{tmp_path}/lake/"
+                                       "interactions: run `interlake ingest` first\n")
 
 
 def test_a_holdout_cutoff_outside_the_data_says_which_way_to_move_it(spark, trained):

@@ -147,6 +147,18 @@ def resolve_path(path: str) -> str:
     return path if _is_uri(path) else os.path.abspath(os.path.expanduser(path))
 
 
+def local_folder(path: str) -> str | None:
+    """The absolute path on this machine's disk that ``path`` names: a path, or a ``file:`` URI (``file:///data/lake``,
+    ``file:/data/lake``); None for any other URI (an object store, HDFS, ``file://host/…``). A ``file:`` lakehouse is
+    as local as a path: it takes the run locks, keeps its own catalog and is read by DuckDB. Before, each of those
+    took it for an object store: two overlapping ingest runs both took the same new files (their ledger and
+    quarantine rows written twice), the catalog went to ``./spark-warehouse``, and DuckDB refused it."""
+    path = resolve_path(path)
+    if path.startswith("file:///"):
+        return path[len("file://"):]
+    return None if _is_uri(path) else path
+
+
 _KIND_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 

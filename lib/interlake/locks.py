@@ -7,8 +7,8 @@ So a run first takes an OS lock (``flock``) on ``<lakehouse>/_locks/<name>.lock`
 the config's ``lock_timeout``) and then goes on, as if it had started after the first. The OS releases the lock when
 its holder dies, even by SIGKILL, so a crashed run never blocks the re-run that repairs it.
 
-A lakehouse on an object store (a URI) has no such lock: there the scheduler keeps runs apart (``databricks.yml``
-sets ``max_concurrent_runs: 1``).
+A lakehouse on an object store (a URI other than ``file:``) has no such lock: there the scheduler keeps runs apart
+(``databricks.yml`` sets ``max_concurrent_runs: 1``).
 
 Example:
     >>> with exclusive(cfg.lakehouse, "ingest-shop_export", wait=cfg.ingest.lock_timeout,
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from interlake.config import _is_uri, duration_seconds
+from interlake.config import duration_seconds, local_folder
 from interlake.errors import InterlakeError
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,14 @@ def _holder(path: Path) -> str:
 def exclusive(lakehouse: str, name: str, *, wait: str, setting: str, what: str) -> Iterator[None]:
     """Hold ``<lakehouse>/_locks/<name>.lock`` for the block, waiting up to ``wait`` (a duration, the value of the
     config key ``setting``) while another process (or another block of this one) holds it; then a one-line
-    LockTimeout naming the holder and the setting. A URI lakehouse: no lock (see the module's docstring)."""
+    LockTimeout naming the holder and the setting. A lakehouse on another filesystem than this machine's disk (an
+    object store): no lock (see the module's docstring); a ``file:`` URI is on this disk and is locked."""
     timeout_s = duration_seconds(wait, setting)
-    if _is_uri(lakehouse):
+    local = local_folder(lakehouse)
+    if local is None:
         yield
         return
-    folder = Path(lakehouse) / "_locks"
+    folder = Path(local) / "_locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock")
     handle = open(path, "a+")  # noqa: SIM115  (held open for the whole block: the lock lives with the descriptor)

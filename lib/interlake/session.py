@@ -32,7 +32,7 @@ from pathlib import Path
 from pyspark.errors import AnalysisException, IllegalArgumentException, PySparkRuntimeError
 from pyspark.sql import SparkSession
 
-from interlake.config import SparkSettings, _is_uri
+from interlake.config import SparkSettings, local_folder
 from interlake.errors import ConfigError, SetupError
 from interlake.jars import local_jars
 from interlake.tables.without_spark import WAREHOUSE
@@ -277,10 +277,11 @@ def _local_session(settings: SparkSettings, lakehouse: str, app_name: str) -> Sp
         .config("spark.sql.adaptive.maxShuffledHashJoinLocalMapThreshold", "256m")
     )
     catalog = settings.conf.get("spark.sql.catalogImplementation")
-    if not _is_uri(lakehouse):  # managed tables in the lakehouse, whatever the catalog (not ./spark-warehouse)
-        builder = builder.config("spark.sql.warehouse.dir", str(Path(lakehouse) / WAREHOUSE))
-    if not _is_uri(lakehouse) and catalog in (None, "hive"):
-        metastore = Path(lakehouse) / "_metastore"
+    local = local_folder(lakehouse)  # a path or a file: URI (an object store keeps the session's default catalog)
+    if local is not None:  # managed tables in the lakehouse, whatever the catalog (not ./spark-warehouse)
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(local) / WAREHOUSE))
+    if local is not None and catalog in (None, "hive"):
+        metastore = Path(local) / "_metastore"
         if _take_metastore_lock(metastore):
             java_opts.append(java_option("derby.system.home", str(metastore)))
             builder = (

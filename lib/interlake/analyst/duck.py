@@ -16,7 +16,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 
-from interlake.config import Config
+from interlake.config import Config, local_folder
 from interlake.errors import InterlakeError
 from interlake.tables.catalog import lakehouse_tables
 
@@ -49,9 +49,11 @@ def connect(lakehouse: str, database: str):
     except ImportError:
         raise InterlakeError("DuckDB is not installed: pip install 'interlake[analyst]' (or query through Spark: "
                              "`interlake sql` without --engine)") from None
-    if "://" in lakehouse:
-        raise InterlakeError(f"DuckDB reads a lakehouse on this machine's disk only; {lakehouse} is a URI: query it "
-                             "through Spark (`interlake sql` without --engine)")
+    local = local_folder(lakehouse)
+    if local is None:
+        raise InterlakeError(f"DuckDB reads a lakehouse on this machine's disk only (a folder or a file: URI); "
+                             f"{lakehouse} is not: query it through Spark (`interlake sql` without --engine)")
+    lakehouse = local
     from deltalake import DeltaTable
 
     from interlake.tables.without_spark import drop_commands, local_dataset, not_plain

@@ -110,22 +110,13 @@ def _open(delta_table, not_found, name: str, lakehouse: str, uri: str, database:
         raise
 
 
-def _local_folder(lakehouse: str) -> str | None:
-    """The local folder of ``lakehouse`` (a path or a ``file://`` URI), or None for an object store."""
-    from interlake.config import resolve_path
-
-    path = resolve_path(lakehouse)
-    if path.startswith("file://"):
-        return path.removeprefix("file://")
-    return None if "://" in path else path
-
-
 def _tables_there(lakehouse: str) -> str:
     import os
 
+    from interlake.config import local_folder
     from interlake.tables.catalog import lakehouse_tables  # imported on this error path only (it imports pyspark)
 
-    local = _local_folder(lakehouse)
+    local = local_folder(lakehouse)
     if local is None:
         return "`interlake tables` lists the tables there"
     if not os.path.isdir(local):

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
-from interlake.config import Config
+from interlake.config import Config, local_folder
 from interlake.errors import InterlakeError
 from interlake.fs import file_in_the_way
 from interlake.tables.catalog import lakehouse_tables
@@ -237,14 +237,15 @@ def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
     """``table_summaries`` of a local lakehouse from the tables' Delta logs alone (delta-rs): rows from each file's
     statistics, in about a second where Spark takes ~30 s to start and count. None when that is not sure to be
     right (a URI lakehouse, a table with deletion vectors or column mapping, a file without a row count): ask Spark."""
-    if "://" in cfg.lakehouse:
+    local = local_folder(cfg.lakehouse)
+    if local is None:
         return None
     try:
         import pyarrow as pa
         from deltalake import DeltaTable as RsTable
 
         summaries = []
-        for name, path in lakehouse_tables(cfg.lakehouse, database=cfg.database).items():
+        for name, path in lakehouse_tables(local, database=cfg.database).items():
             table = RsTable(path)
             if not files_are_rows(table):
                 return None

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from pyspark.sql import SparkSession
 
+from interlake.config import local_folder
 from interlake.errors import SourceError, one_line
 
 log = logging.getLogger(__name__)
@@ -170,9 +171,12 @@ def list_local_files(folder: str, *, recursive: bool = False, name_filter: str |
     as Spark spells it where Python's URI encoding agrees (ASCII names); where it does not, the file only looks new,
     never taken: callers use this to decide that nothing is new, so a mismatch costs time, never a file.
     A glob is matched by Python only where its syntax means the same as Hadoop's (``*``, ``?``, ``[a-z]``, ``[!a]``);
-    braces, ``[^a]`` or escapes give None; so does such a ``name_filter``."""
-    if "://" in folder or name_filter is not None and _hadoop_only(name_filter):
+    braces, ``[^a]`` or escapes give None; so does such a ``name_filter``. A ``file:`` URI is listed as the path it
+    names."""
+    local = local_folder(folder)
+    if local is None or name_filter is not None and _hadoop_only(name_filter):
         return None
+    folder = local
     found, folders, todo = [], [], [folder]
 
     def take(path: str) -> None:

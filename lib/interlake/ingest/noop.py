@@ -21,7 +21,7 @@ import os
 from datetime import datetime
 
 from interlake.clock import utc_now
-from interlake.config import Config
+from interlake.config import Config, local_folder
 from interlake.ingest import ledger as L
 from interlake.ingest.files import is_glob, list_local_files, missing_folder
 from interlake.ingest.pipeline import IngestResult, SourceResult, new_files, new_run_id, settled
@@ -47,7 +47,8 @@ def nothing_new(cfg: Config, sources: list[str] | None = None, *, now: datetime 
     nor a file whose latest take quarantined records), if that is certain without Spark; otherwise None. Unknown
     source names raise the job's ConfigError."""
     selected = cfg.selected_sources(sources)
-    if not os.path.isdir(os.path.join(cfg.table_path(T.INTERACTIONS), "_delta_log")):
+    interactions = local_folder(cfg.table_path(T.INTERACTIONS))
+    if interactions is None or not os.path.isdir(os.path.join(interactions, "_delta_log")):
         return None  # no table the ledger's files went into: the job says so (or creates it)
     rows = ledger_rows(cfg.table_path(T.LEDGER))
     if rows is None:
@@ -77,10 +78,11 @@ def no_source_folder(cfg: Config, sources: list[str] | None = None, *, dry_run: 
     created the empty ingest tables before saying so. None (run the job) when any selected folder exists or is a
     URI or glob, or when a selected source has a run left pending (its recovery needs Spark)."""
     selected = cfg.selected_sources(sources)
-    if any("://" in s.path or is_glob(s.path) or os.path.exists(s.path) for s in selected):
+    folders = [local_folder(s.path) for s in selected]  # a file: URI is the path it names
+    if any(f is None or is_glob(f) or os.path.exists(f) for f in folders):
         return None
-    ledger = cfg.table_path(T.LEDGER)
-    if os.path.isdir(os.path.join(ledger, "_delta_log")):
+    ledger = local_folder(cfg.table_path(T.LEDGER))
+    if ledger is not None and os.path.isdir(os.path.join(ledger, "_delta_log")):
         rows = ledger_rows(ledger)
         if rows is None or any(L.state_of([r for r in rows if r["source"] == s.name]).pending for s in selected):
             return None

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 from pyspark.sql import SparkSession
 
+from interlake.config import local_folder
 from interlake.tables.quoting import sql_string
 from interlake.tables.without_spark import WAREHOUSE, managed_folder
 
@@ -91,20 +92,29 @@ def lakehouse_tables(lakehouse: str, spark: SparkSession | None = None, database
     With ``database``, a local lakehouse's managed tables of that database are taken too: the Delta tables an analyst
     made with ``CREATE TABLE … AS SELECT`` (no ``LOCATION``), which the local session's catalog keeps in
     ``<lakehouse>/_warehouse/<database>.db/<name>`` (``_warehouse/<name>`` for ``default``); a table directly under
-    the lakehouse wins over a managed one of the same name."""
+    the lakehouse wins over a managed one of the same name (a ``file:`` URI's too: its local session's catalog is kept
+    there as well)."""
     if "://" in lakehouse:
         if spark is None:
             return {}
-        from interlake.fs import exists, subfolders
-
-        root = lakehouse.rstrip("/")
-        return {name: f"{root}/{name}" for name in subfolders(spark, root)
-                if not name.startswith(("_", ".")) and exists(spark, f"{root}/{name}/_delta_log")}
+        found = _hadoop_delta_folders(spark, lakehouse)
+        if database and "." not in database and local_folder(lakehouse) is not None:
+            managed = _hadoop_delta_folders(spark, f"{lakehouse.rstrip('/')}/{managed_folder(database)}")
+            found.update({name: path for name, path in managed.items() if name not in found})
+        return found
     found = _delta_folders(lakehouse)
     if database and "." not in database:
         managed = _delta_folders(os.path.join(lakehouse, managed_folder(database)))
         found.update({name: path for name, path in managed.items() if name not in found})
     return found
+
+
+def _hadoop_delta_folders(spark: SparkSession, folder: str) -> dict[str, str]:
+    from interlake.fs import exists, subfolders
+
+    root = folder.rstrip("/")
+    return {name: f"{root}/{name}" for name in subfolders(spark, root)
+            if not name.startswith(("_", ".")) and exists(spark, f"{root}/{name}/_delta_log")}
 
 
 def _delta_folders(folder: str) -> dict[str, str]:
@@ -131,7 +141,7 @@ def check_database_location(spark: SparkSession, lakehouse: str, database: str) 
     copied or moved with its ``_metastore`` (the catalog spells locations as absolute paths), where a ``CREATE TABLE``
     without ``LOCATION`` would write into the *other* lakehouse's ``_warehouse``. Only for a session whose warehouse
     is this lakehouse's (a local one); a database of a catalog given by name is the platform's."""
-    if "://" in lakehouse or "." in database or not spark.catalog.databaseExists(database):
+    if local_folder(lakehouse) is None or "." in database or not spark.catalog.databaseExists(database):
         return
     if not _same_location(spark.conf.get("spark.sql.warehouse.dir", ""), os.path.join(lakehouse, WAREHOUSE)):
         return

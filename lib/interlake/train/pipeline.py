@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 import interlake
 from interlake.clock import utc_now
-from interlake.config import Config
+from interlake.config import Config, local_folder
 from interlake.errors import TrainingError
 from interlake.fs import delete_tree, exists, write_text
 from interlake.locks import exclusive
@@ -71,9 +71,10 @@ def no_interactions_here(cfg: Config) -> bool:
     ``interlake train`` says so before starting Spark (~10 s). Only then is it certain, as for ``interlake models``:
     a path without tables here may be on a cluster's default filesystem (HDFS) even where the runs' lock files are
     local; a URI asks Spark."""
-    if "://" in cfg.lakehouse:
+    local = local_folder(cfg.lakehouse)
+    if local is None:
         return False
-    tables = lakehouse_tables(cfg.lakehouse)
+    tables = lakehouse_tables(local)
     return bool(tables) and T.INTERACTIONS not in tables
 
 
