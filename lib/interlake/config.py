@@ -141,9 +141,12 @@ def _is_uri(path: str) -> bool:
 def resolve_path(path: str) -> str:
     """A URI stays as it is; a local path becomes absolute (relative to the current directory, as Spark does).
     ``file:/data/lake``, Hadoop's spelling of a local path (Spark's, the ledger's ``file`` column), is the URI
-    ``file:///data/lake``: it was taken for a relative path, and the tables went to ``./file:/data/lake``."""
+    ``file:///data/lake``: it was taken for a relative path, and the tables went to ``./file:/data/lake``. So was
+    ``file:lake``, which Hadoop reads as the relative local path ``lake``: it is that path."""
     if re.match(r"^file:/(?!/)", path):
         return "file://" + path[len("file:"):]
+    if re.match(r"^file:(?!/)", path):
+        path = path[len("file:"):]
     return path if _is_uri(path) else os.path.abspath(os.path.expanduser(path))
 
 
