@@ -53,9 +53,12 @@ def test_a_file_uri_with_one_slash_is_the_local_path_not_a_folder_named_file_col
     assert (cfg.lakehouse, cfg.sources["s"].path) == ("file:///data/lake", "file:///data/in")
     cfg = make_config(lakehouse="file:///data/lake", sources={"s": {**SHOP, "path": "data/in"}})
     assert (cfg.lakehouse, cfg.sources["s"].path) == ("file:///data/lake", os.path.abspath("data/in"))
-    # file: and a relative path, as Hadoop reads it: that path (was ./file:lake)
-    cfg = make_config(lakehouse="file:lake", sources={"s": {**SHOP, "path": "file:data/in"}})
-    assert (cfg.lakehouse, cfg.sources["s"].path) == (os.path.abspath("lake"), os.path.abspath("data/in"))
+    # file: and a relative path, which Hadoop refuses ("Relative path in absolute URI"): was ./file:lake
+    with pytest.raises(ConfigError, match=r"^lakehouse: file:lake: a file: URI takes an absolute path "
+                                          r"\(file:///data/lake\); write a relative one without file: \(lake\)$"):
+        make_config(lakehouse="file:lake")
+    with pytest.raises(ConfigError, match=r"^sources\.s\.path: file:data/in: a file: URI takes an absolute path"):
+        make_config(sources={"s": {**SHOP, "path": "file:data/in"}})
 
 
 def test_the_local_folder_of_a_path_or_a_file_uri_and_none_for_other_filesystems():

@@ -138,15 +138,17 @@ def _is_uri(path: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path))
 
 
-def resolve_path(path: str) -> str:
+def resolve_path(path: str, setting: str = "lakehouse") -> str:
     """A URI stays as it is; a local path becomes absolute (relative to the current directory, as Spark does).
     ``file:/data/lake``, Hadoop's spelling of a local path (Spark's, the ledger's ``file`` column), is the URI
-    ``file:///data/lake``: it was taken for a relative path, and the tables went to ``./file:/data/lake``. So was
-    ``file:lake``, which Hadoop reads as the relative local path ``lake``: it is that path."""
+    ``file:///data/lake``: it was taken for a relative path, and the tables went to ``./file:/data/lake``.
+    ``file:lake``, which Hadoop refuses (``Relative path in absolute URI``), is a ConfigError naming ``setting``:
+    it was the folder ``./file:lake``."""
     if re.match(r"^file:/(?!/)", path):
         return "file://" + path[len("file:"):]
     if re.match(r"^file:(?!/)", path):
-        path = path[len("file:"):]
+        raise ConfigError(f"{setting}: {path}: a file: URI takes an absolute path (file:///data/lake); write a "
+                          f"relative one without file: ({path[len('file:'):]})")
     return path if _is_uri(path) else os.path.abspath(os.path.expanduser(path))
 
 
@@ -630,7 +632,7 @@ def _source(name: str, sec: _Section) -> SourceConfig:
     return SourceConfig(
         name=str(name),
         format=sec.get("format", str),
-        path=resolve_path(sec.get("path", str)),
+        path=resolve_path(sec.get("path", str), sec.key("path")),
         fields=MappingProxyType(fields),
         timestamp_more=tuple(more),
         constants=sec.string_map("constants"),
