@@ -236,7 +236,8 @@ def _last_and_changed(commits) -> tuple[dict, dict | None]:
 def table_summaries_without_spark(cfg: Config) -> list[dict] | None:
     """``table_summaries`` of a local lakehouse from the tables' Delta logs alone (delta-rs): rows from each file's
     statistics, in about a second where Spark takes ~30 s to start and count. None when that is not sure to be
-    right (a URI lakehouse, a table with deletion vectors or column mapping, a file without a row count): ask Spark."""
+    right (a lakehouse on an object store, a table with deletion vectors or column mapping, a file without a row
+    count): ask Spark."""
     local = local_folder(cfg.lakehouse)
     if local is None:
         return None

@@ -93,9 +93,9 @@ def drop_commands(table, name: str) -> str:
 
 def local_rows(path: str, columns: list[str] | None = None) -> list[dict] | None:
     """Every row of the Delta table at the local ``path`` as Spark collects it (a TIMESTAMP a naive UTC datetime, a
-    MAP a dict), or None when that is not certain without Spark: a URI, no table there, deletion vectors or column
-    mapping (the data files alone are not the rows then), or any error. For answers that must not start a JVM (a
-    no-op ingest, ``interlake models``). A ``file:`` URI is read as the path it names."""
+    MAP a dict), or None when that is not certain without Spark: a URI other than ``file:`` (read as the path it
+    names), no table there, deletion vectors or column mapping (the data files alone are not the rows then), or any
+    error. For answers that must not start a JVM (a no-op ingest, ``interlake models``)."""
     import os
 
     from interlake.config import local_folder

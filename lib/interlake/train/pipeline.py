@@ -70,7 +70,7 @@ def no_interactions_here(cfg: Config) -> bool:
     """True when the lakehouse has tables on this disk but no ``interactions`` (the trending job's alone, say):
     ``interlake train`` says so before starting Spark (~10 s). Only then is it certain, as for ``interlake models``:
     a path without tables here may be on a cluster's default filesystem (HDFS) even where the runs' lock files are
-    local; a URI asks Spark."""
+    local; a URI other than ``file:`` asks Spark."""
     local = local_folder(cfg.lakehouse)
     if local is None:
         return False
