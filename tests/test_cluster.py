@@ -115,10 +115,16 @@ def test_jobs_on_a_standalone_cluster_equal_local_mode(spark, cluster, wheel, tm
               "--conf", f"spark.driver.extraJavaOptions={PROCESS_JVM}",
               "--conf", f"spark.executor.extraJavaOptions={PROCESS_JVM}",
               "--conf", "spark.ui.enabled=false"]
+    driver = tmp_path / "driver"  # the driver's working folder (it was the checkout's, which got a spark-warehouse)
+    driver.mkdir()
     for job, extra in (("ingest", []), ("train", []), ("trending", ["--once"])):
         proc = subprocess.run([*submit, str(ROOT / "jobs" / f"{job}.py"), "--conf", str(conf), *extra], env=env,
-                              capture_output=True, text=True, timeout=900)
+                              capture_output=True, text=True, timeout=900, cwd=driver)
         assert proc.returncode == 0, f"{job}: {proc.stderr[-3000:]}"
+    # under spark-submit the platform's catalog applies, not the lakehouse's (README: Tables of your own): here
+    # Spark's default warehouse in the driver's working folder, and no _metastore or _warehouse in the lakehouse
+    assert (driver / "spark-warehouse" / "interlake.db").is_dir()
+    assert not {"_metastore", "_warehouse"} & {p.name for p in (tmp_path / "cluster-lake").iterdir()}
     # the same jobs in local mode
     local_cfg = parse_config(doc(tmp_path / "local-lake", "local[2]"))
     assert ingest(spark, local_cfg).ok
